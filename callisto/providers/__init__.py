@@ -1,0 +1,1 @@
+"""Model providers: one adapter per model API, all yielding the same stream of events."""
