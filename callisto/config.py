@@ -1,0 +1,186 @@
+"""Settings: one object for the whole program.
+
+Sources, highest priority first: keyword arguments (the CLI's flags), environment variables
+``CALLISTO_*`` (nested keys joined with ``__``, e.g. ``CALLISTO_PROVIDERS__VLLM__BASE_URL``), an
+optional TOML file (``callisto.toml`` in the working directory, or the path in
+``CALLISTO_CONFIG``), then the defaults below. Well-known provider keys in the environment
+(``OPENAI_API_KEY``, ``ANTHROPIC_API_KEY``, ``GEMINI_API_KEY``) add providers ``openai``,
+``anthropic`` and ``gemini`` when they are not configured otherwise.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field, SecretStr, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+ProviderKind = Literal["openai", "anthropic", "gemini", "offline"]
+ToolFormat = str  # "native", "auto", or a text family name (see callisto.providers.textcalls)
+ToolResultStyle = Literal["native", "user_text"]
+
+
+class ProviderSettings(BaseModel):
+    """One configured model provider.
+
+    Attributes:
+        kind: Which API it speaks.
+        base_url: The API's base URL (e.g. ``http://127.0.0.1:8001/v1`` for vLLM).
+        api_key: The key sent to the API. Never logged, never in an error message.
+        timeout: Seconds to wait for a connection or for the next chunk of a stream.
+        max_retries: Retries of a failed call (timeouts, 5xx, 429) before the run fails.
+        tool_format: ``native`` (the API's own tool calling), ``auto`` (native calls, and calls
+            written as text recognised too), or a text family such as ``hermes``.
+        tool_result_style: ``native`` sends tool results as tool messages; ``user_text`` as
+            user text, for models that ignore tool messages.
+        models: Per-model overrides of ``tool_format`` and ``tool_result_style``.
+        headers: Extra HTTP headers sent with every request.
+    """
+
+    kind: ProviderKind = "openai"
+    base_url: str | None = None
+    api_key: SecretStr | None = None
+    timeout: float = 60.0
+    max_retries: int = 2
+    tool_format: ToolFormat = "native"
+    tool_result_style: ToolResultStyle = "native"
+    models: dict[str, ModelSettings] = Field(default_factory=dict)
+    headers: dict[str, str] = Field(default_factory=dict)
+
+    def for_model(self, model: str) -> ProviderSettings:
+        """Return these settings with the overrides for ``model`` applied."""
+        override = self.models.get(model)
+        if override is None:
+            return self
+        changes = override.model_dump(exclude_none=True)
+        return self.model_copy(update=changes)
+
+
+class ModelSettings(BaseModel):
+    """Overrides for one model of a provider."""
+
+    tool_format: ToolFormat | None = None
+    tool_result_style: ToolResultStyle | None = None
+
+
+class RunSettings(BaseModel):
+    """How runs behave.
+
+    Attributes:
+        expires_after: Seconds from a run's creation to its ``expires_at``.
+        poll_after_ms: The value of the ``openai-poll-after-ms`` header on non-terminal runs.
+        max_concurrent: Runs executing at once in one process.
+        tool_call_retries: How many times a model is asked to correct an invalid tool call.
+        sweep_interval: Seconds between sweeps for expired runs.
+    """
+
+    expires_after: float = 600.0
+    poll_after_ms: int = 25
+    max_concurrent: int = 1024
+    tool_call_retries: int = 2
+    sweep_interval: float = 1.0
+
+
+def _default_database_url() -> str:
+    return "sqlite:///" + str(Path("data") / "callisto.db")
+
+
+class Settings(BaseSettings):
+    """All of Callisto's settings.
+
+    Attributes:
+        database_url: ``sqlite:///PATH`` or ``postgresql://...``.
+        redis_url: Redis for the distributed event log and dispatch, if used.
+        api_key: One key or several separated by commas; unset means the server runs open.
+        host: Address to bind.
+        port: Port to bind.
+        max_body_bytes: The largest request body accepted.
+        default_provider: Provider for models written without a ``provider/`` prefix.
+        providers: Providers by name.
+        runs: Run behaviour.
+        log_level: Python logging level name.
+    """
+
+    model_config = SettingsConfigDict(
+        env_prefix="CALLISTO_",
+        env_nested_delimiter="__",
+        extra="ignore",
+        toml_file=None,
+    )
+
+    database_url: str = Field(default_factory=_default_database_url)
+    redis_url: str | None = None
+    api_key: SecretStr | None = None
+    host: str = "127.0.0.1"
+    port: int = 8000
+    max_body_bytes: int = 4 * 1024 * 1024
+    default_provider: str = "offline"
+    providers: dict[str, ProviderSettings] = Field(default_factory=dict)
+    runs: RunSettings = Field(default_factory=RunSettings)
+    log_level: str = "INFO"
+
+    @field_validator("providers", mode="before")
+    @classmethod
+    def _lowercase_provider_names(cls, value: Any) -> Any:
+        # Environment variable names come upper-case (CALLISTO_PROVIDERS__VLLM__...).
+        if isinstance(value, dict):
+            return {str(k).lower(): v for k, v in value.items()}
+        return value
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Read keyword arguments, then the environment, then the TOML file."""
+        toml_path = Path(os.environ.get("CALLISTO_CONFIG", "callisto.toml"))
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        if toml_path.is_file():
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=toml_path))
+        return tuple(sources)
+
+    def api_keys(self) -> list[str]:
+        """Return the accepted API keys; an empty list means the server runs open."""
+        if self.api_key is None:
+            return []
+        return [k.strip() for k in self.api_key.get_secret_value().split(",") if k.strip()]
+
+    def provider_settings(self) -> dict[str, ProviderSettings]:
+        """Return the configured providers plus those implied by well-known environment keys.
+
+        The built-in ``offline`` provider is always present.
+        """
+        providers = dict(self.providers)
+        implied = {
+            "openai": ("OPENAI_API_KEY", "openai", "https://api.openai.com/v1"),
+            "anthropic": ("ANTHROPIC_API_KEY", "anthropic", "https://api.anthropic.com"),
+            "gemini": (
+                "GEMINI_API_KEY",
+                "gemini",
+                "https://generativelanguage.googleapis.com/v1beta",
+            ),
+        }
+        for name, (env, kind, url) in implied.items():
+            key = os.environ.get(env)
+            if key and name not in providers:
+                providers[name] = ProviderSettings(
+                    kind=kind,  # type: ignore[arg-type]
+                    base_url=url,
+                    api_key=SecretStr(key),
+                )
+        providers.setdefault("offline", ProviderSettings(kind="offline"))
+        return providers
+
+
+ProviderSettings.model_rebuild()
