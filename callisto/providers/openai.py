@@ -1,0 +1,328 @@
+"""The adapter for OpenAI-compatible Chat Completions APIs.
+
+One adapter serves OpenAI itself and the servers that copy its API: vLLM, Ollama, Together,
+Hyperbolic, DeepSeek, Groq, OpenRouter, llama.cpp. It always streams (``stream: true`` with
+``stream_options.include_usage``) and turns the server-sent chunks into Callisto's provider
+events.
+
+The copies differ in how they stream tool calls, so the reader is lenient: a call is recognised
+by its ``id`` when the server sends one, else by its ``index``, else it continues the last call.
+That covers servers that repeat ``id`` and name on every chunk, send a whole call in one chunk,
+give every call index 0, or leave the index out. ``id`` and name are passed on once per call.
+A call that never gets an id is given one. A ``stop`` finish after tool calls becomes
+``tool_calls``, since some servers say ``stop`` either way.
+
+Errors follow :mod:`callisto.providers._http`: 401/403 auth, 429 rate limited (``retry-after-ms``
+or ``retry-after`` honoured), 400/404/422 bad request with the API's own message, 5xx and broken
+connections server errors, and timeouts. A stream that ends before ``[DONE]`` and before any
+finish reason is a server error. The API key is masked out of every message. Nothing is retried
+here: the engine decides.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from callisto.config import ProviderSettings
+from callisto.errors import ProviderError, ProviderServerError
+from callisto.ids import new_id
+from callisto.providers._http import (
+    error_for_status,
+    iter_sse,
+    parse_retry_after,
+    redact,
+    translate_transport_errors,
+)
+from callisto.providers.base import (
+    ChatMessage,
+    ChatRequest,
+    Finish,
+    FinishReason,
+    ProviderEvent,
+    TextDelta,
+    ToolCallDelta,
+    Usage,
+)
+
+__all__ = ["OpenAIProvider", "build_body"]
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_BASE_URL = "https://api.openai.com/v1"
+_FINISH_REASONS: dict[str, FinishReason] = {
+    "stop": "stop",
+    "length": "length",
+    "tool_calls": "tool_calls",
+    "function_call": "tool_calls",
+    "content_filter": "content_filter",
+}
+
+
+class OpenAIProvider:
+    """A provider for any OpenAI-compatible ``/chat/completions`` endpoint.
+
+    One :class:`httpx.AsyncClient` per provider pools connections across runs. The configured
+    timeout bounds connecting and every read, so a stream that stalls mid-way times out too.
+
+    Args:
+        name: The provider name models are routed by (``NAME/model``).
+        settings: Base URL (default OpenAI's), key, timeout and extra headers.
+        transport: An httpx transport to use instead of the network (for tests).
+    """
+
+    def __init__(
+        self,
+        name: str,
+        settings: ProviderSettings,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self.name = name
+        self.settings = settings
+        self._api_key = settings.api_key.get_secret_value() if settings.api_key else None
+        base_url = (settings.base_url or DEFAULT_BASE_URL).rstrip("/")
+        self._client = httpx.AsyncClient(
+            base_url=base_url,
+            headers=settings.headers,
+            timeout=httpx.Timeout(settings.timeout),
+            # The engine bounds concurrent runs; a pool limit here would only queue them again.
+            limits=httpx.Limits(max_connections=None, max_keepalive_connections=64),
+            transport=transport,
+        )
+
+    async def aclose(self) -> None:
+        """Close the pooled connections."""
+        await self._client.aclose()
+
+    async def stream(self, request: ChatRequest) -> AsyncIterator[ProviderEvent]:
+        """Send ``request`` and yield the reply as events, ending with one :class:`Finish`.
+
+        Args:
+            request: The conversation and options; ``request.api_key`` overrides the
+                configured key.
+
+        Raises:
+            ProviderError: The subclass that matches the failure (see the module docstring).
+        """
+        key = request.api_key or self._api_key
+        headers = {"Authorization": f"Bearer {key}"} if key else {}
+        body = build_body(request)
+        with translate_transport_errors(self.name):
+            async with self._client.stream(
+                "POST", "/chat/completions", json=body, headers=headers
+            ) as response:
+                if response.status_code >= 400:
+                    await response.aread()
+                    raise self._error(response, key)
+                reader = _StreamReader(self.name, key)
+                async for sse in iter_sse(response):
+                    if sse.data.strip() == "[DONE]":
+                        reader.done = True
+                        break
+                    for event in reader.feed(sse.data):
+                        yield event
+                for event in reader.end():
+                    yield event
+
+    def _error(self, response: httpx.Response, key: str | None) -> ProviderError:
+        retry_after = None
+        with contextlib.suppress(ValueError):
+            ms = response.headers.get("retry-after-ms")
+            retry_after = float(ms) / 1000 if ms else None
+        if retry_after is None:
+            retry_after = parse_retry_after(response.headers.get("retry-after"))
+        message = _error_message(response.text)
+        logger.debug("provider %s answered HTTP %s", self.name, response.status_code)
+        return error_for_status(
+            response.status_code,
+            message,
+            provider=self.name,
+            retry_after=retry_after,
+            secret=key,
+        )
+
+
+def _error_message(text: str) -> str:
+    """Find the human message in an error body (OpenAI's shape, or a string, or plain text)."""
+    try:
+        parsed = json.loads(text)
+    except ValueError:
+        return text.strip()[:500]
+    error = parsed.get("error", parsed) if isinstance(parsed, dict) else parsed
+    if isinstance(error, dict):
+        for key in ("message", "detail", "msg"):
+            if isinstance(error.get(key), str):
+                return str(error[key])[:500]
+    if isinstance(error, str):
+        return error[:500]
+    return text.strip()[:500]
+
+
+# --- request ------------------------------------------------------------------------------------
+
+
+def build_body(request: ChatRequest) -> dict[str, Any]:
+    """Return the JSON body of a streaming ``/chat/completions`` call for ``request``.
+
+    Args:
+        request: The request to translate.
+    """
+    body: dict[str, Any] = {
+        "model": request.model,
+        "messages": [_wire_message(m) for m in request.messages],
+        "stream": True,
+        "stream_options": {"include_usage": True},
+    }
+    if request.tools:
+        body["tools"] = [
+            _wire_tool(t.name, t.description, t.parameters, t.strict) for t in request.tools
+        ]
+        if request.forced_tool is not None:
+            body["tool_choice"] = {"type": "function", "function": {"name": request.forced_tool}}
+        else:
+            body["tool_choice"] = request.tool_choice
+        # Only with tools: several servers reject parallel_tool_calls on a request without any.
+        body["parallel_tool_calls"] = request.parallel_tool_calls
+    optional = {
+        "temperature": request.temperature,
+        "top_p": request.top_p,
+        # Not max_completion_tokens: most compatible servers only know max_tokens.
+        "max_tokens": request.max_tokens,
+        "response_format": request.response_format,
+    }
+    body.update({k: v for k, v in optional.items() if v is not None})
+    return body
+
+
+def _wire_message(message: ChatMessage) -> dict[str, Any]:
+    wire: dict[str, Any] = {"role": message.role, "content": message.content}
+    if message.role == "assistant" and message.tool_calls:
+        wire["tool_calls"] = [
+            {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}}
+            for c in message.tool_calls
+        ]
+    elif message.role == "tool":
+        wire["tool_call_id"] = message.tool_call_id
+        wire["content"] = message.content or ""
+    elif wire["content"] is None:
+        wire["content"] = ""
+    return wire
+
+
+def _wire_tool(
+    name: str, description: str | None, parameters: dict[str, Any], strict: bool | None
+) -> dict[str, Any]:
+    function: dict[str, Any] = {"name": name, "parameters": parameters}
+    if description:
+        function["description"] = description
+    if strict is not None:
+        function["strict"] = strict
+    return {"type": "function", "function": function}
+
+
+# --- response -----------------------------------------------------------------------------------
+
+
+@dataclass
+class _StreamReader:
+    """Turns the chunks of one streamed completion into provider events."""
+
+    provider: str
+    key: str | None
+    done: bool = False
+    finish: FinishReason | None = None
+    usage: Usage | None = None
+    calls: int = 0
+    by_id: dict[str, int] = field(default_factory=dict)
+    by_index: dict[int, int] = field(default_factory=dict)
+    started: set[int] = field(default_factory=set)
+    named: set[int] = field(default_factory=set)
+    last: int | None = None
+
+    def feed(self, data: str) -> list[ProviderEvent]:
+        """Return the events in one ``data:`` payload."""
+        try:
+            chunk = json.loads(data)
+        except ValueError:
+            raise ProviderServerError(f"{self.provider} sent a malformed stream chunk") from None
+        if not isinstance(chunk, dict):
+            return []
+        if chunk.get("error"):
+            # OpenRouter and vLLM report failures that happen mid-stream inside the stream.
+            message = redact(_error_message(json.dumps(chunk)), self.key)
+            raise ProviderServerError(f"{self.provider} failed mid-stream: {message}")
+        usage = chunk.get("usage")
+        if isinstance(usage, dict):
+            self.usage = Usage(
+                prompt_tokens=int(usage.get("prompt_tokens") or 0),
+                completion_tokens=int(usage.get("completion_tokens") or 0),
+            )
+        events: list[ProviderEvent] = []
+        for choice in chunk.get("choices") or []:
+            if choice.get("index", 0) != 0:
+                continue
+            delta = choice.get("delta") or {}
+            if delta.get("content"):
+                events.append(TextDelta(delta["content"]))
+            for item in delta.get("tool_calls") or []:
+                events.append(self._tool_call(item))
+            reason = choice.get("finish_reason")
+            if reason:
+                self.finish = _FINISH_REASONS.get(reason, "stop")
+        return events
+
+    def _tool_call(self, item: dict[str, Any]) -> ToolCallDelta:
+        call_id = item.get("id") or None
+        wire_index = item.get("index")
+        function = item.get("function") or {}
+        ours = self._route(call_id, wire_index)
+        # id and name go out once per call, whatever the server repeats.
+        if ours in self.started:
+            call_id = None
+        else:
+            self.started.add(ours)
+            call_id = call_id or new_id("call_")
+        name = function.get("name") or None
+        if name is not None and ours in self.named:
+            name = None
+        elif name is not None:
+            self.named.add(ours)
+        return ToolCallDelta(
+            index=ours, id=call_id, name=name, arguments=function.get("arguments") or ""
+        )
+
+    def _route(self, call_id: str | None, wire_index: int | None) -> int:
+        """Return our index for a fragment: by id, else by wire index, else the last call."""
+        if call_id is not None and call_id in self.by_id:
+            ours = self.by_id[call_id]
+        elif call_id is None and wire_index is not None and wire_index in self.by_index:
+            ours = self.by_index[wire_index]
+        elif call_id is None and wire_index is None and self.last is not None:
+            ours = self.last
+        else:
+            ours = self.calls
+            self.calls += 1
+        if call_id is not None:
+            self.by_id[call_id] = ours
+        if wire_index is not None:
+            self.by_index[wire_index] = ours
+        self.last = ours
+        return ours
+
+    def end(self) -> list[ProviderEvent]:
+        """Return the closing events, or raise if the stream was cut short."""
+        if not self.done and self.finish is None:
+            raise ProviderServerError(f"{self.provider} closed the stream before it finished")
+        reason: FinishReason = self.finish or "stop"
+        if reason == "stop" and self.calls:
+            reason = "tool_calls"
+        events: list[ProviderEvent] = [self.usage] if self.usage else []
+        events.append(Finish(reason))
+        return events
