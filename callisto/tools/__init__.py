@@ -1,0 +1,86 @@
+"""The client toolkit: typed functions as tools, their execution, policies and run drivers.
+
+Importing this package never imports the server (FastAPI, SQLAlchemy, ``callisto.api``,
+``callisto.engine``, ``callisto.store``); the ``openai`` SDK is only used through the client
+objects you pass to the drivers.
+
+Example::
+
+    from callisto.tools import Toolbox, run_until_done, tool
+
+    @tool
+    def get_weather(city: str) -> str:
+        '''Get the current weather in a city.'''
+        return "sunny"
+
+    toolbox = Toolbox([get_weather])
+    assistant = client.beta.assistants.create(model="offline/demo", tools=toolbox.openai_tools())
+    outcome = run_until_done(client, thread.id, assistant.id, toolbox)
+"""
+
+from callisto.tools.audit import (
+    AuditRecord,
+    AuditSink,
+    AuditTrail,
+    JsonLinesSink,
+    LoggingSink,
+    MemorySink,
+    redact_secrets,
+)
+from callisto.tools.cache import ResultCache
+from callisto.tools.definition import ToolDefinition
+from callisto.tools.errors import (
+    MaxRoundsExceeded,
+    ToolDefinitionError,
+    ToolkitError,
+    ToolLoopError,
+    ToolSignatureError,
+)
+from callisto.tools.executor import ToolExecutor
+from callisto.tools.guards import ArgumentGuard, no_null_bytes, no_path_traversal, read_only_sql
+from callisto.tools.metrics import ToolMetrics
+from callisto.tools.normalize import normalize_schema
+from callisto.tools.policy import Allowlist, Denial, Gate, ToolRequest
+from callisto.tools.ratelimit import Rate, RateLimit, TokenBucket
+from callisto.tools.results import ErrorCode, ToolCall, ToolResult
+from callisto.tools.serialize import serialize_output
+from callisto.tools.tool import Tool, tool
+from callisto.tools.toolbox import Toolbox
+
+__all__ = [
+    "Allowlist",
+    "ArgumentGuard",
+    "AuditRecord",
+    "AuditSink",
+    "AuditTrail",
+    "Denial",
+    "ErrorCode",
+    "Gate",
+    "JsonLinesSink",
+    "LoggingSink",
+    "MaxRoundsExceeded",
+    "MemorySink",
+    "Rate",
+    "RateLimit",
+    "ResultCache",
+    "TokenBucket",
+    "Tool",
+    "ToolCall",
+    "ToolDefinition",
+    "ToolDefinitionError",
+    "ToolExecutor",
+    "ToolLoopError",
+    "ToolMetrics",
+    "ToolRequest",
+    "ToolResult",
+    "ToolSignatureError",
+    "Toolbox",
+    "ToolkitError",
+    "no_null_bytes",
+    "no_path_traversal",
+    "normalize_schema",
+    "read_only_sql",
+    "redact_secrets",
+    "serialize_output",
+    "tool",
+]
