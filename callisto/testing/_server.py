@@ -31,17 +31,21 @@ class ThreadedServer:
         port: The port bound (chosen by the OS).
     """
 
-    def __init__(self, app: Any, *, startup_timeout: float = 10.0) -> None:
+    def __init__(
+        self, app: Any, *, startup_timeout: float = 10.0, lifespan: bool = False
+    ) -> None:
         """Prepare the server; nothing is bound until :meth:`start` or ``with``.
 
         Args:
             app: Any ASGI application (Starlette, FastAPI, ...).
             startup_timeout: Seconds to wait for uvicorn to start accepting connections.
+            lifespan: Run the app's lifespan (start-up and shutdown) handlers.
         """
         self.app = app
         self.host = "127.0.0.1"
         self.port = 0
         self._startup_timeout = startup_timeout
+        self._lifespan = lifespan
         self._socket: socket.socket | None = None
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
@@ -67,7 +71,7 @@ class ThreadedServer:
         config = uvicorn.Config(
             self.app,
             log_level="warning",
-            lifespan="off",
+            lifespan="on" if self._lifespan else "off",
             # Streams that a test abandons must not hold shutdown for long.
             timeout_graceful_shutdown=1,
         )
