@@ -1,0 +1,87 @@
+"""The ASGI application: routes, error handlers, middleware and the engine's lifetime."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+from sqlalchemy import text
+from starlette.types import ASGIApp
+
+from callisto import __version__
+from callisto.api.deps import ServerState, server_state
+from callisto.api.errors import error_response, install_error_handlers
+from callisto.api.middleware import install_middleware
+from callisto.api.routes import assistants, messages, runs, threads
+from callisto.config import Settings
+from callisto.engine.events import MemoryEventLog
+from callisto.engine.service import RunService
+from callisto.providers.registry import ProviderRegistry
+from callisto.store.database import create_engine, run_migrations, session_factory
+
+log = logging.getLogger("callisto")
+
+
+def create_app(settings: Settings | None = None, *, migrate: bool = True) -> ASGIApp:
+    """Build the Callisto ASGI app.
+
+    Args:
+        settings: The settings; read from the environment and ``callisto.toml`` when omitted.
+        migrate: Run database migrations at start.
+    """
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if migrate:
+            run_migrations(settings.database_url)
+        engine = create_engine(settings.database_url)
+        sessions = session_factory(engine)
+        providers = ProviderRegistry(settings)
+        service = RunService(sessions, MemoryEventLog(), providers, settings.runs)
+        app.state.callisto = ServerState(settings=settings, sessions=sessions, runs=service)
+        await service.start()
+        try:
+            yield
+        finally:
+            await service.aclose()
+            await providers.aclose()
+            await service.events.aclose()
+            await engine.dispose()
+
+    app = FastAPI(
+        title="Callisto",
+        version=__version__,
+        description="OpenAI Assistants API v2 compatible function-calling server.",
+        lifespan=lifespan,
+    )
+    install_error_handlers(app)
+    for module in (assistants, threads, messages, runs):
+        app.include_router(module.router, prefix="/v1")
+
+    @app.get("/health", tags=["health"])
+    async def health() -> Any:
+        """Readiness: the database answers."""
+        state: ServerState = server_state_from(app)
+        try:
+            async with state.sessions() as db:
+                await db.execute(text("SELECT 1"))
+        except Exception as exc:  # readiness reports, it does not raise
+            return error_response(
+                503, f"database unavailable: {type(exc).__name__}", "server_error"
+            )
+        return {"status": "ok", "version": __version__}
+
+    return install_middleware(app, keys=settings.api_keys(), max_body_bytes=settings.max_body_bytes)
+
+
+def server_state_from(app: FastAPI) -> ServerState:
+    """Return the state the lifespan stored on ``app``."""
+    state: ServerState = app.state.callisto
+    return state
+
+
+__all__ = ["create_app", "server_state"]

@@ -1,0 +1,74 @@
+"""What every route needs: the server state, database sessions and list parameters."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal, TypeVar
+
+from fastapi import Depends, Query, Request
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from callisto.config import Settings
+from callisto.engine.service import RunService
+from callisto.errors import NotFound
+
+Row = TypeVar("Row")
+
+
+@dataclass(slots=True)
+class ServerState:
+    """Everything the routes share, built once at start (see ``callisto.api.app``)."""
+
+    settings: Settings
+    sessions: async_sessionmaker[Any]
+    runs: RunService
+
+
+def server_state(request: Request) -> ServerState:
+    """Return the server state stored on the app."""
+    state: ServerState = request.app.state.callisto
+    return state
+
+
+State = Annotated[ServerState, Depends(server_state)]
+
+
+async def session(state: State) -> AsyncIterator[AsyncSession]:
+    """Yield a database session for one request."""
+    async with state.sessions() as db:
+        yield db
+
+
+Session = Annotated[AsyncSession, Depends(session)]
+
+
+@dataclass(slots=True)
+class ListParams:
+    """``limit``, ``order``, ``after`` and ``before`` of a list request."""
+
+    limit: int
+    order: Literal["asc", "desc"]
+    after: str | None
+    before: str | None
+
+
+def list_params(
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    order: Annotated[Literal["asc", "desc"], Query()] = "desc",
+    after: Annotated[str | None, Query()] = None,
+    before: Annotated[str | None, Query()] = None,
+) -> ListParams:
+    """Read the list parameters from the query string."""
+    return ListParams(limit=limit, order=order, after=after, before=before)
+
+
+Listing = Annotated[ListParams, Depends(list_params)]
+
+
+async def get_or_404(db: AsyncSession, model: type[Row], object_id: str, what: str) -> Row:
+    """Return the row with ``object_id`` or raise a 404 naming it."""
+    row = await db.get(model, object_id)
+    if row is None:
+        raise NotFound(f"No {what} found with id '{object_id}'.", param=None)
+    return row

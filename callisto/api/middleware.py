@@ -1,0 +1,140 @@
+"""ASGI middleware: API-key authentication and the request body size limit.
+
+Written as plain ASGI (not ``BaseHTTPMiddleware``) so streaming responses pass through
+untouched and each request pays one function call, not a task.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+from typing import Any
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from callisto.api.errors import error_body
+
+OPEN_PATHS = frozenset({"/health", "/openapi.json", "/docs", "/docs/oauth2-redirect"})
+
+
+async def _send_error(send: Send, status: int, message: str, error_type: str) -> None:
+    body = json.dumps(error_body(message, error_type)).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+def _header(scope: Scope, name: bytes) -> bytes | None:
+    for key, value in scope.get("headers", ()):
+        if key == name:
+            return bytes(value)
+    return None
+
+
+class AuthMiddleware:
+    """Require ``Authorization: Bearer <key>`` (or ``X-API-Key``) when keys are configured."""
+
+    def __init__(self, app: ASGIApp, keys: list[str]) -> None:
+        """Wrap ``app``; an empty ``keys`` list lets every request through."""
+        self.app = app
+        self.keys = [k.encode() for k in keys]
+
+    def _authorised(self, scope: Scope) -> bool:
+        presented: bytes | None = None
+        auth = _header(scope, b"authorization")
+        if auth is not None and auth[:7].lower() == b"bearer ":
+            presented = auth[7:].strip()
+        if presented is None:
+            presented = _header(scope, b"x-api-key")
+        if presented is None:
+            return False
+        # Compare against every key in constant time so the answer leaks nothing.
+        return any(hmac.compare_digest(presented, key) for key in self.keys)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Refuse unauthenticated HTTP requests with a 401 in OpenAI's shape."""
+        if (
+            scope["type"] != "http"
+            or not self.keys
+            or scope["path"] in OPEN_PATHS
+            or self._authorised(scope)
+        ):
+            await self.app(scope, receive, send)
+            return
+        await _send_error(
+            send,
+            401,
+            "Incorrect API key provided. Pass it as 'Authorization: Bearer <key>'.",
+            "invalid_request_error",
+        )
+
+
+class BodyLimitMiddleware:
+    """Refuse request bodies larger than a limit with a 400 in OpenAI's shape.
+
+    400 rather than 413: the SDK treats both as final, and the API groups every malformed
+    request under 400.
+    """
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        """Wrap ``app`` with a limit of ``max_bytes`` per request body."""
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Check Content-Length up front, and count chunked bodies as they arrive."""
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        length = _header(scope, b"content-length")
+        if length is not None and length.isdigit() and int(length) > self.max_bytes:
+            await self._too_large(send)
+            return
+        received = 0
+        started = False
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_bytes:
+                    raise _BodyTooLarge
+            return message
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, limited_receive, tracking_send)
+        except _BodyTooLarge:
+            if not started:
+                await self._too_large(send)
+
+    async def _too_large(self, send: Send) -> None:
+        await _send_error(
+            send,
+            400,
+            f"Request body too large: the limit is {self.max_bytes} bytes.",
+            "invalid_request_error",
+        )
+
+
+class _BodyTooLarge(Exception):
+    pass
+
+
+def install_middleware(app: Any, *, keys: list[str], max_body_bytes: int) -> ASGIApp:
+    """Return ``app`` wrapped in the body limit and, outside it, authentication."""
+    return AuthMiddleware(BodyLimitMiddleware(app, max_body_bytes), keys)

@@ -1,0 +1,103 @@
+"""``/v1/assistants``: create, list, retrieve, update, delete."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from fastapi import APIRouter, Response
+from sqlalchemy import delete, select
+
+from callisto.api.deps import Listing, Session, get_or_404
+from callisto.api.schemas import AssistantCreate, AssistantUpdate, dump
+from callisto.ids import PREFIXES, new_id
+from callisto.store import wire
+from callisto.store.models import AssistantRow
+from callisto.store.pagination import list_body, page
+
+router = APIRouter(prefix="/assistants", tags=["assistants"])
+
+
+@router.post("")
+async def create_assistant(body: AssistantCreate, db: Session) -> dict[str, Any]:
+    """Create an assistant."""
+    row = AssistantRow(
+        id=new_id(PREFIXES["assistant"]),
+        created_at=int(time.time()),
+        name=body.name,
+        description=body.description,
+        model=body.model,
+        instructions=body.instructions,
+        tools=dump_tools(body.tools),
+        metadata_=body.metadata or {},
+        tool_resources=body.tool_resources,
+        temperature=body.temperature,
+        top_p=body.top_p,
+        response_format=dump_response_format(body.response_format),
+    )
+    db.add(row)
+    await db.commit()
+    return wire.assistant(row)
+
+
+@router.get("")
+async def list_assistants(db: Session, listing: Listing) -> Any:
+    """List assistants, newest first by default."""
+    rows, more = await page(
+        db,
+        select(AssistantRow),
+        AssistantRow.id,
+        limit=listing.limit,
+        order=listing.order,
+        after=listing.after,
+        before=listing.before,
+    )
+    return list_body(rows, more, wire.assistant)
+
+
+@router.get("/{assistant_id}")
+async def retrieve_assistant(assistant_id: str, db: Session) -> dict[str, Any]:
+    """Retrieve an assistant."""
+    return wire.assistant(await get_or_404(db, AssistantRow, assistant_id, "assistant"))
+
+
+@router.post("/{assistant_id}")
+async def update_assistant(assistant_id: str, body: AssistantUpdate, db: Session) -> Any:
+    """Update the fields given in the body; others keep their values."""
+    row = await get_or_404(db, AssistantRow, assistant_id, "assistant")
+    given = body.model_fields_set
+    for field in ("name", "description", "model", "instructions", "tool_resources"):
+        if field in given:
+            setattr(row, field, getattr(body, field))
+    for field in ("temperature", "top_p"):
+        if field in given:
+            setattr(row, field, getattr(body, field))
+    if "tools" in given:
+        row.tools = dump_tools(body.tools)
+    if "metadata" in given:
+        row.metadata_ = body.metadata or {}
+    if "response_format" in given:
+        row.response_format = dump_response_format(body.response_format)
+    await db.commit()
+    return wire.assistant(row)
+
+
+@router.delete("/{assistant_id}")
+async def delete_assistant(assistant_id: str, db: Session, response: Response) -> Any:
+    """Delete an assistant. Its threads and runs stay."""
+    await get_or_404(db, AssistantRow, assistant_id, "assistant")
+    await db.execute(delete(AssistantRow).where(AssistantRow.id == assistant_id))
+    await db.commit()
+    return {"id": assistant_id, "object": "assistant.deleted", "deleted": True}
+
+
+def dump_tools(tools: list[Any] | None) -> list[Any]:
+    """Return tools as wire JSON (empty list when none)."""
+    return [dump(t) for t in tools] if tools else []
+
+
+def dump_response_format(value: Any) -> Any:
+    """Return ``response_format`` as wire JSON, ``"auto"`` when unset."""
+    if value is None or value == "auto":
+        return "auto"
+    return dump(value)

@@ -1,0 +1,196 @@
+"""``/v1/threads/{thread_id}/runs`` and ``/v1/threads/runs``: runs, tool outputs, cancel, steps."""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Response
+from sqlalchemy import select
+
+from callisto.api.deps import Listing, Session, State, get_or_404
+from callisto.api.routes.assistants import dump_response_format, dump_tools
+from callisto.api.routes.messages import new_message_row
+from callisto.api.routes.threads import add_thread
+from callisto.api.schemas import (
+    RunCreate,
+    RunFields,
+    RunUpdate,
+    SubmitToolOutputs,
+    ThreadAndRunCreate,
+    dump,
+)
+from callisto.api.streaming import stream_run
+from callisto.engine.lifecycle import is_terminal
+from callisto.engine.service import RunParams
+from callisto.errors import NotFound
+from callisto.store import wire
+from callisto.store.models import RunRow, RunStepRow, ThreadRow
+from callisto.store.pagination import list_body, page
+
+router = APIRouter(tags=["runs"])
+
+Include = Annotated[list[str] | None, Query(alias="include[]")]
+
+
+def _params(body: RunFields, additional_instructions: str | None = None) -> RunParams:
+    return RunParams(
+        assistant_id=body.assistant_id,
+        model=body.model,
+        instructions=body.instructions,
+        additional_instructions=additional_instructions,
+        tools=dump_tools(body.tools) if body.tools is not None else None,
+        metadata=body.metadata,
+        temperature=body.temperature,
+        top_p=body.top_p,
+        max_prompt_tokens=body.max_prompt_tokens,
+        max_completion_tokens=body.max_completion_tokens,
+        truncation_strategy=dump(body.truncation_strategy),
+        tool_choice=dump(body.tool_choice)
+        if not isinstance(body.tool_choice, str)
+        else body.tool_choice,
+        parallel_tool_calls=body.parallel_tool_calls,
+        response_format=dump_response_format(body.response_format)
+        if body.response_format is not None
+        else None,
+    )
+
+
+def run_response(state: State, run: RunRow, response: Response) -> dict[str, Any]:
+    """Return a run's wire form; a run still moving tells the SDK to poll again soon."""
+    if not is_terminal(run.status):
+        response.headers["openai-poll-after-ms"] = str(state.settings.runs.poll_after_ms)
+    return wire.run(run)
+
+
+@router.post("/threads/{thread_id}/runs")
+async def create_run(
+    thread_id: str,
+    body: RunCreate,
+    db: Session,
+    state: State,
+    response: Response,
+    include: Include = None,
+) -> Any:
+    """Create a run on a thread (streamed with ``stream: true``)."""
+    await get_or_404(db, ThreadRow, thread_id, "thread")
+    now = int(time.time())
+    extra = [new_message_row(thread_id, m, now) for m in body.additional_messages or []]
+    run, start = await state.runs.create_run(
+        db, thread_id, _params(body, body.additional_instructions), extra_rows=extra
+    )
+    if body.stream:
+        return stream_run(state, run.id, start)
+    return run_response(state, run, response)
+
+
+@router.post("/threads/runs")
+async def create_thread_and_run(
+    body: ThreadAndRunCreate, db: Session, state: State, response: Response
+) -> Any:
+    """Create a thread and a run on it in one request."""
+    thread = await add_thread(db, body.thread)
+    if body.tool_resources is not None:
+        thread.tool_resources = body.tool_resources
+    await db.flush()
+    run, start = await state.runs.create_run(
+        db, thread.id, _params(body), prelude=[("thread.created", wire.thread(thread))]
+    )
+    if body.stream:
+        return stream_run(state, run.id, start)
+    return run_response(state, run, response)
+
+
+@router.get("/threads/{thread_id}/runs")
+async def list_runs(thread_id: str, db: Session, listing: Listing) -> Any:
+    """List a thread's runs."""
+    await get_or_404(db, ThreadRow, thread_id, "thread")
+    rows, more = await page(
+        db,
+        select(RunRow).where(RunRow.thread_id == thread_id),
+        RunRow.id,
+        limit=listing.limit,
+        order=listing.order,
+        after=listing.after,
+        before=listing.before,
+    )
+    return list_body(rows, more, wire.run)
+
+
+@router.get("/threads/{thread_id}/runs/{run_id}")
+async def retrieve_run(
+    thread_id: str, run_id: str, db: Session, state: State, response: Response
+) -> Any:
+    """Retrieve a run."""
+    return run_response(state, await state.runs.get_run(db, thread_id, run_id), response)
+
+
+@router.post("/threads/{thread_id}/runs/{run_id}")
+async def update_run(
+    thread_id: str, run_id: str, body: RunUpdate, db: Session, state: State, response: Response
+) -> Any:
+    """Update a run's metadata."""
+    run = await state.runs.get_run(db, thread_id, run_id)
+    if "metadata" in body.model_fields_set:
+        run.metadata_ = body.metadata or {}
+        await db.commit()
+    return run_response(state, run, response)
+
+
+@router.post("/threads/{thread_id}/runs/{run_id}/submit_tool_outputs")
+async def submit_tool_outputs(
+    thread_id: str,
+    run_id: str,
+    body: SubmitToolOutputs,
+    db: Session,
+    state: State,
+    response: Response,
+) -> Any:
+    """Submit the outputs of every pending tool call; the run continues."""
+    outputs = [(o.tool_call_id, o.output) for o in body.tool_outputs]
+    run, start = await state.runs.submit_tool_outputs(db, thread_id, run_id, outputs)
+    if body.stream:
+        return stream_run(state, run.id, start)
+    return run_response(state, run, response)
+
+
+@router.post("/threads/{thread_id}/runs/{run_id}/cancel")
+async def cancel_run(
+    thread_id: str, run_id: str, db: Session, state: State, response: Response
+) -> Any:
+    """Cancel a run: it moves to ``cancelling`` now and to ``cancelled`` shortly."""
+    return run_response(state, await state.runs.cancel(db, thread_id, run_id), response)
+
+
+@router.get("/threads/{thread_id}/runs/{run_id}/steps")
+async def list_run_steps(
+    thread_id: str,
+    run_id: str,
+    db: Session,
+    state: State,
+    listing: Listing,
+    include: Include = None,
+) -> Any:
+    """List a run's steps."""
+    await state.runs.get_run(db, thread_id, run_id)
+    rows, more = await page(
+        db,
+        select(RunStepRow).where(RunStepRow.run_id == run_id),
+        RunStepRow.id,
+        limit=listing.limit,
+        order=listing.order,
+        after=listing.after,
+        before=listing.before,
+    )
+    return list_body(rows, more, wire.run_step)
+
+
+@router.get("/threads/{thread_id}/runs/{run_id}/steps/{step_id}")
+async def retrieve_run_step(
+    thread_id: str, run_id: str, step_id: str, db: Session, include: Include = None
+) -> Any:
+    """Retrieve a run step."""
+    step = await db.get(RunStepRow, step_id)
+    if step is None or step.run_id != run_id or step.thread_id != thread_id:
+        raise NotFound(f"No run step found with id '{step_id}' in run '{run_id}'.")
+    return wire.run_step(step)

@@ -1,0 +1,71 @@
+"""``/v1/threads``: create (with initial messages), retrieve, update, delete."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from fastapi import APIRouter
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from callisto.api.deps import Session, get_or_404
+from callisto.api.routes.messages import new_message_row
+from callisto.api.schemas import ThreadCreate, ThreadUpdate
+from callisto.ids import PREFIXES, new_id
+from callisto.store import wire
+from callisto.store.models import ThreadRow
+
+router = APIRouter(prefix="/threads", tags=["threads"])
+
+
+async def add_thread(db: AsyncSession, body: ThreadCreate | None) -> ThreadRow:
+    """Add a new thread and its initial messages to the session (not yet committed)."""
+    now = int(time.time())
+    body = body or ThreadCreate()
+    row = ThreadRow(
+        id=new_id(PREFIXES["thread"]),
+        created_at=now,
+        metadata_=body.metadata or {},
+        tool_resources=body.tool_resources,
+    )
+    db.add(row)
+    # The rows have no ORM relationship, so order the inserts: the thread before its messages.
+    await db.flush()
+    for message in body.messages or []:
+        db.add(new_message_row(row.id, message, now))
+    return row
+
+
+@router.post("")
+async def create_thread(db: Session, body: ThreadCreate | None = None) -> dict[str, Any]:
+    """Create a thread, with its initial messages in the same transaction."""
+    row = await add_thread(db, body)
+    await db.commit()
+    return wire.thread(row)
+
+
+@router.get("/{thread_id}")
+async def retrieve_thread(thread_id: str, db: Session) -> dict[str, Any]:
+    """Retrieve a thread."""
+    return wire.thread(await get_or_404(db, ThreadRow, thread_id, "thread"))
+
+
+@router.post("/{thread_id}")
+async def update_thread(thread_id: str, body: ThreadUpdate, db: Session) -> dict[str, Any]:
+    """Update a thread's metadata and tool resources."""
+    row = await get_or_404(db, ThreadRow, thread_id, "thread")
+    if "metadata" in body.model_fields_set:
+        row.metadata_ = body.metadata or {}
+    if "tool_resources" in body.model_fields_set:
+        row.tool_resources = body.tool_resources
+    await db.commit()
+    return wire.thread(row)
+
+
+@router.delete("/{thread_id}")
+async def delete_thread(thread_id: str, db: Session) -> dict[str, Any]:
+    """Delete a thread with its messages, runs and steps."""
+    row = await get_or_404(db, ThreadRow, thread_id, "thread")
+    await db.delete(row)
+    await db.commit()
+    return {"id": thread_id, "object": "thread.deleted", "deleted": True}

@@ -1,0 +1,254 @@
+"""Request bodies of the Assistants API v2, validated strictly.
+
+Unknown fields are refused (``extra="forbid"``) so that a typo is a clear 400, not a silently
+ignored setting. Responses are built by ``callisto.store.wire``.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+FUNCTION_NAME_PATTERN = r"^[a-zA-Z0-9_-]{1,64}$"
+
+
+class Strict(BaseModel):
+    """Base of request models: unknown fields are an error."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+def check_metadata(value: dict[str, Any] | None) -> dict[str, Any] | None:
+    """Enforce the API's metadata limits: 16 pairs, keys <= 64 chars, string values <= 512."""
+    if value is None:
+        return None
+    if len(value) > 16:
+        raise ValueError("metadata may have at most 16 key-value pairs")
+    for key, item in value.items():
+        if len(key) > 64:
+            raise ValueError(f"metadata key '{key[:20]}...' is longer than 64 characters")
+        if not isinstance(item, str):
+            raise ValueError(f"metadata value for '{key}' must be a string")
+        if len(item) > 512:
+            raise ValueError(f"metadata value for '{key}' is longer than 512 characters")
+    return value
+
+
+Metadata = Annotated[dict[str, Any] | None, Field(default=None)]
+
+
+class WithMetadata(Strict):
+    """A body with an optional ``metadata`` map."""
+
+    metadata: Metadata = None
+
+    @field_validator("metadata")
+    @classmethod
+    def _metadata_limits(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        return check_metadata(value)
+
+
+class FunctionDefinition(Strict):
+    """A function tool as the model sees it."""
+
+    name: Annotated[str, Field(pattern=FUNCTION_NAME_PATTERN)]
+    description: str | None = None
+    parameters: dict[str, Any] | None = None
+    strict: bool | None = None
+
+
+class FunctionTool(Strict):
+    """``{"type": "function", "function": {...}}``."""
+
+    type: Literal["function"]
+    function: FunctionDefinition
+
+
+class CodeInterpreterTool(Strict):
+    """``{"type": "code_interpreter"}``: stored and echoed; not executed by Callisto."""
+
+    type: Literal["code_interpreter"]
+
+
+class FileSearchTool(Strict):
+    """``{"type": "file_search"}``: stored and echoed; not executed by Callisto."""
+
+    type: Literal["file_search"]
+    file_search: dict[str, Any] | None = None
+
+
+Tool = Annotated[FunctionTool | CodeInterpreterTool | FileSearchTool, Field(discriminator="type")]
+Tools = Annotated[list[Tool], Field(max_length=128)]
+
+
+class TextFormat(Strict):
+    """``{"type": "text"}`` or ``{"type": "json_object"}``."""
+
+    type: Literal["text", "json_object"]
+
+
+class JsonSchemaFormat(Strict):
+    """``{"type": "json_schema", "json_schema": {name, schema, strict, description}}``."""
+
+    type: Literal["json_schema"]
+    json_schema: dict[str, Any]
+
+
+ResponseFormat = Literal["auto"] | TextFormat | JsonSchemaFormat
+
+
+class TextPart(Strict):
+    """A text content part of a new message."""
+
+    type: Literal["text"]
+    text: str
+
+
+class ImageUrlPart(Strict):
+    """An image URL content part."""
+
+    type: Literal["image_url"]
+    image_url: dict[str, Any]
+
+
+class ImageFilePart(Strict):
+    """An image file content part."""
+
+    type: Literal["image_file"]
+    image_file: dict[str, Any]
+
+
+ContentPart = Annotated[TextPart | ImageUrlPart | ImageFilePart, Field(discriminator="type")]
+
+
+class MessageCreate(WithMetadata):
+    """POST /threads/{id}/messages, and items of a thread's initial messages."""
+
+    role: Literal["user", "assistant"]
+    content: str | Annotated[list[ContentPart], Field(min_length=1)]
+    attachments: list[dict[str, Any]] | None = None
+
+
+class MessageUpdate(WithMetadata):
+    """POST /threads/{id}/messages/{id}: metadata only."""
+
+
+class AssistantFields(WithMetadata):
+    """Fields shared by assistant create and update."""
+
+    name: Annotated[str | None, Field(max_length=256)] = None
+    description: Annotated[str | None, Field(max_length=512)] = None
+    instructions: Annotated[str | None, Field(max_length=256_000)] = None
+    tools: Tools | None = None
+    tool_resources: dict[str, Any] | None = None
+    temperature: Annotated[float | None, Field(ge=0, le=2)] = None
+    top_p: Annotated[float | None, Field(ge=0, le=1)] = None
+    response_format: ResponseFormat | None = None
+    reasoning_effort: Literal["none", "minimal", "low", "medium", "high", "xhigh"] | None = None
+
+
+class AssistantCreate(AssistantFields):
+    """POST /assistants."""
+
+    model: Annotated[str, Field(min_length=1, max_length=256)]
+
+
+class AssistantUpdate(AssistantFields):
+    """POST /assistants/{id}."""
+
+    model: Annotated[str | None, Field(min_length=1, max_length=256)] = None
+
+
+class ThreadCreate(WithMetadata):
+    """POST /threads."""
+
+    messages: list[MessageCreate] | None = None
+    tool_resources: dict[str, Any] | None = None
+
+
+class ThreadUpdate(WithMetadata):
+    """POST /threads/{id}."""
+
+    tool_resources: dict[str, Any] | None = None
+
+
+class TruncationStrategy(Strict):
+    """How much of the thread a run sends to the model."""
+
+    type: Literal["auto", "last_messages"]
+    last_messages: Annotated[int | None, Field(ge=1)] = None
+
+
+class NamedFunction(Strict):
+    """The ``function`` of a named tool choice."""
+
+    name: str
+
+
+class NamedToolChoice(Strict):
+    """``{"type": "function", "function": {"name": ...}}``."""
+
+    type: Literal["function"]
+    function: NamedFunction
+
+
+ToolChoice = Literal["none", "auto", "required"] | NamedToolChoice
+
+
+class RunFields(WithMetadata):
+    """The run parameters shared by create run and create thread and run."""
+
+    assistant_id: str
+    model: str | None = None
+    instructions: str | None = None
+    tools: Tools | None = None
+    temperature: Annotated[float | None, Field(ge=0, le=2)] = None
+    top_p: Annotated[float | None, Field(ge=0, le=1)] = None
+    stream: bool | None = None
+    max_prompt_tokens: Annotated[int | None, Field(ge=1)] = None
+    max_completion_tokens: Annotated[int | None, Field(ge=1)] = None
+    truncation_strategy: TruncationStrategy | None = None
+    tool_choice: ToolChoice | None = None
+    parallel_tool_calls: bool | None = None
+    response_format: ResponseFormat | None = None
+    reasoning_effort: Literal["none", "minimal", "low", "medium", "high", "xhigh"] | None = None
+
+
+class RunCreate(RunFields):
+    """POST /threads/{id}/runs."""
+
+    additional_instructions: str | None = None
+    additional_messages: list[MessageCreate] | None = None
+
+
+class ThreadAndRunCreate(RunFields):
+    """POST /threads/runs."""
+
+    thread: ThreadCreate | None = None
+    tool_resources: dict[str, Any] | None = None
+
+
+class RunUpdate(WithMetadata):
+    """POST /threads/{id}/runs/{id}: metadata only."""
+
+
+class ToolOutput(Strict):
+    """One output for a pending call."""
+
+    tool_call_id: str
+    output: str
+
+
+class SubmitToolOutputs(Strict):
+    """POST .../submit_tool_outputs."""
+
+    tool_outputs: list[ToolOutput]
+    stream: bool | None = None
+
+
+def dump(model: BaseModel | None) -> Any:
+    """Return a model (or ``None``) as plain JSON data, leaving out unset optional keys."""
+    if model is None:
+        return None
+    return model.model_dump(mode="json", exclude_none=True)

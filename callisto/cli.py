@@ -1,0 +1,112 @@
+"""The ``callisto`` command: ``serve``, ``migrate``, ``demo``."""
+
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import logging
+import sys
+from collections.abc import Sequence
+
+log = logging.getLogger("callisto")
+
+
+def _settings(args: argparse.Namespace) -> object:
+    from callisto.config import Settings
+
+    overrides = {
+        key: value
+        for key, value in (
+            ("database_url", getattr(args, "database_url", None)),
+            ("host", getattr(args, "host", None)),
+            ("port", getattr(args, "port", None)),
+        )
+        if value is not None
+    }
+    return Settings(**overrides)
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def serve(args: argparse.Namespace) -> int:
+    """Run the server until interrupted."""
+    import uvicorn
+
+    from callisto.api.app import create_app
+    from callisto.config import Settings
+
+    settings = _settings(args)
+    assert isinstance(settings, Settings)
+    logging.basicConfig(
+        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    if not settings.api_keys():
+        log.warning(
+            "CALLISTO_API_KEY is not set: the server runs OPEN, with no authentication. "
+            "Set CALLISTO_API_KEY before exposing it beyond this machine."
+        )
+        if not _is_loopback(settings.host):
+            log.warning("Serving OPEN on non-loopback address %s.", settings.host)
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level.lower(),
+        timeout_graceful_shutdown=5,
+    )
+    return 0
+
+
+def migrate(args: argparse.Namespace) -> int:
+    """Bring the database schema up to date and exit."""
+    from callisto.config import Settings
+    from callisto.store.database import run_migrations
+
+    settings = _settings(args)
+    assert isinstance(settings, Settings)
+    run_migrations(settings.database_url)
+    print("database is up to date")
+    return 0
+
+
+def demo(args: argparse.Namespace) -> int:
+    """Run the end-to-end function-calling demo on the offline model."""
+    from callisto.demo import main as demo_main
+
+    return demo_main(database_url=args.database_url)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Return the argument parser of the ``callisto`` command."""
+    parser = argparse.ArgumentParser(prog="callisto", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    p_serve = commands.add_parser("serve", help="run the API server")
+    p_serve.add_argument("--host", default=None, help="address to bind (default 127.0.0.1)")
+    p_serve.add_argument("--port", type=int, default=None, help="port (default 8000)")
+    p_serve.add_argument("--database-url", default=None, help="sqlite:///PATH or postgresql://...")
+    p_serve.set_defaults(func=serve)
+    p_migrate = commands.add_parser("migrate", help="apply database migrations and exit")
+    p_migrate.add_argument("--database-url", default=None)
+    p_migrate.set_defaults(func=migrate)
+    p_demo = commands.add_parser("demo", help="run the function-calling demo on the offline model")
+    p_demo.add_argument("--database-url", default=None)
+    p_demo.set_defaults(func=demo)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``callisto`` command."""
+    args = build_parser().parse_args(argv)
+    result: int = args.func(args)
+    return result
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,114 @@
+"""Dispatch: who executes a run's next turn.
+
+:class:`EmbeddedDispatcher` runs turns as asyncio tasks in the server process, at most
+``max_concurrent`` at once. A worker-based dispatcher (Redis Streams or PostgreSQL
+``SKIP LOCKED``) implements the same :class:`Dispatcher` protocol.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Literal, Protocol
+
+from callisto.engine.runner import TurnRunner
+
+log = logging.getLogger("callisto.engine")
+
+StopReason = Literal["cancel", "expire", "shutdown"]
+
+
+class Dispatcher(Protocol):
+    """Hands runs to runners."""
+
+    def submit(self, run_id: str) -> None:
+        """Schedule the next turn of ``run_id``."""
+        ...
+
+    def interrupt(self, run_id: str, reason: StopReason) -> bool:
+        """Stop the turn of ``run_id`` if one is executing; return whether one was."""
+        ...
+
+    async def drain(self) -> None:
+        """Wait until no turn is executing or waiting (for tests and shutdown)."""
+        ...
+
+    async def aclose(self) -> None:
+        """Stop every turn; runs stay as they are in the database, to be resumed."""
+        ...
+
+
+class EmbeddedDispatcher:
+    """Executes turns as tasks of this process's event loop."""
+
+    def __init__(self, runner: TurnRunner, max_concurrent: int) -> None:
+        """Create a dispatcher running at most ``max_concurrent`` turns at once."""
+        self.runner = runner
+        self._slots = asyncio.Semaphore(max_concurrent)
+        self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._reasons: dict[str, StopReason] = {}
+        self._again: set[str] = set()
+
+    def submit(self, run_id: str) -> None:
+        """Start a task for ``run_id``, or mark it to go again if one is finishing."""
+        if run_id in self._tasks:
+            self._again.add(run_id)
+            return
+        task = asyncio.create_task(self._execute(run_id), name=f"run:{run_id}")
+        self._tasks[run_id] = task
+        task.add_done_callback(lambda _t: self._done(run_id))
+
+    def _done(self, run_id: str) -> None:
+        self._tasks.pop(run_id, None)
+        self._reasons.pop(run_id, None)
+        if run_id in self._again:
+            self._again.discard(run_id)
+            self.submit(run_id)
+
+    async def _execute(self, run_id: str) -> None:
+        try:
+            async with self._slots:
+                await self.runner.execute(run_id)
+        except asyncio.CancelledError:
+            reason = self._reasons.get(run_id, "shutdown")
+            if reason != "shutdown":
+                # The final write must happen even though this task is being cancelled.
+                await asyncio.shield(self.runner.settle(run_id))
+            raise
+        except Exception:
+            log.exception("run %s: turn crashed", run_id)
+            await asyncio.shield(
+                self.runner.fail(
+                    run_id, "server_error", "Callisto had an internal error running this turn."
+                )
+            )
+
+    def interrupt(self, run_id: str, reason: StopReason) -> bool:
+        """Cancel the task of ``run_id``; it settles the run according to ``reason``."""
+        task = self._tasks.get(run_id)
+        if task is None or task.done():
+            return False
+        self._reasons[run_id] = reason
+        task.cancel()
+        return True
+
+    def is_executing(self, run_id: str) -> bool:
+        """Return whether a turn of ``run_id`` is executing or waiting for a slot."""
+        return run_id in self._tasks
+
+    @property
+    def active(self) -> int:
+        """Return how many turns are executing or waiting for a slot."""
+        return len(self._tasks)
+
+    async def drain(self) -> None:
+        """Wait until every task, including ones started meanwhile, has finished."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks.values()), return_exceptions=True)
+
+    async def aclose(self) -> None:
+        """Cancel every task as a shutdown: the runs are resumed at the next start."""
+        tasks = list(self._tasks.values())
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)

@@ -1,0 +1,154 @@
+"""Build the model's view of a run: system prompt, thread history, tool rounds and tools."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from callisto.providers.base import ChatMessage, ChatRequest, ToolCall, ToolSpec
+from callisto.store.models import MessageRow, RunRow, RunStepRow
+
+
+def _sort_key(object_id: str) -> str:
+    # Every id body comes from one clock (callisto.ids), so bodies compare across prefixes.
+    return object_id.partition("_")[2]
+
+
+def message_text(content: list[dict[str, Any]]) -> str:
+    """Return the text of a message's content parts (images become a short placeholder)."""
+    pieces: list[str] = []
+    for part in content:
+        if part.get("type") == "text":
+            pieces.append(part["text"]["value"])
+        elif part.get("type") in ("image_url", "image_file"):
+            pieces.append("[image]")
+        elif part.get("type") == "refusal":
+            pieces.append(part.get("refusal", ""))
+    return "\n".join(pieces)
+
+
+def function_tools(tools: list[dict[str, Any]]) -> tuple[ToolSpec, ...]:
+    """Return the function tools of a run as the model sees them."""
+    specs = []
+    for tool in tools:
+        if tool.get("type") != "function":
+            continue
+        fn = tool["function"]
+        specs.append(
+            ToolSpec(
+                name=fn["name"],
+                description=fn.get("description"),
+                parameters=fn.get("parameters") or {"type": "object", "properties": {}},
+                strict=fn.get("strict"),
+            )
+        )
+    return tuple(specs)
+
+
+def _tool_round(step: RunStepRow) -> list[ChatMessage]:
+    calls = [c for c in step.step_details.get("tool_calls", []) if c.get("type") == "function"]
+    if not calls:
+        return []
+    out = [
+        ChatMessage(
+            role="assistant",
+            tool_calls=tuple(
+                ToolCall(
+                    id=c["id"], name=c["function"]["name"], arguments=c["function"]["arguments"]
+                )
+                for c in calls
+            ),
+        )
+    ]
+    for c in calls:
+        output = c["function"].get("output")
+        out.append(
+            ChatMessage(
+                role="tool",
+                content=output if output is not None else "",
+                tool_call_id=c["id"],
+                name=c["function"]["name"],
+            )
+        )
+    return out
+
+
+async def history(db: AsyncSession, run: RunRow) -> list[ChatMessage]:
+    """Return the thread's messages and answered tool rounds, oldest first.
+
+    ``truncation_strategy`` ``last_messages: N`` keeps the newest N thread messages (tool
+    rounds of the kept span stay with them).
+    """
+    messages = list(
+        (
+            await db.scalars(
+                select(MessageRow)
+                .where(MessageRow.thread_id == run.thread_id)
+                .order_by(MessageRow.id)
+            )
+        ).all()
+    )
+    strategy = run.truncation_strategy or {}
+    keep = strategy.get("last_messages") if strategy.get("type") == "last_messages" else None
+    if keep:
+        messages = messages[-keep:]
+    oldest = _sort_key(messages[0].id) if messages else ""
+    steps = (
+        await db.scalars(
+            select(RunStepRow)
+            .where(
+                RunStepRow.thread_id == run.thread_id,
+                RunStepRow.type == "tool_calls",
+                RunStepRow.status == "completed",
+            )
+            .order_by(RunStepRow.id)
+        )
+    ).all()
+    items: list[tuple[str, list[ChatMessage]]] = []
+    for m in messages:
+        if m.status == "in_progress":
+            continue
+        role = "assistant" if m.role == "assistant" else "user"
+        items.append((_sort_key(m.id), [ChatMessage(role=role, content=message_text(m.content))]))
+    for step in steps:
+        if _sort_key(step.id) >= oldest:
+            items.append((_sort_key(step.id), _tool_round(step)))
+    items.sort(key=lambda item: item[0])
+    return [message for _, chunk in items for message in chunk]
+
+
+def build_request(run: RunRow, conversation: list[ChatMessage], model: str) -> ChatRequest:
+    """Return the provider request for the run's next model call."""
+    system: list[ChatMessage] = []
+    if run.instructions:
+        system.append(ChatMessage(role="system", content=run.instructions))
+    tools = function_tools(run.tools)
+    choice = run.tool_choice
+    forced = None
+    mode = "auto"
+    if isinstance(choice, dict):
+        forced = choice.get("function", {}).get("name")
+        mode = "required"
+    elif choice in ("none", "auto", "required"):
+        mode = choice
+    response_format = run.response_format if isinstance(run.response_format, dict) else None
+    if response_format is not None and response_format.get("type") == "text":
+        response_format = None
+    max_tokens = None
+    if run.max_completion_tokens is not None:
+        used = (run.usage or {}).get("completion_tokens", 0)
+        max_tokens = max(1, run.max_completion_tokens - used)
+    return ChatRequest(
+        model=model,
+        messages=tuple(system + conversation),
+        tools=tools,
+        tool_choice=mode,  # type: ignore[arg-type]
+        forced_tool=forced,
+        parallel_tool_calls=run.parallel_tool_calls,
+        temperature=run.temperature,
+        top_p=run.top_p,
+        max_tokens=max_tokens,
+        response_format=response_format,
+    )

@@ -1,0 +1,184 @@
+"""Turn one streamed model reply into stored messages, steps and published events.
+
+:class:`ReplyRecorder` receives a provider's events for one model call. The first text delta
+creates the assistant message and its ``message_creation`` step (written, then published); the
+first tool-call delta creates the ``tool_calls`` step. Deltas are relayed to the event log as
+they come, in the shapes the SDK's event handlers merge.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from callisto.engine.events import EventLog
+from callisto.ids import PREFIXES, new_id
+from callisto.providers.base import ToolCall, ToolCallDelta
+from callisto.store import wire
+from callisto.store.models import MessageRow, RunRow, RunStepRow
+
+
+@dataclass(slots=True)
+class _PendingCall:
+    id: str
+    name: str
+    arguments: list[str] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class ReplyRecorder:
+    """Stores and publishes one model reply of a run."""
+
+    sessions: async_sessionmaker[Any]
+    events: EventLog
+    run: RunRow
+    message: MessageRow | None = None
+    message_step: RunStepRow | None = None
+    tool_step: RunStepRow | None = None
+    text: list[str] = field(default_factory=list)
+    calls: list[_PendingCall] = field(default_factory=list)
+    _index_of: dict[int, int] = field(default_factory=dict)
+
+    def _step(self, kind: str, details: dict[str, Any], now: int) -> RunStepRow:
+        return RunStepRow(
+            id=new_id(PREFIXES["step"]),
+            run_id=self.run.id,
+            thread_id=self.run.thread_id,
+            assistant_id=self.run.assistant_id,
+            created_at=now,
+            type=kind,
+            status="in_progress",
+            step_details=details,
+            metadata_={},
+        )
+
+    async def on_text(self, text: str) -> None:
+        """Relay a text delta, creating the message and its step on the first one."""
+        if not text:
+            return
+        if self.message is None:
+            await self._start_message()
+        assert self.message is not None
+        self.text.append(text)
+        await self.events.append(
+            self.run.id,
+            "thread.message.delta",
+            {
+                "id": self.message.id,
+                "object": "thread.message.delta",
+                "delta": {
+                    "content": [
+                        {"index": 0, "type": "text", "text": {"value": text, "annotations": []}}
+                    ]
+                },
+            },
+        )
+
+    async def _start_message(self) -> None:
+        now = int(time.time())
+        message = MessageRow(
+            id=new_id(PREFIXES["message"]),
+            thread_id=self.run.thread_id,
+            created_at=now,
+            role="assistant",
+            content=[],
+            status="in_progress",
+            assistant_id=self.run.assistant_id,
+            run_id=self.run.id,
+            attachments=[],
+            metadata_={},
+        )
+        step = self._step(
+            "message_creation",
+            {"type": "message_creation", "message_creation": {"message_id": message.id}},
+            now,
+        )
+        async with self.sessions() as db:
+            db.add_all([message, step])
+            await db.commit()
+        self.message, self.message_step = message, step
+        await self.events.append(self.run.id, "thread.run.step.created", wire.run_step(step))
+        await self.events.append(self.run.id, "thread.run.step.in_progress", wire.run_step(step))
+        await self.events.append(self.run.id, "thread.message.created", wire.message(message))
+        await self.events.append(self.run.id, "thread.message.in_progress", wire.message(message))
+
+    async def on_tool_call(self, delta: ToolCallDelta) -> None:
+        """Relay a tool-call fragment: id, type and name once, then argument pieces."""
+        if self.tool_step is None:
+            now = int(time.time())
+            step = self._step("tool_calls", {"type": "tool_calls", "tool_calls": []}, now)
+            async with self.sessions() as db:
+                db.add(step)
+                await db.commit()
+            self.tool_step = step
+            await self.events.append(self.run.id, "thread.run.step.created", wire.run_step(step))
+            await self.events.append(
+                self.run.id, "thread.run.step.in_progress", wire.run_step(step)
+            )
+        index = self._index_of.get(delta.index)
+        if index is None:
+            # Provider indexes may have gaps; ours are contiguous from 0 in order of arrival.
+            index = self._index_of[delta.index] = len(self.calls)
+            self.calls.append(_PendingCall(id=new_id(PREFIXES["call"]), name=delta.name or ""))
+            item: dict[str, Any] = {
+                "index": index,
+                "id": self.calls[index].id,
+                "type": "function",
+                "function": {
+                    "name": delta.name or "",
+                    "arguments": delta.arguments,
+                    "output": None,
+                },
+            }
+        else:
+            if delta.name and not self.calls[index].name:
+                self.calls[index].name = delta.name
+            if not delta.arguments:
+                return
+            item = {"index": index, "function": {"arguments": delta.arguments}}
+        self.calls[index].arguments.append(delta.arguments)
+        await self.events.append(
+            self.run.id,
+            "thread.run.step.delta",
+            {
+                "id": self.tool_step.id,
+                "object": "thread.run.step.delta",
+                "delta": {"step_details": {"type": "tool_calls", "tool_calls": [item]}},
+            },
+        )
+
+    def tool_calls(self) -> list[ToolCall]:
+        """Return the calls of this reply, assembled."""
+        return [ToolCall(id=c.id, name=c.name, arguments="".join(c.arguments)) for c in self.calls]
+
+    async def finish_message(self, db: AsyncSession, *, incomplete_reason: str | None) -> None:
+        """Write the finished message and its step (in ``db``; the caller commits)."""
+        if self.message is None or self.message_step is None:
+            return
+        now = int(time.time())
+        message = await db.merge(self.message)
+        step = await db.merge(self.message_step)
+        message.content = [
+            {"type": "text", "text": {"value": "".join(self.text), "annotations": []}}
+        ]
+        if incomplete_reason is None:
+            message.status, message.completed_at = "completed", now
+        else:
+            message.status, message.incomplete_at = "incomplete", now
+            # Messages name token limits "max_tokens"; runs name which limit it was.
+            message.incomplete_details = {"reason": "max_tokens"}
+        step.status, step.completed_at = "completed", now
+        self.message, self.message_step = message, step
+
+    async def publish_message_finished(self) -> None:
+        """Publish the events of :meth:`finish_message`, after its commit."""
+        if self.message is None or self.message_step is None:
+            return
+        name = "completed" if self.message.status == "completed" else "incomplete"
+        await self.events.append(self.run.id, f"thread.message.{name}", wire.message(self.message))
+        await self.events.append(
+            self.run.id, "thread.run.step.completed", wire.run_step(self.message_step)
+        )

@@ -1,0 +1,317 @@
+"""What the API asks of the engine: create runs, accept tool outputs, cancel, recover, expire."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm.exc import StaleDataError
+
+from callisto.config import RunSettings
+from callisto.engine.dispatch import EmbeddedDispatcher
+from callisto.engine.events import EventLog
+from callisto.engine.lifecycle import transition
+from callisto.engine.runner import TurnRunner
+from callisto.errors import ConflictingState, InvalidRequest, NotFound
+from callisto.ids import PREFIXES, new_id
+from callisto.providers.registry import ProviderRegistry
+from callisto.store import wire
+from callisto.store.models import (
+    ACTIVE_RUN_STATUSES,
+    AssistantRow,
+    MessageRow,
+    RunRow,
+    RunStepRow,
+    ThreadRow,
+)
+
+log = logging.getLogger("callisto.engine")
+
+
+@dataclass(slots=True)
+class RunParams:
+    """The run parameters of a create request, as plain JSON values (``None`` = not given)."""
+
+    assistant_id: str
+    model: str | None = None
+    instructions: str | None = None
+    additional_instructions: str | None = None
+    tools: list[Any] | None = None
+    metadata: dict[str, Any] | None = None
+    temperature: float | None = None
+    top_p: float | None = None
+    max_prompt_tokens: int | None = None
+    max_completion_tokens: int | None = None
+    truncation_strategy: dict[str, Any] | None = None
+    tool_choice: Any = None
+    parallel_tool_calls: bool | None = None
+    response_format: Any = None
+
+
+class RunService:
+    """The engine's entry points, used by the API routes."""
+
+    def __init__(
+        self,
+        sessions: async_sessionmaker[Any],
+        events: EventLog,
+        providers: ProviderRegistry,
+        settings: RunSettings,
+    ) -> None:
+        """Wire the runner, dispatcher and sweeper together."""
+        self.sessions = sessions
+        self.events = events
+        self.providers = providers
+        self.settings = settings
+        self.runner = TurnRunner(sessions, events, providers, settings)
+        self.dispatcher = EmbeddedDispatcher(self.runner, settings.max_concurrent)
+        self._sweeper: asyncio.Task[None] | None = None
+
+    # -- creating -----------------------------------------------------------------------
+
+    async def create_run(
+        self,
+        db: AsyncSession,
+        thread_id: str,
+        params: RunParams,
+        *,
+        extra_rows: list[MessageRow] | None = None,
+        prelude: list[tuple[str, Any]] | None = None,
+    ) -> tuple[RunRow, int]:
+        """Insert a ``queued`` run (and any additional messages) in one transaction.
+
+        Returns the run and the event sequence number its stream starts after.
+
+        Raises:
+            NotFound: The thread or assistant does not exist.
+            ConflictingState: The thread already has an active run.
+        """
+        if await db.get(ThreadRow, thread_id) is None:
+            raise NotFound(f"No thread found with id '{thread_id}'.")
+        assistant = await db.get(AssistantRow, params.assistant_id)
+        if assistant is None:
+            raise NotFound(
+                f"No assistant found with id '{params.assistant_id}'.", param="assistant_id"
+            )
+        run = self._new_run(thread_id, assistant, params)
+        for row in extra_rows or []:
+            db.add(row)
+        db.add(run)
+        try:
+            await db.commit()
+        except IntegrityError:
+            await db.rollback()
+            active = (
+                await db.scalars(
+                    select(RunRow.id).where(
+                        RunRow.thread_id == thread_id, RunRow.status.in_(ACTIVE_RUN_STATUSES)
+                    )
+                )
+            ).first()
+            raise ConflictingState(
+                f"Thread {thread_id} already has an active run {active or ''}.".replace(" .", ".")
+            ) from None
+        for name, data in prelude or []:
+            await self.events.append(run.id, name, data)
+        await self.events.append(run.id, "thread.run.created", wire.run(run))
+        await self.events.append(run.id, "thread.run.queued", wire.run(run))
+        self.dispatcher.submit(run.id)
+        return run, 0
+
+    def _new_run(self, thread_id: str, assistant: AssistantRow, p: RunParams) -> RunRow:
+        now = time.time()
+        model = p.model or assistant.model
+        self.providers.split(model)  # refuses, with a 400, a model no provider serves
+        instructions = p.instructions if p.instructions is not None else assistant.instructions
+        if p.additional_instructions:
+            instructions = (
+                instructions + "\n\n" if instructions else ""
+            ) + p.additional_instructions
+        tools = p.tools if p.tools is not None else assistant.tools
+        _check_tool_choice(p.tool_choice, tools)
+        return RunRow(
+            id=new_id(PREFIXES["run"]),
+            thread_id=thread_id,
+            assistant_id=assistant.id,
+            created_at=int(now),
+            status="queued",
+            expires_at=int(now + self.settings.expires_after),
+            expires_at_exact=now + self.settings.expires_after,
+            model=model,
+            instructions=instructions,
+            tools=tools,
+            metadata_=p.metadata or {},
+            max_prompt_tokens=p.max_prompt_tokens,
+            max_completion_tokens=p.max_completion_tokens,
+            truncation_strategy=p.truncation_strategy or {"type": "auto", "last_messages": None},
+            tool_choice=p.tool_choice if p.tool_choice is not None else "auto",
+            parallel_tool_calls=True if p.parallel_tool_calls is None else p.parallel_tool_calls,
+            response_format=p.response_format
+            if p.response_format is not None
+            else assistant.response_format or "auto",
+            temperature=p.temperature if p.temperature is not None else assistant.temperature,
+            top_p=p.top_p if p.top_p is not None else assistant.top_p,
+        )
+
+    # -- tool outputs -------------------------------------------------------------------
+
+    async def submit_tool_outputs(
+        self, db: AsyncSession, thread_id: str, run_id: str, outputs: list[tuple[str, str]]
+    ) -> tuple[RunRow, int]:
+        """Store the outputs of every pending call and queue the run's next turn.
+
+        Returns the run and the event sequence number the continuation's stream starts after.
+        """
+        run = await self.get_run(db, thread_id, run_id)
+        if run.status != "requires_action":
+            raise ConflictingState(f'Runs in status "{run.status}" do not accept tool outputs.')
+        pending = [c["id"] for c in run.required_action["submit_tool_outputs"]["tool_calls"]]  # type: ignore[index]
+        given = [call_id for call_id, _ in outputs]
+        duplicates = sorted({c for c in given if given.count(c) > 1})
+        if duplicates:
+            raise InvalidRequest(
+                f"Tool outputs given more than once for call_ids {duplicates}.",
+                param="tool_outputs",
+            )
+        if sorted(given) != sorted(pending):
+            unknown = [c for c in given if c not in pending]
+            detail = f" Unknown call_ids: {unknown}." if unknown else ""
+            raise InvalidRequest(
+                f"Expected tool outputs for call_ids {pending}, got {given}.{detail}",
+                param="tool_outputs",
+            )
+        step = (
+            await db.scalars(
+                select(RunStepRow).where(
+                    RunStepRow.run_id == run_id,
+                    RunStepRow.type == "tool_calls",
+                    RunStepRow.status == "in_progress",
+                )
+            )
+        ).first()
+        by_id = dict(outputs)
+        if step is not None:
+            details = dict(step.step_details)
+            details["tool_calls"] = [
+                {**c, "function": {**c["function"], "output": by_id.get(c["id"])}}
+                for c in details.get("tool_calls", [])
+            ]
+            step.step_details = details
+            step.status, step.completed_at = "completed", int(time.time())
+        transition(run, "queued")
+        try:
+            await db.commit()
+        except StaleDataError:
+            await db.rollback()
+            raise ConflictingState(
+                f"Run {run_id} is no longer waiting for tool outputs (another request changed it)."
+            ) from None
+        start = await self.events.last_seq(run_id)
+        if step is not None:
+            await self.events.append(run_id, "thread.run.step.completed", wire.run_step(step))
+        await self.events.append(run_id, "thread.run.queued", wire.run(run))
+        self.dispatcher.submit(run_id)
+        return run, start
+
+    # -- cancelling ---------------------------------------------------------------------
+
+    async def cancel(self, db: AsyncSession, thread_id: str, run_id: str) -> RunRow:
+        """Move the run to ``cancelling``; its turn is stopped and it ends ``cancelled``."""
+        run = await self.get_run(db, thread_id, run_id)
+        if run.status not in ("queued", "in_progress", "requires_action"):
+            raise ConflictingState(f"Cannot cancel run with status '{run.status}'.")
+        transition(run, "cancelling")
+        try:
+            await db.commit()
+        except StaleDataError:
+            await db.rollback()
+            raise ConflictingState(f"Run {run_id} changed while cancelling; try again.") from None
+        await self.events.append(run_id, "thread.run.cancelling", wire.run(run))
+        if not self.dispatcher.interrupt(run_id, "cancel"):
+            self.dispatcher.submit(run_id)
+        return run
+
+    async def get_run(self, db: AsyncSession, thread_id: str, run_id: str) -> RunRow:
+        """Return the run, or raise a 404 if it is not a run of the thread."""
+        run = await db.get(RunRow, run_id, populate_existing=True)
+        if run is None or run.thread_id != thread_id:
+            raise NotFound(f"No run found with id '{run_id}' in thread '{thread_id}'.")
+        return run
+
+    # -- background ---------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Resume runs a previous process left unfinished, and start the expiry sweeper."""
+        async with self.sessions() as db:
+            ids = (
+                await db.scalars(
+                    select(RunRow.id).where(
+                        RunRow.status.in_(("queued", "in_progress", "cancelling"))
+                    )
+                )
+            ).all()
+        for run_id in ids:
+            log.info("resuming run %s left unfinished by an earlier process", run_id)
+            self.dispatcher.submit(run_id)
+        self._sweeper = asyncio.create_task(self._sweep_forever(), name="callisto:sweeper")
+
+    async def _sweep_forever(self) -> None:
+        while True:
+            try:
+                await self.expire_due()
+            except Exception:
+                log.exception("expiry sweep failed; retrying")
+            await asyncio.sleep(self.settings.sweep_interval)
+
+    async def expire_due(self, now: float | None = None) -> list[str]:
+        """Expire every active run past ``expires_at``; return their ids."""
+        now = time.time() if now is None else now
+        expired: list[str] = []
+        async with self.sessions() as db:
+            due = (
+                await db.scalars(
+                    select(RunRow).where(
+                        RunRow.status.in_(("queued", "in_progress", "requires_action")),
+                        RunRow.expires_at_exact <= now,
+                    )
+                )
+            ).all()
+            for run in due:
+                transition(run, "expired", now=now)
+                try:
+                    await db.commit()
+                except StaleDataError:
+                    await db.rollback()
+                    continue
+                expired.append(run.id)
+        for run_id in expired:
+            if not self.dispatcher.interrupt(run_id, "expire"):
+                await self.runner.settle(run_id)
+        return expired
+
+    async def aclose(self) -> None:
+        """Stop the sweeper and every turn (runs resume at the next start)."""
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._sweeper
+        await self.dispatcher.aclose()
+
+
+def _check_tool_choice(choice: Any, tools: list[Any]) -> None:
+    if not isinstance(choice, dict):
+        return
+    name = choice.get("function", {}).get("name")
+    names = {t["function"]["name"] for t in tools if t.get("type") == "function"}
+    if name not in names:
+        raise InvalidRequest(
+            f"tool_choice names function '{name}', which is not among the run's tools.",
+            param="tool_choice",
+        )

@@ -1,0 +1,94 @@
+"""Check the tool calls a model made before any reaches the client.
+
+A call must name an offered function, and its arguments must be a JSON object that satisfies
+the function's JSON Schema. Problems are phrased for the model, which is asked to correct them.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import best_match
+
+from callisto.providers.base import ToolCall, ToolSpec
+
+
+@dataclass(frozen=True, slots=True)
+class CallProblem:
+    """Why one call was refused.
+
+    Attributes:
+        call: The call as the model made it.
+        message: What is wrong, written for the model.
+    """
+
+    call: ToolCall
+    message: str
+
+
+@lru_cache(maxsize=1024)
+def _validator(schema_json: str) -> Draft202012Validator:
+    # Compiled once per distinct schema: validation is on the hot path of every call.
+    return Draft202012Validator(json.loads(schema_json))
+
+
+def validator_for(parameters: dict[str, Any]) -> Draft202012Validator:
+    """Return a cached validator for a parameters schema."""
+    return _validator(json.dumps(parameters, sort_keys=True))
+
+
+def _path(error: Any) -> str:
+    parts = [str(p) for p in error.absolute_path]
+    return "/".join(parts) if parts else "(root)"
+
+
+def check_call(call: ToolCall, tools: dict[str, ToolSpec]) -> tuple[ToolCall | None, str | None]:
+    """Return the call with normalised arguments, or ``None`` and the problem."""
+    spec = tools.get(call.name)
+    if spec is None:
+        offered = ", ".join(sorted(tools)) or "none"
+        return (
+            None,
+            f"You called '{call.name}', which is not an available tool (offered: {offered}).",
+        )
+    raw = call.arguments.strip() or "{}"
+    try:
+        args = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        return (
+            None,
+            f"The arguments for '{call.name}' are not valid JSON ({exc.msg} at char {exc.pos}).",
+        )
+    if not isinstance(args, dict):
+        return (
+            None,
+            f"The arguments for '{call.name}' must be a JSON object, not {type(args).__name__}.",
+        )
+    error = best_match(validator_for(spec.parameters).iter_errors(args))
+    if error is not None:
+        return (
+            None,
+            f"The arguments for '{call.name}' break its schema at {_path(error)}: {error.message}.",
+        )
+    normalised = raw if raw == call.arguments else json.dumps(args)
+    return ToolCall(id=call.id, name=call.name, arguments=normalised), None
+
+
+def check_calls(
+    calls: list[ToolCall], tools: tuple[ToolSpec, ...]
+) -> tuple[list[ToolCall], list[CallProblem]]:
+    """Split calls into valid ones and problems."""
+    by_name = {t.name: t for t in tools}
+    valid: list[ToolCall] = []
+    problems: list[CallProblem] = []
+    for call in calls:
+        checked, problem = check_call(call, by_name)
+        if checked is not None:
+            valid.append(checked)
+        else:
+            problems.append(CallProblem(call=call, message=problem or "invalid call"))
+    return valid, problems

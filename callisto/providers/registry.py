@@ -1,0 +1,94 @@
+"""Providers by name, and the routing of ``provider/model`` strings to them."""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from callisto.config import ProviderSettings, Settings
+from callisto.errors import InvalidRequest
+from callisto.providers.base import Provider
+
+# kind -> (module, class); imported on first use so unused adapters cost nothing.
+ADAPTERS: dict[str, tuple[str, str]] = {
+    "openai": ("callisto.providers.openai", "OpenAIProvider"),
+    "anthropic": ("callisto.providers.anthropic", "AnthropicProvider"),
+    "gemini": ("callisto.providers.gemini", "GeminiProvider"),
+    "offline": ("callisto.providers.offline", "OfflineProvider"),
+}
+
+
+def _adapter_class(kind: str) -> Any:
+    module_name, class_name = ADAPTERS[kind]
+    return getattr(importlib.import_module(module_name), class_name)
+
+
+class ProviderRegistry:
+    """Builds each configured provider once and routes model strings to them.
+
+    A model written ``NAME/MODEL`` goes to provider ``NAME`` with ``MODEL`` (which may itself
+    contain slashes, as in ``hyperbolic/deepseek-ai/DeepSeek-V3``). A model with no known
+    prefix goes to the default provider, whole.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        """Read the provider settings; adapters are created on first use."""
+        self._settings = settings.provider_settings()
+        self._default = settings.default_provider
+        self._providers: dict[str, Provider] = {}
+        self._wrapped: dict[tuple[str, str], Provider] = {}
+
+    @property
+    def names(self) -> list[str]:
+        """Return the configured provider names."""
+        return sorted(self._settings)
+
+    def split(self, model: str) -> tuple[str, str]:
+        """Return ``(provider_name, model_name)`` for a model string."""
+        prefix, sep, rest = model.partition("/")
+        if sep and prefix.lower() in self._settings and rest:
+            return prefix.lower(), rest
+        if self._default not in self._settings:
+            raise InvalidRequest(
+                f"Model '{model}' names no configured provider, and the default provider "
+                f"'{self._default}' is not configured. Configured: {', '.join(self.names)}.",
+                param="model",
+            )
+        return self._default, model
+
+    def settings_for(self, name: str) -> ProviderSettings:
+        """Return the settings of provider ``name``."""
+        return self._settings[name]
+
+    def _base(self, name: str) -> Provider:
+        provider = self._providers.get(name)
+        if provider is None:
+            settings = self._settings[name]
+            provider = _adapter_class(settings.kind)(name, settings)
+            self._providers[name] = provider
+        return provider
+
+    def resolve(self, model: str) -> tuple[Provider, str]:
+        """Return the provider for ``model`` (wrapped for text tool calls if configured)."""
+        name, model_name = self.split(model)
+        key = (name, model_name)
+        wrapped = self._wrapped.get(key)
+        if wrapped is not None:
+            return wrapped, model_name
+        provider = self._base(name)
+        effective = self._settings[name].for_model(model_name)
+        if effective.tool_format != "native" or effective.tool_result_style != "native":
+            from callisto.providers.textcalls import TextToolCallProvider
+
+            provider = TextToolCallProvider(
+                provider, effective.tool_format, effective.tool_result_style
+            )
+        self._wrapped[key] = provider
+        return provider, model_name
+
+    async def aclose(self) -> None:
+        """Close every provider that was created."""
+        for provider in self._providers.values():
+            await provider.aclose()
+        self._providers.clear()
+        self._wrapped.clear()

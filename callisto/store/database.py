@@ -1,0 +1,99 @@
+"""Database URLs, engines and migrations.
+
+Users write plain URLs (``sqlite:///data/callisto.db``, ``postgresql://user@host/db``); this
+module picks the drivers: aiosqlite or psycopg (async) for the server, pysqlite or psycopg
+(sync) for Alembic.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+
+from callisto.errors import InvalidRequest
+
+
+def _parse(url: str) -> URL:
+    try:
+        parsed = make_url(url)
+    except Exception as exc:
+        raise InvalidRequest(f"Invalid database URL: {exc}") from None
+    backend = parsed.get_backend_name()
+    if backend not in ("sqlite", "postgresql"):
+        raise InvalidRequest(
+            f"Unsupported database '{backend}': use sqlite:///PATH or postgresql://..."
+        )
+    return parsed
+
+
+def async_url(url: str) -> URL:
+    """Return ``url`` with the async driver Callisto uses for its backend."""
+    parsed = _parse(url)
+    driver = "aiosqlite" if parsed.get_backend_name() == "sqlite" else "psycopg"
+    return parsed.set(drivername=f"{parsed.get_backend_name()}+{driver}")
+
+
+def sync_url(url: str) -> URL:
+    """Return ``url`` with the sync driver Alembic uses for its backend."""
+    parsed = _parse(url)
+    if parsed.get_backend_name() == "sqlite":
+        return parsed.set(drivername="sqlite")
+    return parsed.set(drivername="postgresql+psycopg")
+
+
+def ensure_sqlite_folder(url: str) -> None:
+    """Create the folder of a SQLite database file, so a first start just works."""
+    parsed = _parse(url)
+    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+        Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    # WAL lets readers go on while a writer commits; busy_timeout waits for the lock
+    # instead of failing at once; foreign keys make ON DELETE CASCADE work.
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
+    """Create the async engine for ``url``.
+
+    Args:
+        url: A plain database URL.
+        pool_size: Connections kept open (PostgreSQL).
+    """
+    ensure_sqlite_folder(url)
+    target = async_url(url)
+    if target.get_backend_name() == "sqlite":
+        engine = create_async_engine(target)
+        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        return engine
+    return create_async_engine(
+        target, pool_size=pool_size, max_overflow=pool_size * 2, pool_pre_ping=True
+    )
+
+
+def session_factory(engine: AsyncEngine) -> async_sessionmaker[Any]:
+    """Return the session factory used everywhere: no expiry on commit, so rows stay usable."""
+    return async_sessionmaker(engine, expire_on_commit=False)
+
+
+def run_migrations(url: str) -> None:
+    """Bring the database at ``url`` to the newest schema with Alembic (sync, at start)."""
+    from alembic import command
+    from alembic.config import Config
+
+    ensure_sqlite_folder(url)
+    here = Path(__file__).parent
+    config = Config()
+    config.set_main_option("script_location", str(here / "migrations"))
+    config.attributes["sqlalchemy_url"] = sync_url(url)
+    command.upgrade(config, "head")
