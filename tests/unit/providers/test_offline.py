@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, Literal
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from callisto.providers.base import (
     ChatMessage,
@@ -180,3 +183,24 @@ async def test_deterministic() -> None:
     request = user("Summarise this: apples, pears and Plums.")
     first, second = await ask(request), await ask(request)
     assert first.text == second.text
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    text=st.text(max_size=80),
+    choice=st.sampled_from(["auto", "none", "required"]),
+    max_tokens=st.none() | st.integers(min_value=0, max_value=5),
+)
+async def test_any_message_gives_a_well_formed_stream(
+    text: str, choice: Literal["auto", "none", "required"], max_tokens: int | None
+) -> None:
+    request = user(text, tools=(WEATHER, FLIGHTS), tool_choice=choice, max_tokens=max_tokens)
+    events = [e async for e in OfflineProvider().stream(request)]
+    assert isinstance(events[-1], Finish) and isinstance(events[-2], Usage)
+    assert events[-2].completion_tokens == len(events) - 2
+    reply = await collect(OfflineProvider().stream(request))
+    if reply.finish_reason == "tool_calls":
+        assert choice != "none"
+        assert all(isinstance(json.loads(c.arguments), dict) for c in reply.tool_calls)
+    if max_tokens is not None:
+        assert len(events) - 2 <= max_tokens

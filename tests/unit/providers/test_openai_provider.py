@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import socket
 from collections.abc import AsyncIterator, Iterator
 
+import httpx
 import pytest
 from pydantic import SecretStr
 
@@ -291,3 +293,63 @@ async def test_length_finish_and_connection_reuse(provider: OpenAIProvider, llm:
     first = await ask(provider)
     second = await ask(provider)
     assert (first.finish_reason, second.text) == ("length", "again")
+
+
+# --- quirks of compatible servers that the fake does not imitate, through a mock transport ---
+
+
+def _sse_provider(body: str) -> OpenAIProvider:
+    def answer(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, text=body, headers={"content-type": "text/event-stream"})
+
+    settings = ProviderSettings(base_url="http://mock/v1")
+    return OpenAIProvider("mock", settings, transport=httpx.MockTransport(answer))
+
+
+def _chunk(delta: dict[str, object], finish: str | None = None, **extra: object) -> str:
+    choice = {"index": 0, "delta": delta, "finish_reason": finish}
+    return "data:" + json.dumps({"choices": [choice], **extra}) + "\n\n"
+
+
+async def test_tolerates_comments_no_space_usage_everywhere_and_no_done() -> None:
+    usage = {"prompt_tokens": 5, "completion_tokens": 1}
+    body = (
+        ": OPENROUTER PROCESSING\n\n"
+        + _chunk({"content": "Hi"}, usage={"prompt_tokens": 5, "completion_tokens": 0})
+        + _chunk({}, "stop", usage=usage)
+    )
+    provider = _sse_provider(body)
+    events = [e async for e in provider.stream(HELLO)]
+    await provider.aclose()
+    assert events == [TextDelta("Hi"), Usage(5, 1), Finish("stop")]
+
+
+async def test_every_call_at_index_zero_with_distinct_ids() -> None:
+    whole = {"index": 0, "type": "function"}
+    body = (
+        _chunk({"tool_calls": [{**whole, "id": "a", "function": {"name": "f", "arguments": "{}"}}]})
+        + _chunk(
+            {"tool_calls": [{**whole, "id": "b", "function": {"name": "g", "arguments": "{}"}}]}
+        )
+        + _chunk({}, "tool_calls")
+        + "data: [DONE]\n\n"
+    )
+    provider = _sse_provider(body)
+    reply = await ask(provider)
+    await provider.aclose()
+    assert [(c.id, c.name) for c in reply.tool_calls] == [("a", "f"), ("b", "g")]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        'data: {"error": {"message": "upstream overloaded"}}\n\n',
+        "data: {not json\n\n",
+        _chunk({"content": "partial"}),
+    ],
+)
+async def test_broken_streams_are_server_errors(body: str) -> None:
+    provider = _sse_provider(body)
+    with pytest.raises(ProviderServerError):
+        await ask(provider)
+    await provider.aclose()
