@@ -28,6 +28,7 @@ from callisto.tools.audit import (
     redact_secrets,
 )
 from callisto.tools.cache import ResultCache
+from callisto.tools.chat import ChatOutcome, async_complete_with_tools, complete_with_tools
 from callisto.tools.definition import ToolDefinition
 from callisto.tools.errors import (
     MaxRoundsExceeded,
@@ -43,6 +44,7 @@ from callisto.tools.normalize import normalize_schema
 from callisto.tools.policy import Allowlist, Denial, Gate, ToolRequest
 from callisto.tools.ratelimit import Rate, RateLimit, TokenBucket
 from callisto.tools.results import ErrorCode, ToolCall, ToolResult
+from callisto.tools.runs import RunOutcome, async_run_until_done, run_until_done
 from callisto.tools.serialize import serialize_output
 from callisto.tools.tool import Tool, tool
 from callisto.tools.toolbox import Toolbox
@@ -53,6 +55,7 @@ __all__ = [
     "AuditRecord",
     "AuditSink",
     "AuditTrail",
+    "ChatOutcome",
     "Denial",
     "ErrorCode",
     "Gate",
@@ -63,6 +66,7 @@ __all__ = [
     "Rate",
     "RateLimit",
     "ResultCache",
+    "RunOutcome",
     "TokenBucket",
     "Tool",
     "ToolCall",
@@ -76,11 +80,15 @@ __all__ = [
     "ToolSignatureError",
     "Toolbox",
     "ToolkitError",
+    "async_complete_with_tools",
+    "async_run_until_done",
+    "complete_with_tools",
     "no_null_bytes",
     "no_path_traversal",
     "normalize_schema",
     "read_only_sql",
     "redact_secrets",
+    "run_until_done",
     "serialize_output",
     "tool",
 ]
