@@ -157,7 +157,6 @@ class FakeLLM:
 
     def _next_reply(self, request: RecordedRequest) -> Reply:
         with self._lock:
-            self.requests.append(request)
             chosen = self._queue.popleft() if self._queue else self.default
         reply = chosen if isinstance(chosen, Reply) else chosen(request)
         if any(not c.id for c in reply.calls):
@@ -225,6 +224,8 @@ class FakeLLM:
         if not isinstance(body, dict):
             return JSONResponse(error_body("The body must be a JSON object.", 400), status_code=400)
         recorded = RecordedRequest(request.url.path, body, dict(request.headers))
+        with self._lock:
+            self.requests.append(recorded)
         if self.api_key is not None:
             given = request.headers.get("authorization", "").removeprefix("Bearer ")
             if given != self.api_key:

@@ -129,6 +129,7 @@ def test_api_key_check_echoes_the_key() -> None:
             json={"model": "m", "messages": MESSAGES},
             headers={"Authorization": "Bearer wrong"},
         )
+        assert llm.requests[0].headers["authorization"] == "Bearer wrong"
     assert response.status_code == 401
     assert "wrong" in response.json()["error"]["message"]
 
