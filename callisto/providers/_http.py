@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import httpx
 
+from callisto.config import ProviderSettings
 from callisto.errors import (
     ProviderAuthError,
     ProviderBadRequest,
@@ -22,12 +23,15 @@ from callisto.errors import (
     ProviderServerError,
     ProviderTimeout,
 )
+from callisto.providers.base import ChatRequest
 
 __all__ = [
     "STATUS_ERRORS",
     "SSEEvent",
+    "api_key_for",
     "error_for_status",
     "iter_sse",
+    "new_client",
     "parse_retry_after",
     "redact",
     "translate_transport_errors",
@@ -45,6 +49,21 @@ STATUS_ERRORS: dict[int, type[ProviderError]] = {
     504: ProviderTimeout,
 }
 """Error class per HTTP status; other 4xx are bad requests, other 5xx server errors."""
+
+
+def new_client(settings: ProviderSettings) -> httpx.AsyncClient:
+    """Return the pooled HTTP client of one provider, with its timeout and extra headers.
+
+    The timeout bounds connecting and every read, so a stream that stalls mid-way times out.
+    """
+    return httpx.AsyncClient(timeout=httpx.Timeout(settings.timeout), headers=settings.headers)
+
+
+def api_key_for(request: ChatRequest, settings: ProviderSettings) -> str | None:
+    """Return the key for ``request``: its own ``api_key`` first, then the configured one."""
+    if request.api_key:
+        return request.api_key
+    return settings.api_key.get_secret_value() if settings.api_key is not None else None
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,8 +22,10 @@ import httpx
 from callisto.config import ProviderSettings
 from callisto.errors import ProviderServerError
 from callisto.providers._http import (
+    api_key_for,
     error_for_status,
     iter_sse,
+    new_client,
     parse_retry_after,
     translate_transport_errors,
 )
@@ -75,20 +77,15 @@ class AnthropicProvider:
         base = (settings.base_url or DEFAULT_BASE_URL).rstrip("/")
         # Accept a base URL given with or without the version segment.
         self._url = base + ("/messages" if base.endswith("/v1") else "/v1/messages")
-        self._client = httpx.AsyncClient(timeout=httpx.Timeout(settings.timeout))
+        self._client = new_client(settings)
 
     async def aclose(self) -> None:
         """Close the HTTP connections."""
         await self._client.aclose()
 
-    def _api_key(self, request: ChatRequest) -> str | None:
-        if request.api_key:
-            return request.api_key
-        key = self._settings.api_key
-        return key.get_secret_value() if key is not None else None
-
     def _headers(self, api_key: str | None) -> dict[str, str]:
         headers = {"anthropic-version": API_VERSION, "content-type": "application/json"}
+        # Configured headers win, so a deployment can pin another API version or add betas.
         headers.update(self._settings.headers)
         if api_key:
             headers["x-api-key"] = api_key
@@ -105,7 +102,7 @@ class AnthropicProvider:
             ProviderAuthError: 401 or 403.
             ProviderBadRequest: 400, 404, 413 or 422, with the API's message.
         """
-        key = self._api_key(request)
+        key = api_key_for(request, self._settings)
         body = build_messages_body(request)
         with translate_transport_errors(self.name):
             async with self._client.stream(

@@ -129,49 +129,28 @@ class FakeAnthropic(ScriptedFake):
         yield sse({"type": "message_stop"}, "message_stop")
 
 
-def _text_block(index: int, text: str, size: int) -> list[bytes]:
-    events = [
-        sse(
-            {
-                "type": "content_block_start",
-                "index": index,
-                "content_block": {"type": "text", "text": ""},
-            },
-            "content_block_start",
-        )
+def _block(index: int, block: dict[str, Any], deltas: list[dict[str, Any]]) -> list[bytes]:
+    def event(kind: str, **fields: Any) -> bytes:
+        return sse({"type": kind, "index": index, **fields}, kind)
+
+    return [
+        event("content_block_start", content_block=block),
+        *(event("content_block_delta", delta=delta) for delta in deltas),
+        event("content_block_stop"),
     ]
-    for piece in split(text, size):
-        delta = {"type": "text_delta", "text": piece}
-        events.append(
-            sse(
-                {"type": "content_block_delta", "index": index, "delta": delta},
-                "content_block_delta",
-            )
-        )
-    events.append(sse({"type": "content_block_stop", "index": index}, "content_block_stop"))
-    return events
+
+
+def _text_block(index: int, text: str, size: int) -> list[bytes]:
+    deltas = [{"type": "text_delta", "text": piece} for piece in split(text, size)]
+    return _block(index, {"type": "text", "text": ""}, deltas)
 
 
 def _tool_block(index: int, tool_id: str, call: ScriptedCall, size: int) -> list[bytes]:
     block = {"type": "tool_use", "id": tool_id, "name": call.name, "input": {}}
-    events = [
-        sse(
-            {"type": "content_block_start", "index": index, "content_block": block},
-            "content_block_start",
-        )
-    ]
     # The real API streams nothing for a call without arguments; mimic that.
     arguments = json.dumps(call.arguments) if call.arguments else ""
-    for piece in split(arguments, size):
-        delta = {"type": "input_json_delta", "partial_json": piece}
-        events.append(
-            sse(
-                {"type": "content_block_delta", "index": index, "delta": delta},
-                "content_block_delta",
-            )
-        )
-    events.append(sse({"type": "content_block_stop", "index": index}, "content_block_stop"))
-    return events
+    deltas = [{"type": "input_json_delta", "partial_json": p} for p in split(arguments, size)]
+    return _block(index, block, deltas)
 
 
 def _stop_reason(reply: ScriptedReply) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator, Iterator
+from typing import Any
 
 import pytest
 from pydantic import SecretStr
@@ -29,7 +30,8 @@ from callisto.providers.base import (
     Usage,
     collect,
 )
-from callisto.testing.fake_anthropic import FakeAnthropic, ScriptedReply
+from callisto.testing._scripted import RecordedRequest
+from callisto.testing.fake_anthropic import FakeAnthropic, ScriptedReply, validate_request
 
 KEY = "sk-ant-test-0123456789"
 WEATHER = ToolSpec(
@@ -60,11 +62,11 @@ async def provider(fake: FakeAnthropic) -> AsyncIterator[AnthropicProvider]:
     await adapter.aclose()
 
 
-def ask(text: str = "hi", **options: object) -> ChatRequest:
+def ask(text: str = "hi", **options: Any) -> ChatRequest:
     return ChatRequest(
         model="claude-test",
         messages=(ChatMessage(role="user", content=text),),
-        **options,  # type: ignore[arg-type]
+        **options,
     )
 
 
@@ -164,8 +166,8 @@ async def test_tool_call_without_input_has_empty_object_arguments(
 async def test_tool_choice_mapping(
     fake: FakeAnthropic,
     provider: AnthropicProvider,
-    options: dict[str, object],
-    expected: dict[str, object],
+    options: dict[str, Any],
+    expected: dict[str, Any],
 ) -> None:
     await collect(provider.stream(ask(tools=(WEATHER,), **options)))
     body = fake.last_body
@@ -334,3 +336,25 @@ async def test_unreachable_server_is_a_server_error() -> None:
             await collect(adapter.stream(ask()))
     finally:
         await adapter.aclose()
+
+
+def test_fake_refuses_what_the_messages_api_refuses() -> None:
+    def problem(body: dict[str, object]) -> str:
+        headers = {"anthropic-version": "2023-06-01"}
+        return validate_request(RecordedRequest("POST", "/v1/messages", {}, headers, body)) or ""
+
+    user = {"role": "user", "content": "hi"}
+    call = {
+        "role": "assistant",
+        "content": [{"type": "tool_use", "id": "t1", "name": "f", "input": {}}],
+    }
+    result = {"type": "tool_result", "tool_use_id": "t1", "content": "x"}
+    assert "max_tokens" in problem({"messages": [user]})
+    assert "alternate" in problem({"max_tokens": 5, "messages": [user, user]})
+    assert "without tool_result" in problem({"max_tokens": 5, "messages": [user, call, user]})
+    late = {"role": "user", "content": [{"type": "text", "text": "a"}, result]}
+    assert "come first" in problem({"max_tokens": 5, "messages": [user, call, late]})
+    assert (
+        problem({"max_tokens": 5, "messages": [user, call, {"role": "user", "content": [result]}]})
+        == ""
+    )
