@@ -1,0 +1,25 @@
+"""Tool calls that models write as text, found in whole replies and in streams.
+
+One module per format family (``hermes``, ``mistral``, ``llama``, ``pythonic``, ``deepseek``,
+``qwen3``, ``glm``, ``kimi``, ``granite``, ``minimax``, ``generic``) and ``auto``, which detects
+them all. Use :func:`get_family` to look a family up by the name ``tool_format`` gives, then
+:func:`parse_text` for a whole reply or :class:`TextCallParser` for a stream.
+"""
+
+from __future__ import annotations
+
+from ._family import Family
+from .families import family_names, get_family, tool_formats
+from .parser import ParseResult, RejectedCall, TextCallParser, TextEvent, parse_text
+
+__all__ = [
+    "Family",
+    "ParseResult",
+    "RejectedCall",
+    "TextCallParser",
+    "TextEvent",
+    "family_names",
+    "get_family",
+    "parse_text",
+    "tool_formats",
+]

@@ -1,0 +1,187 @@
+"""JSON helpers shared by every family whose calls carry JSON.
+
+Three jobs: find where a JSON (or Python-literal) value ends in a growing buffer without decoding
+it, decode what models write leniently, and turn whatever a model gave as ``arguments`` into the
+one JSON object string the rest of Callisto expects.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+from typing import Any
+
+_OPEN = "{["
+_CLOSE = {"{": "}", "[": "]", "(": ")"}
+
+
+def skip_space(text: str, pos: int) -> int:
+    """Return the index of the first non-whitespace character at or after ``pos``."""
+    while pos < len(text) and text[pos].isspace():
+        pos += 1
+    return pos
+
+
+def bracket_end(text: str, pos: int) -> int | None:
+    """Return the index just past the bracketed value that opens at ``text[pos]``.
+
+    Strings in either quote style are skipped with their backslash escapes, so the same scan
+    serves JSON and Python literals. Returns ``None`` while the value is still open.
+
+    Args:
+        text: The buffer.
+        pos: The index of an opening ``{``, ``[`` or ``(``.
+    """
+    stack: list[str] = []
+    quote = ""
+    i = pos
+    while i < len(text):
+        ch = text[i]
+        if quote:
+            if ch == "\\":
+                i += 1
+            elif ch == quote:
+                quote = ""
+        elif ch in "\"'":
+            quote = ch
+        elif ch in _CLOSE:
+            stack.append(_CLOSE[ch])
+        elif stack and ch == stack[-1]:
+            stack.pop()
+            if not stack:
+                return i + 1
+        i += 1
+    return None
+
+
+def json_sequence_end(text: str, pos: int, final: bool) -> int | None:
+    """Return where a run of JSON values separated by ``;`` ends (Llama's several calls).
+
+    After each value the next non-space character decides: a ``;`` followed by another value
+    continues the run, anything else ends it just past the last value. Returns ``None`` while
+    that cannot be known yet; with ``final`` the end of ``text`` settles every doubt.
+
+    Args:
+        text: The buffer.
+        pos: The index where the first value opens.
+        final: Whether ``text`` is the whole reply.
+    """
+    end = bracket_end(text, pos)
+    if end is None:
+        return len(text) if final else None
+    while True:
+        nxt = skip_space(text, end)
+        if nxt >= len(text):
+            return end if final else None
+        if text[nxt] != ";":
+            return end
+        start = skip_space(text, nxt + 1)
+        if start >= len(text):
+            return end if final else None
+        if text[start] not in _OPEN:
+            return end
+        more = bracket_end(text, start)
+        if more is None:
+            return len(text) if final else None
+        end = more
+
+
+def loads_lenient(text: str) -> Any:
+    """Decode one JSON value as models write it, or raise ``ValueError``.
+
+    Accepts trailing text after a complete value and, failing JSON, a Python literal (single
+    quotes, ``True``/``None``), which some models emit.
+    """
+    text = text.strip()
+    try:
+        return json.loads(text)
+    except ValueError:
+        pass
+    try:
+        value, _ = json.JSONDecoder().raw_decode(text)
+        return value
+    except ValueError:
+        pass
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError) as exc:
+        raise ValueError("not a JSON value") from exc
+
+
+def split_values(text: str) -> list[Any] | None:
+    """Decode a body holding one value, a list, or values separated by ``;``.
+
+    When a list does not decode as a whole, each top-level object in it is decoded on its own,
+    so one broken call does not take its siblings down. Undecodable pieces come back as the
+    ``str`` of their text, for the caller to report.
+
+    Returns:
+        The values, or ``None`` when nothing in ``text`` looks like JSON.
+    """
+    text = text.strip().rstrip(";").strip()
+    if not text or text[0] not in _OPEN:
+        return None
+    try:
+        value = loads_lenient(text)
+    except ValueError:
+        value = None
+    if isinstance(value, list):
+        return value
+    if isinstance(value, dict) and _is_whole(text):
+        return [value]
+    return _salvage(text)
+
+
+def _is_whole(text: str) -> bool:
+    end = bracket_end(text, 0)
+    return end is not None and not text[end:].strip()
+
+
+def _salvage(text: str) -> list[Any]:
+    # Decode the top-level values (or, inside a list, its elements) one at a time.
+    values: list[Any] = []
+    pos = 1 if text[0] == "[" else 0
+    while (start := _next_open(text, pos)) is not None:
+        end = bracket_end(text, start)
+        piece = text[start:] if end is None else text[start:end]
+        try:
+            values.append(loads_lenient(piece))
+        except ValueError:
+            values.append(piece)
+        if end is None:
+            break
+        pos = end
+    return values
+
+
+def _next_open(text: str, pos: int) -> int | None:
+    found = [i for i in (text.find("{", pos), text.find("[", pos)) if i >= 0]
+    return min(found) if found else None
+
+
+def arguments_json(value: Any) -> str | None:
+    """Return ``value`` as a JSON object string, or ``None`` when it cannot be one.
+
+    ``None`` or an empty string gives ``"{}"``; a string holding a JSON object is decoded first,
+    so arguments a model already encoded are not encoded twice.
+    """
+    if value is None:
+        return "{}"
+    if isinstance(value, str):
+        if not value.strip():
+            return "{}"
+        try:
+            value = loads_lenient(value)
+        except ValueError:
+            return None
+    if not isinstance(value, dict):
+        return None
+    try:
+        return json.dumps(value, ensure_ascii=False, allow_nan=False)
+    except (TypeError, ValueError):
+        return None  # a Python literal that JSON cannot carry (bytes, sets, NaN)
+
+
+def dumps(value: Any) -> str:
+    """Encode ``value`` as compact-enough JSON that keeps non-ASCII text readable."""
+    return json.dumps(value, ensure_ascii=False)
