@@ -1,0 +1,44 @@
+# Callisto: the two commands a newcomer needs are `make demo` and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: install demo test test-unit test-integration serve lint typecheck bench clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+demo: install
+	$(PY) -W ignore::DeprecationWarning -m callisto.demo
+
+test: install
+	$(PY) -m pytest -q
+
+test-unit: install
+	$(PY) -m pytest -q tests/unit
+
+test-integration: install
+	$(PY) -m pytest -q tests/integration
+
+serve: install
+	$(VENV)/bin/callisto serve
+
+lint: install
+	$(VENV)/bin/ruff check callisto tests bench examples
+	$(VENV)/bin/ruff format --check callisto tests bench examples
+
+typecheck: install
+	$(VENV)/bin/mypy
+
+bench: install
+	$(PY) -m pip install --quiet -e ".[bench]"
+	$(PY) -m bench
+
+clean:
+	rm -rf $(VENV) data .pytest_cache .mypy_cache .ruff_cache
