@@ -146,7 +146,9 @@ def build_messages_body(request: ChatRequest) -> dict[str, Any]:
         body["system"] = "\n\n".join(system)
     if request.temperature is not None:
         body["temperature"] = request.temperature
-    if request.top_p is not None:
+    # Recent Claude models refuse temperature and top_p together; temperature is the one
+    # clients set most, so top_p goes only when it is the sole sampling setting.
+    elif request.top_p is not None:
         body["top_p"] = request.top_p
     if request.tools:
         body["tools"] = [
@@ -217,8 +219,8 @@ def _blocks(message: ChatMessage) -> list[dict[str, Any]]:
 
 
 def _json_object(call: ToolCall) -> dict[str, Any]:
-    # tool_use.input must be an object; arguments the model got wrong were already answered
-    # with an error result, so an empty object keeps the history valid without inventing data.
+    # tool_use.input must be an object: a stored call whose arguments are not a JSON object
+    # is sent with an empty one, so the whole history is not refused for one bad call.
     try:
         value = json.loads(call.arguments or "{}")
     except ValueError:
@@ -246,7 +248,7 @@ class _StreamReader:
     input_tokens: int = 0
     output_tokens: int = 0
     stop_reason: str | None = None
-    # Content block index -> tool-call index, with whether the call got any input yet.
+    # Content block index -> tool-call index; and the blocks that streamed any input.
     calls: dict[int, int] = field(default_factory=dict)
     calls_with_input: set[int] = field(default_factory=set)
 

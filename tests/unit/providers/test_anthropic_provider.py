@@ -98,8 +98,14 @@ async def test_request_carries_headers_model_stream_and_default_max_tokens(
     assert body["stream"] is True
     assert body["max_tokens"] == 4096
     assert body["temperature"] == 0.2
-    assert body["top_p"] == 0.9
+    assert "top_p" not in body  # recent models refuse both; temperature wins
     assert "tools" not in body
+
+
+async def test_top_p_alone_is_sent(fake: FakeAnthropic, provider: AnthropicProvider) -> None:
+    await collect(provider.stream(ask(top_p=0.5)))
+    assert fake.last_body["top_p"] == 0.5
+    assert "temperature" not in fake.last_body
 
 
 async def test_request_key_overrides_configured_key(
