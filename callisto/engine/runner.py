@@ -9,6 +9,8 @@ or ``failed``. State is written before its event is published.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import dataclasses
 import logging
 import time
 from typing import Any
@@ -61,6 +63,9 @@ class TurnRunner:
         self.events = events
         self.providers = providers
         self.settings = settings
+        # Per-run provider keys given with a request (Entities' streaming call): kept in
+        # memory only, never written to the database, dropped when the run rests.
+        self.credentials: dict[str, str] = {}
 
     async def execute(self, run_id: str) -> None:
         """Run the next turn of ``run_id`` if it is waiting for one.
@@ -109,6 +114,8 @@ class TurnRunner:
         repairs = 0
         while True:
             request = build_request(run, conversation, model)
+            if run_id in self.credentials:
+                request = dataclasses.replace(request, api_key=self.credentials[run_id])
             recorder = ReplyRecorder(self.sessions, self.events, run)
             usage, finish = await self._stream(provider, request, recorder, retry)
             run = await self._add_usage(run_id, usage)
@@ -155,17 +162,19 @@ class TurnRunner:
             usage: Usage | None = None
             finish = "stop"
             try:
-                async for event in provider.stream(request):
-                    if isinstance(event, TextDelta):
-                        started = True
-                        await recorder.on_text(event.text)
-                    elif isinstance(event, ToolCallDelta):
-                        started = True
-                        await recorder.on_tool_call(event)
-                    elif isinstance(event, Usage):
-                        usage = event
-                    elif isinstance(event, Finish):
-                        finish = event.reason
+                # aclosing: an early exit (cancel) closes the provider's HTTP stream at once.
+                async with contextlib.aclosing(provider.stream(request)) as stream:
+                    async for event in stream:
+                        if isinstance(event, TextDelta):
+                            started = True
+                            await recorder.on_text(event.text)
+                        elif isinstance(event, ToolCallDelta):
+                            started = True
+                            await recorder.on_tool_call(event)
+                        elif isinstance(event, Usage):
+                            usage = event
+                        elif isinstance(event, Finish):
+                            finish = event.reason
                 return usage, finish
             except ProviderError as exc:
                 attempt += 1
