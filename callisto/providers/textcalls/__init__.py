@@ -3,7 +3,8 @@
 One module per format family (``hermes``, ``mistral``, ``llama``, ``pythonic``, ``deepseek``,
 ``qwen3``, ``glm``, ``kimi``, ``granite``, ``minimax``, ``generic``) and ``auto``, which detects
 them all. Use :func:`get_family` to look a family up by the name ``tool_format`` gives, then
-:func:`parse_text` for a whole reply or :class:`TextCallParser` for a stream.
+:func:`parse_text` for a whole reply or :class:`TextCallParser` for a stream, or wrap a provider
+in :class:`TextToolCallProvider` to do it all on the way through.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 from ._family import Family
 from .families import family_names, get_family, tool_formats
 from .parser import ParseResult, RejectedCall, TextCallParser, TextEvent, parse_text
+from .provider import TextToolCallProvider
 
 __all__ = [
     "Family",
@@ -18,6 +20,7 @@ __all__ = [
     "RejectedCall",
     "TextCallParser",
     "TextEvent",
+    "TextToolCallProvider",
     "family_names",
     "get_family",
     "parse_text",
