@@ -8,7 +8,6 @@ numpy or Sphinx style, via ``docstring_parser``) and collects *every* problem be
 from __future__ import annotations
 
 import inspect
-import typing
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -78,10 +77,7 @@ def describe_function(
         signature = inspect.signature(function)
     except (TypeError, ValueError) as exc:
         return None, [f"its signature can't be read: {exc}"]
-    try:
-        hints = typing.get_type_hints(function, include_extras=True)
-    except Exception as exc:  # any error here is a bad annotation, reported with the others
-        return None, [f"its type hints can't be resolved: {exc}"]
+    hints = _resolve_hints(function, signature, problems)
 
     docs = docstring_parser.parse(inspect.getdoc(function) or "")
     param_docs = {p.arg_name: p.description for p in docs.params if p.description}
@@ -123,6 +119,30 @@ def describe_function(
     )
 
 
+def _resolve_hints(
+    function: Callable[..., Any], signature: inspect.Signature, problems: list[str]
+) -> dict[str, Any]:
+    """Evaluate each parameter's annotation on its own, so one bad hint doesn't hide the rest."""
+    target = inspect.unwrap(function)
+    namespace = getattr(target, "__globals__", {})
+    hints: dict[str, Any] = {}
+    for param in signature.parameters.values():
+        annotation = param.annotation
+        if annotation is inspect.Parameter.empty:
+            continue
+        if isinstance(annotation, str):
+            try:
+                annotation = eval(annotation, namespace)  # what typing.get_type_hints does too
+            except Exception as exc:  # NameError, SyntaxError, ...: all reported the same way
+                problems.append(
+                    f"parameter {param.name!r}: annotation {param.annotation!r} can't be resolved "
+                    f"({exc}); types used in tool signatures must be importable at module level"
+                )
+                continue
+        hints[param.name] = annotation
+    return hints
+
+
 def _field_for(
     param: inspect.Parameter,
     hints: dict[str, Any],
@@ -137,7 +157,8 @@ def _field_for(
         problems.append(f"**{param.name}: variable keyword arguments have no schema")
         return None
     if param.name not in hints:
-        problems.append(f"parameter {param.name!r} has no type annotation")
+        if param.annotation is inspect.Parameter.empty:
+            problems.append(f"parameter {param.name!r} has no type annotation")
         return None
     annotation = hints[param.name]
     try:

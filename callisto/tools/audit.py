@@ -152,6 +152,10 @@ class MemorySink:
         self.records.append(record)
 
 
+# A "key": "value" pair inside text that isn't valid JSON (the arguments of an INVALID_JSON call).
+_RAW_PAIR = re.compile(r'"([^"\\]{1,64})"(\s*:\s*)"(?:[^"\\]|\\.)*"')
+
+
 class AuditTrail:
     """Builds an :class:`AuditRecord` per call and hands it to every sink.
 
@@ -199,7 +203,7 @@ class AuditTrail:
             The record written.
         """
         if isinstance(arguments, str):
-            kept: Any = arguments[: self._max_raw_chars]
+            kept: Any = self._redact_raw(arguments[: self._max_raw_chars])
         else:
             kept = redact_secrets(arguments, self._words)
         entry = AuditRecord(
@@ -219,3 +223,13 @@ class AuditTrail:
             except Exception:  # a broken sink must not fail the tool call it records
                 logging.getLogger(__name__).exception("audit sink %r failed", sink)
         return entry
+
+    def _redact_raw(self, text: str) -> str:
+        """Redact secret-looking ``"key": "value"`` pairs in arguments that didn't parse."""
+
+        def replace(match: re.Match[str]) -> str:
+            if not is_secret_key(match.group(1), self._words):
+                return match.group(0)
+            return f'"{match.group(1)}"{match.group(2)}"{REDACTED}"'
+
+        return _RAW_PAIR.sub(replace, text)
