@@ -16,7 +16,7 @@ from typing import Annotated, Any
 import pytest
 from pydantic import BaseModel, Field
 
-from callisto.tools import ErrorCode, ToolCall, Toolbox, ToolExecutor, serialize_output, tool
+from callisto.tools import ErrorCode, Toolbox, ToolCall, ToolExecutor, serialize_output, tool
 
 
 @tool

@@ -31,6 +31,9 @@ class Filters(BaseModel):
     limit: int = 10
 
 
+DEFAULT_FILTERS = Filters()
+
+
 class Tree(BaseModel):
     value: int
     children: list[Tree] = []
@@ -254,7 +257,7 @@ def test_strict_schema_follows_openai_rules() -> None:
         unit: Unit = Unit.CELSIUS,
         days: Annotated[int, Field(ge=1, le=7)] = 1,
         where: Point | None = None,
-        filters: Filters = Filters(),
+        filters: Filters = DEFAULT_FILTERS,
         note: str | None = None,
     ) -> None:
         """Doc.

@@ -10,8 +10,8 @@ import pytest
 
 from callisto.tools import (
     ErrorCode,
-    ToolCall,
     Toolbox,
+    ToolCall,
     ToolDefinition,
     ToolDefinitionError,
     ToolExecutor,
