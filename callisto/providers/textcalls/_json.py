@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 import json
+import re
 from typing import Any
 
 _OPEN = "{["
@@ -138,20 +139,29 @@ def _is_whole(text: str) -> bool:
 
 
 def _salvage(text: str) -> list[Any]:
-    # Decode the top-level values (or, inside a list, its elements) one at a time.
+    # Decode the top-level values (or, inside a list, its elements) one at a time. After a
+    # piece that does not decode, its brackets cannot be trusted: go on at the next object
+    # that starts like a call.
     values: list[Any] = []
     pos = 1 if text[0] == "[" else 0
     while (start := _next_open(text, pos)) is not None:
         end = bracket_end(text, start)
-        piece = text[start:] if end is None else text[start:end]
         try:
-            values.append(loads_lenient(piece))
+            values.append(loads_lenient(text[start:end]))
         except ValueError:
-            values.append(piece)
+            resume = _CALL_START.search(text, start + 1)
+            values.append(text[start : resume.start() if resume else len(text)])
+            if resume is None:
+                break
+            pos = resume.start()
+            continue
         if end is None:
             break
         pos = end
     return values
+
+
+_CALL_START = re.compile(r"""\{\s*["']name["']""")
 
 
 def _next_open(text: str, pos: int) -> int | None:
