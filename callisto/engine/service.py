@@ -273,25 +273,28 @@ class RunService:
     async def expire_due(self, now: float | None = None) -> list[str]:
         """Expire every active run past ``expires_at``; return their ids."""
         now = time.time() if now is None else now
-        expired: list[str] = []
         async with self.sessions() as db:
             due = (
                 await db.scalars(
-                    select(RunRow).where(
+                    select(RunRow.id).where(
                         RunRow.status.in_(("queued", "in_progress", "requires_action")),
                         RunRow.expires_at_exact <= now,
                     )
                 )
             ).all()
-            for run in due:
+        expired: list[str] = []
+        for run_id in due:
+            # One session per run: a run that changed meanwhile is skipped, not retried.
+            async with self.sessions() as db:
+                run = await db.get(RunRow, run_id)
+                if run is None or run.status not in ("queued", "in_progress", "requires_action"):
+                    continue
                 transition(run, "expired", now=now)
                 try:
                     await db.commit()
                 except StaleDataError:
-                    await db.rollback()
                     continue
-                expired.append(run.id)
-        for run_id in expired:
+            expired.append(run_id)
             if not self.dispatcher.interrupt(run_id, "expire"):
                 await self.runner.settle(run_id)
         return expired
