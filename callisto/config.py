@@ -98,6 +98,8 @@ class Settings(BaseSettings):
     Attributes:
         database_url: ``sqlite:///PATH`` or ``postgresql://...``.
         redis_url: Redis for the distributed event log and dispatch, if used.
+        event_log: Where run events are kept for streams: ``memory`` (this process only) or
+            ``redis`` (Redis Streams at ``redis_url``, shared by every process).
         api_key: One key or several separated by commas; unset means the server runs open.
         host: Address to bind.
         port: Port to bind.
@@ -117,6 +119,7 @@ class Settings(BaseSettings):
 
     database_url: str = Field(default_factory=_default_database_url)
     redis_url: str | None = None
+    event_log: Literal["memory", "redis"] = "memory"
     api_key: SecretStr | None = None
     host: str = "127.0.0.1"
     port: int = 8000

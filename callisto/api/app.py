@@ -15,9 +15,9 @@ from callisto import __version__
 from callisto.api.deps import ServerState, server_state
 from callisto.api.errors import error_response, install_error_handlers
 from callisto.api.middleware import install_middleware
-from callisto.api.routes import assistants, messages, runs, threads
+from callisto.api.routes import assistants, events, messages, runs, threads
 from callisto.config import Settings
-from callisto.engine.events import MemoryEventLog
+from callisto.engine.events import EventLog, MemoryEventLog
 from callisto.engine.service import RunService
 from callisto.providers.registry import ProviderRegistry
 from callisto.store.database import create_engine, run_migrations, session_factory
@@ -41,7 +41,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> ASG
         engine = create_engine(settings.database_url)
         sessions = session_factory(engine)
         providers = ProviderRegistry(settings)
-        service = RunService(sessions, MemoryEventLog(), providers, settings.runs)
+        service = RunService(sessions, make_event_log(settings), providers, settings.runs)
         app.state.callisto = ServerState(settings=settings, sessions=sessions, runs=service)
         await service.start()
         try:
@@ -59,7 +59,8 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> ASG
         lifespan=lifespan,
     )
     install_error_handlers(app)
-    for module in (assistants, threads, messages, runs):
+    # runs before threads: POST /threads/runs must not match POST /threads/{thread_id}.
+    for module in (assistants, runs, events, threads, messages):
         app.include_router(module.router, prefix="/v1")
 
     @app.get("/health", tags=["health"])
@@ -76,6 +77,17 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> ASG
         return {"status": "ok", "version": __version__}
 
     return install_middleware(app, keys=settings.api_keys(), max_body_bytes=settings.max_body_bytes)
+
+
+def make_event_log(settings: Settings) -> EventLog:
+    """Return the event log ``settings.event_log`` names."""
+    if settings.event_log == "redis":
+        if not settings.redis_url:
+            raise ValueError("event_log = 'redis' needs redis_url (CALLISTO_REDIS_URL)")
+        from callisto.engine.redis_events import RedisEventLog
+
+        return RedisEventLog(settings.redis_url)
+    return MemoryEventLog()
 
 
 def server_state_from(app: FastAPI) -> ServerState:

@@ -106,7 +106,7 @@ class ReplyRecorder:
         await self.events.append(self.run.id, "thread.message.in_progress", wire.message(message))
 
     async def on_tool_call(self, delta: ToolCallDelta) -> None:
-        """Relay a tool-call fragment: id, type and name once, then argument pieces."""
+        """Relay a tool-call fragment: id and name once, then ``type`` and argument pieces."""
         if self.tool_step is None:
             now = int(time.time())
             step = self._step("tool_calls", {"type": "tool_calls", "tool_calls": []}, now)
@@ -134,11 +134,15 @@ class ReplyRecorder:
                 },
             }
         else:
+            function: dict[str, Any] = {"arguments": delta.arguments}
             if delta.name and not self.calls[index].name:
-                self.calls[index].name = delta.name
-            if not delta.arguments:
+                # A name that comes late is sent once, when it comes (the SDK concatenates).
+                self.calls[index].name = function["name"] = delta.name
+            elif not delta.arguments:
                 return
-            item = {"index": index, "function": {"arguments": delta.arguments}}
+            # ``type`` on every delta: the SDK parses a tool-call delta without it as a
+            # code_interpreter delta (its union is discriminated on ``type``).
+            item = {"index": index, "type": "function", "function": function}
         self.calls[index].arguments.append(delta.arguments)
         await self.events.append(
             self.run.id,
