@@ -64,7 +64,8 @@ class TurnRunner:
         self.providers = providers
         self.settings = settings
         # Per-run provider keys given with a request (Entities' streaming call): kept in
-        # memory only, never written to the database, dropped when the run rests.
+        # memory only, never written to the database, dropped when the run ends (a run waiting
+        # for tool outputs keeps its key: its next turn starts as soon as they arrive).
         self.credentials: dict[str, str] = {}
 
     async def execute(self, run_id: str) -> None:
@@ -291,7 +292,7 @@ class TurnRunner:
         )
         await self.events.append(run.id, event, wire.run(run))
         if is_terminal(run.status):
-            await self.events.close(run.id)
+            await self._close(run.id)
 
     @staticmethod
     def _incomplete_reason(run: RunRow, finish: str) -> str | None:
@@ -325,7 +326,7 @@ class TurnRunner:
         for name, data in changed:
             await self.events.append(run_id, name, data)
         await self.events.append(run_id, "thread.run.failed", wire.run(run))
-        await self.events.close(run_id)
+        await self._close(run_id)
 
     async def settle(self, run_id: str) -> None:
         """Bring a run whose turn was stopped to rest: ``cancelling`` -> ``cancelled``;
@@ -347,7 +348,12 @@ class TurnRunner:
         for name, data in changed:
             await self.events.append(run.id, name, data)
         await self.events.append(run.id, f"thread.run.{run.status}", wire.run(run))
-        await self.events.close(run.id)
+        await self._close(run.id)
+
+    async def _close(self, run_id: str) -> None:
+        # The run is over: forget its request-given provider key, then close its log.
+        self.credentials.pop(run_id, None)
+        await self.events.close(run_id)
 
 
 def _step_details(calls: list[ToolCall], outputs: dict[str, str] | None) -> dict[str, Any]:

@@ -84,10 +84,13 @@ class RunService:
         *,
         extra_rows: list[MessageRow] | None = None,
         prelude: list[tuple[str, Any]] | None = None,
+        dispatch: bool = True,
     ) -> tuple[RunRow, int]:
         """Insert a ``queued`` run (and any additional messages) in one transaction.
 
-        Returns the run and the event sequence number its stream starts after.
+        Returns the run and the event sequence number its stream starts after. With
+        ``dispatch=False`` the run waits, ``queued``, until the caller hands it to
+        ``self.dispatcher`` (Entities' flow: the model and its key come with a later request).
 
         Raises:
             NotFound: The thread or assistant does not exist.
@@ -122,7 +125,8 @@ class RunService:
             await self.events.append(run.id, name, data)
         await self.events.append(run.id, "thread.run.created", wire.run(run))
         await self.events.append(run.id, "thread.run.queued", wire.run(run))
-        self.dispatcher.submit(run.id)
+        if dispatch:
+            self.dispatcher.submit(run.id)
         return run, 0
 
     def _new_run(self, thread_id: str, assistant: AssistantRow, p: RunParams) -> RunRow:
