@@ -16,6 +16,7 @@ from typing import Any, Protocol
 import jsonschema
 from pydantic import ValidationError
 
+from callisto.tools._fast_accept import compile_fast_accept
 from callisto.tools._function_schema import FunctionSchema
 from callisto.tools._schema_walk import Schema
 
@@ -100,9 +101,12 @@ class SchemaBinder:
 
     def __init__(self, schema: Schema) -> None:
         self._validator = compiled_validator(schema)
+        self._surely_valid = compile_fast_accept(schema)
 
     def bind(self, arguments: Mapping[str, Any]) -> Bound:
         """Validate ``arguments``; the handler is called with them as keywords."""
+        if self._surely_valid is not None and self._surely_valid(arguments):
+            return (), dict(arguments)
         errors = sorted(
             self._validator.iter_errors(arguments), key=lambda e: [str(p) for p in e.absolute_path]
         )
