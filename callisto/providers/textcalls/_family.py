@@ -22,7 +22,7 @@ from typing import Any
 from callisto.ids import new_id
 from callisto.providers.base import ToolCall, ToolSpec
 
-from ._json import bracket_end, json_sequence_end, skip_space
+from ._json import ScanMemo, bracket_end, json_sequence_end, skip_space
 from ._schema import text_value
 
 ToolIndex = Mapping[str, ToolSpec] | None
@@ -57,10 +57,11 @@ class BodyParse:
 BodyParser = Callable[[str, ToolIndex], BodyParse | None]
 """Parses a region's body; ``None`` means the body is not call text at all."""
 
-EndFinder = Callable[[str, int, bool], tuple[int, int] | None]
-"""``(buffer, body_start, final) -> (body_end, region_end)``, or ``None`` until it is known.
+EndFinder = Callable[[str, int, bool, ScanMemo], tuple[int, int] | None]
+"""``(buffer, body_start, final, memo) -> (body_end, region_end)``, or ``None`` until known.
 
-With ``final`` (the buffer is the whole reply) it must answer.
+With ``final`` (the buffer is the whole reply) it must answer. ``memo`` is one dict per region,
+for resuming scans as the buffer grows (see :func:`bracket_end`).
 """
 
 
@@ -209,7 +210,7 @@ def alnum_id(length: int = 9) -> str:
 def until(close: str) -> EndFinder:
     """Return an end finder for a region closed by ``close``; unclosed, it runs to the end."""
 
-    def find(text: str, start: int, final: bool) -> tuple[int, int] | None:
+    def find(text: str, start: int, final: bool, memo: ScanMemo) -> tuple[int, int] | None:
         i = text.find(close, start)
         if i >= 0:
             return i, i + len(close)
@@ -218,25 +219,25 @@ def until(close: str) -> EndFinder:
     return find
 
 
-def json_value(text: str, start: int, final: bool) -> tuple[int, int] | None:
+def json_value(text: str, start: int, final: bool, memo: ScanMemo) -> tuple[int, int] | None:
     """End finder for one JSON value after the marker (optional leading space)."""
     i = skip_space(text, start)
     if i >= len(text):
         return (len(text), len(text)) if final else None
     if text[i] not in "{[":
         return start, start  # no JSON after the marker: an empty, malformed region
-    end = bracket_end(text, i)
+    end = bracket_end(text, i, memo)
     if end is None:
         return (len(text), len(text)) if final else None
     return end, end
 
 
-def json_sequence(text: str, start: int, final: bool) -> tuple[int, int] | None:
+def json_sequence(text: str, start: int, final: bool, memo: ScanMemo) -> tuple[int, int] | None:
     """End finder for JSON values separated by ``;`` (Llama's parallel calls)."""
     i = skip_space(text, start)
     if i >= len(text):
         return (len(text), len(text)) if final else None
     if text[i] not in "{[":
         return start, start
-    end = json_sequence_end(text, i, final)
+    end = json_sequence_end(text, i, final, memo)
     return None if end is None else (end, end)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import ast
 import json
 import re
+from dataclasses import dataclass
 from typing import Any
 
 _OPEN = "{["
@@ -23,7 +24,20 @@ def skip_space(text: str, pos: int) -> int:
     return pos
 
 
-def bracket_end(text: str, pos: int) -> int | None:
+@dataclass(slots=True)
+class _Scan:
+    """Where a bracket scan stopped, so a longer buffer can resume it."""
+
+    at: int
+    stack: list[str]
+    quote: str
+
+
+ScanMemo = dict[int, _Scan]
+"""Scans left open, by the index where their value opens; one memo per growing buffer."""
+
+
+def bracket_end(text: str, pos: int, memo: ScanMemo | None = None) -> int | None:
     """Return the index just past the bracketed value that opens at ``text[pos]``.
 
     Strings in either quote style are skipped with their backslash escapes, so the same scan
@@ -32,14 +46,17 @@ def bracket_end(text: str, pos: int) -> int | None:
     Args:
         text: The buffer.
         pos: The index of an opening ``{``, ``[`` or ``(``.
+        memo: Where earlier calls on shorter prefixes of ``text`` stopped: streaming a long
+            value then costs one pass, not one pass per delta.
     """
-    stack: list[str] = []
-    quote = ""
-    i = pos
+    scan = memo.get(pos) if memo is not None else None
+    i, stack, quote = (scan.at, list(scan.stack), scan.quote) if scan else (pos, [], "")
     while i < len(text):
         ch = text[i]
         if quote:
             if ch == "\\":
+                if i + 1 >= len(text):
+                    break  # resume at the backslash once the escaped character arrives
                 i += 1
             elif ch == quote:
                 quote = ""
@@ -52,10 +69,12 @@ def bracket_end(text: str, pos: int) -> int | None:
             if not stack:
                 return i + 1
         i += 1
+    if memo is not None:
+        memo[pos] = _Scan(i, stack, quote)
     return None
 
 
-def json_sequence_end(text: str, pos: int, final: bool) -> int | None:
+def json_sequence_end(text: str, pos: int, final: bool, memo: ScanMemo | None = None) -> int | None:
     """Return where a run of JSON values separated by ``;`` ends (Llama's several calls).
 
     After each value the next non-space character decides: a ``;`` followed by another value
@@ -66,8 +85,9 @@ def json_sequence_end(text: str, pos: int, final: bool) -> int | None:
         text: The buffer.
         pos: The index where the first value opens.
         final: Whether ``text`` is the whole reply.
+        memo: See :func:`bracket_end`.
     """
-    end = bracket_end(text, pos)
+    end = bracket_end(text, pos, memo)
     if end is None:
         return len(text) if final else None
     while True:
@@ -81,7 +101,7 @@ def json_sequence_end(text: str, pos: int, final: bool) -> int | None:
             return end if final else None
         if text[start] not in _OPEN:
             return end
-        more = bracket_end(text, start)
+        more = bracket_end(text, start, memo)
         if more is None:
             return len(text) if final else None
         end = more

@@ -33,7 +33,7 @@ from ._family import (
     parsed_arguments,
     tool_definition,
 )
-from ._json import bracket_end, skip_space
+from ._json import ScanMemo, bracket_end, skip_space
 
 MARKER = "[TOOL_CALLS]"
 _NAME = re.compile(r"[\w.\-]+")
@@ -47,13 +47,13 @@ def _wait(text: str, final: bool) -> tuple[int, int] | None:
     return (len(text), len(text)) if final else None
 
 
-def find_call_end(text: str, start: int, final: bool) -> tuple[int, int] | None:
+def find_call_end(text: str, start: int, final: bool, memo: ScanMemo) -> tuple[int, int] | None:
     """End finder: a JSON value, or ``NAME`` [``[CALL_ID]id``] [``[ARGS]``] and a JSON object."""
     i = skip_space(text, start)
     if i >= len(text):
         return _wait(text, final)
     if text[i] in "[{":
-        end = bracket_end(text, i)
+        end = bracket_end(text, i, memo)
         return _wait(text, final) if end is None else (end, end)
     name = _NAME.match(text, i)
     if name is None:
@@ -71,7 +71,7 @@ def find_call_end(text: str, start: int, final: bool) -> tuple[int, int] | None:
         return _wait(text, final)
     if text[j] != "{":
         return j, j
-    end = bracket_end(text, j)
+    end = bracket_end(text, j, memo)
     return _wait(text, final) if end is None else (end, end)
 
 

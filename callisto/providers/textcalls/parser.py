@@ -19,7 +19,7 @@ from typing import Literal
 from callisto.providers.base import TextDelta, ToolCall, ToolCallDelta, ToolSpec
 
 from ._family import BodyParse, Family, Opener, ToolIndex
-from ._json import arguments_json, skip_space
+from ._json import ScanMemo, arguments_json, skip_space
 
 TextEvent = TextDelta | ToolCallDelta
 
@@ -79,6 +79,7 @@ class TextCallParser:
         self._tools: ToolIndex = None if tools is None else {t.name: t for t in tools}
         self._buf = ""
         self._inside: Opener | None = None
+        self._memo: ScanMemo = {}
         self._seen_text = False
         self._finished = False
         self.rejected: list[RejectedCall] = []
@@ -109,6 +110,7 @@ class TextCallParser:
                 if opener is None:
                     break
                 self._inside = opener
+                self._memo = {}
             elif not self._close_region(events, final):
                 break
         return events
@@ -145,7 +147,7 @@ class TextCallParser:
         opener = self._inside
         assert opener is not None
         body_start = 0 if opener.keep_marker else len(opener.marker)
-        span = opener.find_end(self._buf, body_start, final)
+        span = opener.find_end(self._buf, body_start, final, self._memo)
         if span is None:
             return False
         body_end = max(span[0], body_start)
