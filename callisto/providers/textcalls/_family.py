@@ -46,6 +46,10 @@ class Candidate:
     text: str = ""
 
 
+UNREADABLE: Any = object()
+"""The ``arguments`` of a :class:`Candidate` whose name was read but whose arguments were not."""
+
+
 @dataclass(frozen=True, slots=True)
 class BodyParse:
     """What a region's body held: candidate calls, and the text of pieces that did not parse."""

@@ -19,6 +19,7 @@ from callisto.providers.base import ToolCall
 
 from ._bodies import tagged_items, typed_arguments
 from ._family import (
+    UNREADABLE,
     BodyParse,
     Candidate,
     Family,
@@ -45,7 +46,7 @@ def glm_body(body: str, tools: ToolIndex) -> BodyParse | None:
     keys = tagged_items(body, "<arg_key>", "</arg_key>")
     values = tagged_items(body, "<arg_value>", "</arg_value>")
     if len(keys) != len(values):
-        return BodyParse(malformed=(body,))
+        return BodyParse((Candidate(name, UNREADABLE, text=body),))
     pairs = [(k.strip(), v) for k, v in zip(keys, values, strict=True)]
     return BodyParse((Candidate(name, typed_arguments(name, pairs, tools), text=body),))
 

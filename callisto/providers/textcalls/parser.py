@@ -156,11 +156,11 @@ class TextCallParser:
         self._buf = self._buf[region_end:]
         self._inside = None
         parsed = opener.parse_body(body, self._tools)
-        calls, rejected = self._vet(parsed)
-        if opener.weak and not calls:
+        if opener.weak and not self._names_an_offered_tool(parsed):
             # Ordinary text that only looked like the start of a call.
             self._emit_text(events, region)
             return True
+        calls, rejected = self._vet(parsed)
         if parsed is None:
             rejected.append(RejectedCall("malformed", region))
         self._lock_family(opener)
@@ -174,6 +174,12 @@ class TextCallParser:
             self.call_count += 1
         self.rejected.extend(rejected)
         return True
+
+    def _names_an_offered_tool(self, parsed: BodyParse | None) -> bool:
+        if parsed is None:
+            return False
+        tools = self._tools
+        return any(tools is None or c.name in tools for c in parsed.candidates)
 
     def _vet(self, parsed: BodyParse | None) -> tuple[list[ToolCall], list[RejectedCall]]:
         """Split candidates into calls to surface and calls to reject."""

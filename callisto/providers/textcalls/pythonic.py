@@ -16,6 +16,7 @@ from typing import Any
 from callisto.providers.base import ToolCall
 
 from ._family import (
+    UNREADABLE,
     BodyParse,
     Candidate,
     Family,
@@ -60,18 +61,16 @@ def _candidate(call: ast.Call, text: str, tools: ToolIndex) -> Candidate | None:
     name = _dotted_name(call.func)
     if name is None:
         return None
+    unreadable = Candidate(name, UNREADABLE, text=text)  # a call, but not one we can run
     try:
         args = {kw.arg: _literal(kw.value) for kw in call.keywords if kw.arg is not None}
-        if len(args) != len(call.keywords):
-            return None  # **kwargs
         positional = [_literal(a) for a in call.args]
     except ValueError:
-        return None
-    if positional:
-        names = _property_names(tools, name)
-        if len(positional) > len(names):
-            return None
-        args.update(zip(names, positional, strict=False))
+        return unreadable
+    names = _property_names(tools, name)
+    if len(args) != len(call.keywords) or len(positional) > len(names):
+        return unreadable  # **kwargs, or more positional arguments than declared
+    args.update(zip(names, positional, strict=False))
     return Candidate(name, args, text=text)
 
 
