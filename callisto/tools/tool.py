@@ -46,8 +46,9 @@ class Tool(Generic[P, R]):
         self.definition = definition
         self.timeout = timeout
         self.deterministic = deterministic
+        # An object whose class defines ``async def __call__`` is async too.
         self.is_async = inspect.iscoroutinefunction(function) or inspect.iscoroutinefunction(
-            getattr(function, "__call__", None)  # noqa: B004 - async callable objects count too
+            type(function).__call__
         )
         self._binder = binder
         functools.update_wrapper(self, function)
