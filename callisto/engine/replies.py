@@ -4,6 +4,11 @@
 creates the assistant message and its ``message_creation`` step (written, then published); the
 first tool-call delta creates the ``tool_calls`` step. Deltas are relayed to the event log as
 they come, in the shapes the SDK's event handlers merge.
+
+Steps follow one another as OpenAI's do: text before tool calls completes its message (and
+step) when the first call begins, so the SDK's handler never sees a message step end while a
+tool call is its current one (it would report that call done twice). Text after the calls starts
+a new message.
 """
 
 from __future__ import annotations
@@ -41,6 +46,8 @@ class ReplyRecorder:
     text: list[str] = field(default_factory=list)
     calls: list[_PendingCall] = field(default_factory=list)
     _index_of: dict[int, int] = field(default_factory=dict)
+    _message_closed: bool = False
+    _text_start: int = 0
 
     def _step(self, kind: str, details: dict[str, Any], now: int) -> RunStepRow:
         return RunStepRow(
@@ -59,7 +66,8 @@ class ReplyRecorder:
         """Relay a text delta, creating the message and its step on the first one."""
         if not text:
             return
-        if self.message is None:
+        if self.message is None or self._message_closed:
+            self._text_start, self._message_closed = len(self.text), False
             await self._start_message()
         assert self.message is not None
         self.text.append(text)
@@ -108,6 +116,7 @@ class ReplyRecorder:
     async def on_tool_call(self, delta: ToolCallDelta) -> None:
         """Relay a tool-call fragment: id and name once, then ``type`` and argument pieces."""
         if self.tool_step is None:
+            await self._close_message()
             now = int(time.time())
             step = self._step("tool_calls", {"type": "tool_calls", "tool_calls": []}, now)
             async with self.sessions() as db:
@@ -158,15 +167,49 @@ class ReplyRecorder:
         """Return the calls of this reply, assembled."""
         return [ToolCall(id=c.id, name=c.name, arguments="".join(c.arguments)) for c in self.calls]
 
+    async def _close_message(self) -> None:
+        if self.message is None or self._message_closed:
+            return
+        async with self.sessions() as db:
+            await self.finish_message(db, incomplete_reason=None)
+            await db.commit()
+        await self.publish_message_finished()
+        self._message_closed = True
+
+    async def save_partial_text(self) -> None:
+        """Store the text streamed so far on the open message, statuses unchanged.
+
+        For a turn stopped mid-reply (provider failure, cancel): whoever settles the run then
+        marks the message incomplete, and its event carries the text the clients already saw
+        (the SDK's handler indexes the content of ``thread.message.incomplete`` by the deltas'
+        ``index`` and fails on an empty content list).
+        """
+        if self.message is None or self._message_closed:
+            return
+        async with self.sessions() as db:
+            message = await db.get(MessageRow, self.message.id)
+            if message is None or message.status != "in_progress":
+                return
+            message.content = [
+                {
+                    "type": "text",
+                    "text": {"value": "".join(self.text[self._text_start :]), "annotations": []},
+                }
+            ]
+            await db.commit()
+
     async def finish_message(self, db: AsyncSession, *, incomplete_reason: str | None) -> None:
         """Write the finished message and its step (in ``db``; the caller commits)."""
-        if self.message is None or self.message_step is None:
+        if self.message is None or self.message_step is None or self._message_closed:
             return
         now = int(time.time())
         message = await db.merge(self.message)
         step = await db.merge(self.message_step)
         message.content = [
-            {"type": "text", "text": {"value": "".join(self.text), "annotations": []}}
+            {
+                "type": "text",
+                "text": {"value": "".join(self.text[self._text_start :]), "annotations": []},
+            }
         ]
         if incomplete_reason is None:
             message.status, message.completed_at = "completed", now
@@ -179,7 +222,7 @@ class ReplyRecorder:
 
     async def publish_message_finished(self) -> None:
         """Publish the events of :meth:`finish_message`, after its commit."""
-        if self.message is None or self.message_step is None:
+        if self.message is None or self.message_step is None or self._message_closed:
             return
         name = "completed" if self.message.status == "completed" else "incomplete"
         await self.events.append(self.run.id, f"thread.message.{name}", wire.message(self.message))

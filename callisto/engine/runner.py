@@ -118,7 +118,12 @@ class TurnRunner:
             if run_id in self.credentials:
                 request = dataclasses.replace(request, api_key=self.credentials[run_id])
             recorder = ReplyRecorder(self.sessions, self.events, run)
-            usage, finish = await self._stream(provider, request, recorder, retry)
+            try:
+                usage, finish = await self._stream(provider, request, recorder, retry)
+            except BaseException:
+                # Keep the text already streamed: the settled message event must carry it.
+                await asyncio.shield(recorder.save_partial_text())
+                raise
             run = await self._add_usage(run_id, usage)
             calls = recorder.tool_calls()
             if not run.parallel_tool_calls:
