@@ -289,3 +289,20 @@ def test_each_family_reads_what_it_writes(name: str) -> None:
     assert result.content.strip() == ""
     prompt = family.style.tools_prompt([WEATHER, TIME])
     assert "get_weather" in prompt and "get_time" in prompt
+
+
+def test_public_surface() -> None:
+    import callisto.providers.textcalls as textcalls
+
+    assert sorted(textcalls.__all__) == [
+        "Family",
+        "ParseResult",
+        "RejectedCall",
+        "TextCallParser",
+        "TextEvent",
+        "TextToolCallProvider",
+        "family_names",
+        "get_family",
+        "parse_text",
+        "tool_formats",
+    ]
