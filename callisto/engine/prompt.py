@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from callisto.providers.base import ChatMessage, ChatRequest, ToolCall, ToolSpec
+from callisto.providers.base import ChatMessage, ChatRequest, Role, ToolCall, ToolSpec
 from callisto.store.models import MessageRow, RunRow, RunStepRow
 
 
@@ -110,7 +110,7 @@ async def history(db: AsyncSession, run: RunRow) -> list[ChatMessage]:
     for m in messages:
         if m.status == "in_progress":
             continue
-        role = "assistant" if m.role == "assistant" else "user"
+        role: Role = "assistant" if m.role == "assistant" else "user"
         items.append((_sort_key(m.id), [ChatMessage(role=role, content=message_text(m.content))]))
     for step in steps:
         if _sort_key(step.id) >= oldest:

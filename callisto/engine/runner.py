@@ -13,6 +13,7 @@ import contextlib
 import dataclasses
 import logging
 import time
+from collections.abc import AsyncIterator
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -168,8 +169,10 @@ class TurnRunner:
             usage: Usage | None = None
             finish = "stop"
             try:
-                # aclosing: an early exit (cancel) closes the provider's HTTP stream at once.
-                async with contextlib.aclosing(provider.stream(request)) as stream:
+                stream = provider.stream(request)
+                # Closing explicitly: an early exit (cancel) ends the provider's HTTP stream at
+                # once instead of when the generator is garbage-collected.
+                async with _closing(stream):
                     async for event in stream:
                         if isinstance(event, TextDelta):
                             started = True
@@ -359,6 +362,16 @@ class TurnRunner:
         # The run is over: forget its request-given provider key, then close its log.
         self.credentials.pop(run_id, None)
         await self.events.close(run_id)
+
+
+@contextlib.asynccontextmanager
+async def _closing(stream: AsyncIterator[Any]) -> AsyncIterator[None]:
+    try:
+        yield
+    finally:
+        aclose = getattr(stream, "aclose", None)
+        if aclose is not None:
+            await aclose()
 
 
 def _step_details(calls: list[ToolCall], outputs: dict[str, str] | None) -> dict[str, Any]:

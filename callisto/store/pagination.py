@@ -20,7 +20,7 @@ Order = Literal["asc", "desc"]
 
 async def page(
     session: AsyncSession,
-    query: Select[tuple[Row]],
+    query: Select[Row],
     id_column: InstrumentedAttribute[str],
     *,
     limit: int,
