@@ -13,6 +13,7 @@ from starlette.types import ASGIApp
 
 from callisto import __version__
 from callisto.api.deps import ServerState, server_state
+from callisto.api.entities import router as entities_router
 from callisto.api.errors import error_response, install_error_handlers
 from callisto.api.middleware import install_middleware
 from callisto.api.routes import assistants, events, messages, runs, threads
@@ -62,6 +63,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> ASG
     # runs before threads: POST /threads/runs must not match POST /threads/{thread_id}.
     for module in (assistants, runs, events, threads, messages):
         app.include_router(module.router, prefix="/v1")
+    app.include_router(entities_router, prefix="/entities")
 
     @app.get("/health", tags=["health"])
     async def health() -> Any:

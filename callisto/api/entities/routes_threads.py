@@ -1,0 +1,105 @@
+"""Entities ``/v1/threads`` and ``/v1/messages``: the same threads and messages the Assistants
+API serves, in Entities' shapes."""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query
+from sqlalchemy import select
+
+from callisto.api import schemas as callisto_schemas
+from callisto.api.deps import Session, get_or_404
+from callisto.api.entities import wire
+from callisto.api.entities.schemas import MessageCreate, ThreadCreate
+from callisto.api.routes.messages import active_run_id, new_message_row
+from callisto.api.routes.threads import add_thread
+from callisto.errors import ConflictingState, InvalidRequest
+from callisto.store.models import MessageRow, ThreadRow
+
+router = APIRouter(tags=["entities"])
+
+
+@router.post("/threads")
+async def create_thread(db: Session, body: ThreadCreate | None = None) -> dict[str, Any]:
+    """Create a thread (``participant_ids`` are ignored: Callisto has no users)."""
+    meta = body.meta_data if body is not None else None
+    row = await add_thread(db, callisto_schemas.ThreadCreate(metadata=meta))
+    await db.commit()
+    return wire.thread(row)
+
+
+@router.get("/threads/{thread_id}")
+async def retrieve_thread(thread_id: str, db: Session) -> dict[str, Any]:
+    """Retrieve a thread."""
+    return wire.thread(await get_or_404(db, ThreadRow, thread_id, "thread"))
+
+
+@router.delete("/threads/{thread_id}")
+async def delete_thread(thread_id: str, db: Session) -> dict[str, Any]:
+    """Delete a thread with its messages and runs."""
+    row = await get_or_404(db, ThreadRow, thread_id, "thread")
+    await db.delete(row)
+    await db.commit()
+    return {"id": thread_id, "object": "thread.deleted", "deleted": True}
+
+
+@router.get("/threads/{thread_id}/messages")
+async def list_messages(
+    thread_id: str,
+    db: Session,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    order: Annotated[Literal["asc", "desc"], Query()] = "asc",
+) -> dict[str, Any]:
+    """List a thread's messages (``MessagesList``)."""
+    await get_or_404(db, ThreadRow, thread_id, "thread")
+    column = MessageRow.id.asc() if order == "asc" else MessageRow.id.desc()
+    query = select(MessageRow).where(MessageRow.thread_id == thread_id).order_by(column)
+    rows = list((await db.scalars(query.limit(limit + 1))).all())
+    more = len(rows) > limit
+    data = [wire.message(r) for r in rows[:limit]]
+    return {
+        "object": "list",
+        "data": data,
+        "first_id": data[0]["id"] if data else None,
+        "last_id": data[-1]["id"] if data else None,
+        "has_more": more,
+    }
+
+
+@router.post("/messages")
+async def create_message(body: MessageCreate, db: Session) -> dict[str, Any]:
+    """Add a user (or assistant) message to a thread; refused while a run on it is active."""
+    if body.role == "tool":
+        raise InvalidRequest(
+            "Tool outputs go to POST /v1/messages/tools, with the action id as 'tool_id'.",
+            param="role",
+        )
+    if body.role not in ("user", "assistant"):
+        raise InvalidRequest(
+            f"Callisto threads hold 'user' and 'assistant' messages, not '{body.role}'; "
+            "give instructions on the assistant or the run instead.",
+            param="role",
+        )
+    if not body.content:
+        raise InvalidRequest("A message needs some content.", param="content")
+    await get_or_404(db, ThreadRow, body.thread_id, "thread")
+    run_id = await active_run_id(db, body.thread_id)
+    if run_id is not None:
+        raise ConflictingState(
+            f"Can't add messages to {body.thread_id} while a run {run_id} is active."
+        )
+    message = callisto_schemas.MessageCreate(
+        role=body.role, content=body.content, metadata=body.meta_data
+    )
+    row = new_message_row(body.thread_id, message, int(time.time()))
+    db.add(row)
+    await db.commit()
+    return wire.message(row)
+
+
+@router.get("/messages/{message_id}")
+async def retrieve_message(message_id: str, db: Session) -> dict[str, Any]:
+    """Retrieve a message by its id alone."""
+    return wire.message(await get_or_404(db, MessageRow, message_id, "message"))

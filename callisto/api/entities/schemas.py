@@ -1,0 +1,112 @@
+"""Request bodies of the Entities V1 endpoints, as the ``projectdavid`` SDK sends them.
+
+The SDK sends whole Pydantic models of its own, with many keys Callisto does not use
+(``object``, ``created_at``, ``status`` of a run being created, ...): unknown keys are ignored,
+not refused, so every SDK release's payload is accepted. What Callisto stores is checked as
+the Assistants API checks it (metadata limits, no NUL characters).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import ConfigDict, Field, field_validator
+
+from callisto.api.schemas import Strict, check_metadata
+
+
+class Lenient(Strict):
+    """Base of Entities bodies: unknown keys ignored; unstorable values still refused."""
+
+    model_config = ConfigDict(extra="ignore")
+
+
+class WithMetaData(Lenient):
+    """A body with Entities' ``meta_data`` map, stored as Callisto ``metadata``."""
+
+    meta_data: dict[str, Any] | None = None
+
+    @field_validator("meta_data")
+    @classmethod
+    def _limits(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        return check_metadata(value)
+
+
+class ThreadCreate(WithMetaData):
+    """``POST /v1/threads``; participants are accepted and ignored (Callisto has no users)."""
+
+    participant_ids: list[str] | None = None
+
+
+class MessageCreate(WithMetaData):
+    """``POST /v1/messages`` and ``POST /v1/messages/tools``."""
+
+    content: str
+    thread_id: str
+    assistant_id: str | None = None
+    role: str = "user"
+    tool_id: str | None = None
+    sender_id: str | None = None
+    is_last_chunk: bool = False
+
+
+class RunCreate(WithMetaData):
+    """``POST /v1/runs``. The SDK fills every field; see ``routes_runs.run_params``."""
+
+    id: str | None = None
+    assistant_id: str
+    thread_id: str
+    instructions: str | None = None
+    model: str | None = None
+    tool_choice: str | None = None
+    parallel_tool_calls: bool | None = None
+    response_format: str | None = None
+    temperature: float | None = Field(default=None, ge=0, le=2)
+    top_p: float | None = Field(default=None, ge=0, le=1)
+
+
+class CompletionRequest(Lenient):
+    """``POST /v1/completions``: start or continue a run with a model, and stream it."""
+
+    provider: str
+    model: str
+    api_key: str | None = Field(default=None, repr=False)
+    thread_id: str
+    message_id: str | None = None
+    run_id: str
+    assistant_id: str
+    content: str | None = None
+
+
+class AssistantCreate(WithMetaData):
+    """``POST /v1/assistants``; an ``id`` chosen by the client (e.g. ``default``) is kept."""
+
+    id: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_-]{1,64}$")
+    name: str = Field(default="", max_length=256)
+    description: str | None = Field(default=None, max_length=512)
+    model: str = Field(min_length=1, max_length=256)
+    instructions: str | None = None
+    tools: list[Any] | None = None
+    tool_resources: dict[str, Any] | None = None
+    temperature: float | None = Field(default=None, ge=0, le=2)
+    top_p: float | None = Field(default=None, ge=0, le=1)
+    response_format: str | None = None
+
+
+class AssistantUpdate(WithMetaData):
+    """``PUT /v1/assistants/{id}``: scalar fields; tools change through tool association."""
+
+    name: str | None = Field(default=None, max_length=256)
+    description: str | None = Field(default=None, max_length=512)
+    model: str | None = Field(default=None, min_length=1, max_length=256)
+    instructions: str | None = None
+    temperature: float | None = Field(default=None, ge=0, le=2)
+    top_p: float | None = Field(default=None, ge=0, le=1)
+
+
+class ToolCreate(Lenient):
+    """``POST /v1/tools``: ``{name, type, function: {function: {...}}}``."""
+
+    name: str
+    type: str = "function"
+    function: dict[str, Any] | None = None

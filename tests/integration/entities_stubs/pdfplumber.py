@@ -1,0 +1,1 @@
+"""Stand-in for pdfplumber (file parsing; unused by the function-calling flow)."""

@@ -1,0 +1,1 @@
+"""Stand-in for ``qdrant_client.http.models``."""
