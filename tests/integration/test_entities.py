@@ -427,3 +427,43 @@ def test_completions_refuses_an_unconfigured_provider(
     assert error["type"] == "error" and "'together'" in error["message"]
     assert lines[-1] == "data: [DONE]"
     assert held["status"] == "queued" and fake_llm.requests == []
+
+
+def test_a_refused_provider_key_fails_the_run_without_showing_the_key(
+    make_server: Callable[..., ThreadedServer],
+) -> None:
+    with FakeLLM(api_key=PROVIDER_KEY) as strict_llm:
+        hyperbolic = ProviderSettings(
+            kind="openai", base_url=strict_llm.base_url, timeout=5, max_retries=0
+        )
+        server = make_server(providers={"hyperbolic": hyperbolic})
+        with httpx.Client(base_url=server.url + "/entities/v1", timeout=10) as http:
+            http.post(
+                "/assistants", json={"id": "strict", "name": "s", "model": MODEL}
+            ).raise_for_status()
+            thread = http.post("/threads", json={}).json()
+            http.post(
+                "/messages",
+                json={"thread_id": thread["id"], "content": "hi", "assistant_id": "strict"},
+            )
+            run = http.post(
+                "/runs", json={"assistant_id": "strict", "thread_id": thread["id"]}
+            ).json()
+            body = {
+                "provider": "Hyperbolic",
+                "model": MODEL,
+                "api_key": "sk-wrong-provider-key",
+                "thread_id": thread["id"],
+                "message_id": "m",
+                "run_id": run["id"],
+                "assistant_id": "strict",
+            }
+            text = http.post("/completions", json=body).text
+            ended = http.get(f"/runs/{run['id']}").json()
+        assert strict_llm.requests[0].headers["authorization"] == "Bearer sk-wrong-provider-key"
+    [error, done] = text.strip().split("\n\n")
+    assert done == "data: [DONE]"
+    chunk = json.loads(error.removeprefix("data: "))
+    assert chunk["type"] == "error" and chunk["message"].startswith("The model provider failed")
+    assert ended["status"] == "failed" and ended["last_error"] == chunk["message"]
+    assert "sk-wrong-provider-key" not in text
