@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from callisto.errors import CallistoError
@@ -38,9 +39,33 @@ def error_response(
     return JSONResponse(error_body(message, error_type, param=param, code=code), status_code=status)
 
 
+# Pydantic names the member of a union it tried inside an error's location: a type ("str",
+# "list[...]", "function-after[...]"), a model class ("TextFormat") or, right after a list index,
+# the tag of a discriminated union ("function" in tools[0].function.function.name). The API
+# names parameters only.
+_TYPE_TAGS = frozenset({"str", "int", "float", "bool", "dict", "list", "none", "is-instance"})
+_UNION_TAGS = frozenset(
+    {"function", "code_interpreter", "file_search", "text", "image_url", "image_file"}
+)
+
+
+def _is_type_tag(part: str, previous: str | None) -> bool:
+    if part in _TYPE_TAGS or "[" in part or part[:1].isupper():
+        return True
+    if part.startswith(("function-", "constrained-")):
+        return True
+    return previous is not None and previous.isdigit() and part in _UNION_TAGS
+
+
 def _location(loc: tuple[Any, ...]) -> str | None:
     # FastAPI prefixes locations with "body"/"query"/"path"; the API names the parameter.
-    parts = [str(p) for p in loc[1:] if not str(p).startswith("function-")]
+    parts: list[str] = []
+    previous: str | None = None
+    for raw in loc[1:]:
+        part = str(raw)
+        if not _is_type_tag(part, previous):
+            parts.append(part)
+        previous = part
     if not parts:
         return None
     out = parts[0]
@@ -50,20 +75,28 @@ def _location(loc: tuple[Any, ...]) -> str | None:
 
 
 def _validation_message(exc: RequestValidationError) -> tuple[str, str | None]:
-    errors = exc.errors()
+    errors = list(exc.errors())
     if not errors:
         return "Invalid request.", None
+    # Of a union's failed members, the one of the input's own type says what is wrong
+    # (a part without "url"), not the one of another type ("Input should be a valid string").
+    errors.sort(key=lambda e: (str(e.get("type", "")).endswith("_type"), -len(e.get("loc", ()))))
     first = errors[0]
     if first.get("type") == "json_invalid":
         return "We could not parse the JSON body of your request: it is not valid JSON.", None
     param = _location(tuple(first.get("loc", ())))
     kind = first.get("type")
+    detail = str(first.get("msg", "invalid")).removeprefix("Value error, ")
     if kind == "extra_forbidden":
         message = f"Unknown parameter: '{param}'."
     elif kind == "missing":
         message = f"Missing required parameter: '{param}'."
+    elif param is None and kind in ("model_attributes_type", "dict_type"):
+        message = "The request body must be a JSON object."
+    elif param is None:
+        message = f"Invalid request body: {detail}."
     else:
-        message = f"Invalid value for '{param}': {first.get('msg', 'invalid')}."
+        message = f"Invalid value for '{param}': {detail}."
     if len(errors) > 1:
         message += f" ({len(errors) - 1} more problem{'s' if len(errors) > 2 else ''} found.)"
     return message, param
@@ -82,6 +115,15 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _validation(_request: Request, exc: RequestValidationError) -> JSONResponse:
         message, param = _validation_message(exc)
         return error_response(400, message, param=param)
+
+    @app.exception_handler(DataError)
+    async def _data(request: Request, exc: DataError) -> JSONResponse:
+        # The database refused a value validation let through: the request's fault, and the
+        # driver's message may quote SQL, so it stays in the log.
+        log.warning(
+            "database refused a value on %s %s: %s", request.method, request.url.path, exc.orig
+        )
+        return error_response(400, "The request contains a value the database cannot store.")
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:

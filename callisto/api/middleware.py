@@ -90,7 +90,12 @@ class BodyLimitMiddleware:
         self.max_bytes = max_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Check Content-Length up front, and count chunked bodies as they arrive."""
+        """Check Content-Length up front, and count chunked bodies before the app sees them.
+
+        The body is read in full (it is at most ``max_bytes``) and handed on as one message:
+        raising from inside the app's ``receive`` would let the framework turn the error into
+        its own, vaguer 400.
+        """
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
@@ -98,29 +103,34 @@ class BodyLimitMiddleware:
         if length is not None and length.isdigit() and int(length) > self.max_bytes:
             await self._too_large(send)
             return
+        if length is None and _header(scope, b"transfer-encoding") is None:
+            await self.app(scope, receive, send)  # no body
+            return
+        chunks: list[bytes] = []
         received = 0
-        started = False
-
-        async def limited_receive() -> Message:
-            nonlocal received
+        while True:
             message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > self.max_bytes:
-                    raise _BodyTooLarge
-            return message
-
-        async def tracking_send(message: Message) -> None:
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
-            await send(message)
-
-        try:
-            await self.app(scope, limited_receive, tracking_send)
-        except _BodyTooLarge:
-            if not started:
+            if message["type"] != "http.request":  # the client went away
+                return
+            chunk = message.get("body", b"")
+            received += len(chunk)
+            if received > self.max_bytes:
                 await self._too_large(send)
+                return
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        body = b"".join(chunks)
+        replayed = False
+
+        async def replay_receive() -> Message:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay_receive, send)
 
     async def _too_large(self, send: Send) -> None:
         await _send_error(
@@ -129,10 +139,6 @@ class BodyLimitMiddleware:
             f"Request body too large: the limit is {self.max_bytes} bytes.",
             "invalid_request_error",
         )
-
-
-class _BodyTooLarge(Exception):
-    pass
 
 
 def install_middleware(app: Any, *, keys: list[str], max_body_bytes: int) -> ASGIApp:

@@ -6,17 +6,56 @@ ignored setting. Responses are built by ``callisto.store.wire``.
 
 from __future__ import annotations
 
+import math
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import SchemaError
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 FUNCTION_NAME_PATTERN = r"^[a-zA-Z0-9_-]{1,64}$"
+# Counts and token limits are stored in 32-bit integer columns (PostgreSQL ``integer``).
+MAX_INT32 = 2**31 - 1
+
+
+def unstorable_value(value: Any) -> str | None:
+    """Return a description of the first value in ``value`` that cannot be stored, or ``None``.
+
+    JSON as Python parses it may hold what no database column accepts: the NUL character
+    (PostgreSQL refuses it in text and JSONB) and ``NaN``/``Infinity`` (not JSON at all, and
+    refused by JSONB). Walked without recursion, so a deeply nested body cannot exhaust the stack.
+    """
+    stack: list[tuple[str, Any]] = [("", value)]
+    while stack:
+        path, item = stack.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                return f"the text at '{path or 'body'}' contains a NUL character (\\u0000)"
+        elif isinstance(item, float):
+            if not math.isfinite(item):
+                return f"the number at '{path or 'body'}' is not finite ({item})"
+        elif isinstance(item, dict):
+            for key, child in item.items():
+                if "\x00" in key:
+                    return f"a key at '{path or 'body'}' contains a NUL character (\\u0000)"
+                stack.append((f"{path}.{key}" if path else key, child))
+        elif isinstance(item, list):
+            stack.extend((f"{path}[{i}]", child) for i, child in enumerate(item))
+    return None
 
 
 class Strict(BaseModel):
-    """Base of request models: unknown fields are an error."""
+    """Base of request models: unknown fields, NUL characters and NaN/Infinity are errors."""
 
     model_config = ConfigDict(extra="forbid")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _storable(cls, data: Any) -> Any:
+        problem = unstorable_value(data)
+        if problem is not None:
+            raise ValueError(problem)
+        return data
 
 
 def check_metadata(value: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -56,6 +95,20 @@ class FunctionDefinition(Strict):
     description: str | None = None
     parameters: dict[str, Any] | None = None
     strict: bool | None = None
+
+    @model_validator(mode="after")
+    def _parameters_are_a_schema(self) -> FunctionDefinition:
+        # A broken schema would only fail later, when a run validates the model's arguments.
+        if self.parameters is not None:
+            try:
+                Draft202012Validator.check_schema(self.parameters)
+            except SchemaError as exc:
+                where = "/".join(str(p) for p in exc.path) or "(root)"
+                raise ValueError(
+                    f"the parameters of function '{self.name}' are not a valid JSON Schema: "
+                    f"{exc.message} (at {where})"
+                ) from None
+        return self
 
 
 class FunctionTool(Strict):
@@ -102,21 +155,38 @@ class TextPart(Strict):
     """A text content part of a new message."""
 
     type: Literal["text"]
-    text: str
+    text: Annotated[str, Field(min_length=1)]
+
+
+ImageDetail = Literal["auto", "low", "high"]
+
+
+class ImageUrl(Strict):
+    """``{"url", "detail"?}`` of an image URL part."""
+
+    url: Annotated[str, Field(min_length=1)]
+    detail: ImageDetail | None = None
+
+
+class ImageFile(Strict):
+    """``{"file_id", "detail"?}`` of an image file part."""
+
+    file_id: Annotated[str, Field(min_length=1)]
+    detail: ImageDetail | None = None
 
 
 class ImageUrlPart(Strict):
     """An image URL content part."""
 
     type: Literal["image_url"]
-    image_url: dict[str, Any]
+    image_url: ImageUrl
 
 
 class ImageFilePart(Strict):
     """An image file content part."""
 
     type: Literal["image_file"]
-    image_file: dict[str, Any]
+    image_file: ImageFile
 
 
 ContentPart = Annotated[TextPart | ImageUrlPart | ImageFilePart, Field(discriminator="type")]
@@ -126,7 +196,7 @@ class MessageCreate(WithMetadata):
     """POST /threads/{id}/messages, and items of a thread's initial messages."""
 
     role: Literal["user", "assistant"]
-    content: str | Annotated[list[ContentPart], Field(min_length=1)]
+    content: Annotated[str, Field(min_length=1)] | Annotated[list[ContentPart], Field(min_length=1)]
     attachments: list[dict[str, Any]] | None = None
 
 
@@ -159,6 +229,14 @@ class AssistantUpdate(AssistantFields):
 
     model: Annotated[str | None, Field(min_length=1, max_length=256)] = None
 
+    @field_validator("model")
+    @classmethod
+    def _model_not_null(cls, value: str | None) -> str | None:
+        # Omitting ``model`` keeps it; an explicit null would leave the assistant without one.
+        if value is None:
+            raise ValueError("an assistant needs a model; omit 'model' to keep the current one")
+        return value
+
 
 class ThreadCreate(WithMetadata):
     """POST /threads."""
@@ -177,7 +255,7 @@ class TruncationStrategy(Strict):
     """How much of the thread a run sends to the model."""
 
     type: Literal["auto", "last_messages"]
-    last_messages: Annotated[int | None, Field(ge=1)] = None
+    last_messages: Annotated[int | None, Field(ge=1, le=MAX_INT32)] = None
 
 
 class NamedFunction(Strict):
@@ -206,8 +284,8 @@ class RunFields(WithMetadata):
     temperature: Annotated[float | None, Field(ge=0, le=2)] = None
     top_p: Annotated[float | None, Field(ge=0, le=1)] = None
     stream: bool | None = None
-    max_prompt_tokens: Annotated[int | None, Field(ge=1)] = None
-    max_completion_tokens: Annotated[int | None, Field(ge=1)] = None
+    max_prompt_tokens: Annotated[int | None, Field(ge=1, le=MAX_INT32)] = None
+    max_completion_tokens: Annotated[int | None, Field(ge=1, le=MAX_INT32)] = None
     truncation_strategy: TruncationStrategy | None = None
     tool_choice: ToolChoice | None = None
     parallel_tool_calls: bool | None = None
