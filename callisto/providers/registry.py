@@ -80,8 +80,13 @@ class ProviderRegistry:
         if effective.tool_format != "native" or effective.tool_result_style != "native":
             from callisto.providers.textcalls import TextToolCallProvider
 
+            # The engine validates every call and asks the model to fix bad ones, so calls the
+            # parser rejects reach it too rather than vanishing.
             provider = TextToolCallProvider(
-                provider, effective.tool_format, effective.tool_result_style
+                provider,
+                effective.tool_format,
+                effective.tool_result_style,
+                surface_rejected=True,
             )
         self._wrapped[key] = provider
         return provider, model_name

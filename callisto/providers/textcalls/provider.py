@@ -55,6 +55,7 @@ class TextToolCallProvider:
         tool_result_style: str = "native",
         *,
         on_rejected: RejectedHandler | None = None,
+        surface_rejected: bool = False,
     ) -> None:
         """Wrap ``inner``.
 
@@ -64,6 +65,9 @@ class TextToolCallProvider:
             tool_result_style: ``native`` keeps tool messages; ``user_text`` writes them as text.
             on_rejected: Called with each call found in the text and dropped (unknown tool,
                 unreadable), so the caller can report it; they are logged either way.
+            surface_rejected: Yield each rejected call as a tool call too (its name, and its
+                raw text as arguments), so that a caller which validates calls itself, like
+                the engine, can tell the model what was wrong and ask again.
 
         Raises:
             KeyError: If ``tool_format`` is not a known format.
@@ -77,6 +81,7 @@ class TextToolCallProvider:
         self.tool_result_style = tool_result_style
         self._family = None if tool_format.strip().lower() == NATIVE else get_family(tool_format)
         self._on_rejected = on_rejected
+        self._surface_rejected = surface_rejected
         is_text_family = self._family is not None and self._family.name != "auto"
         self._rewrite = Rewrite(
             tools_in_prompt=is_text_family,
@@ -109,6 +114,9 @@ class TextToolCallProvider:
                 for out in reply.finish():
                     yield out
                 self._report(reply.parser.rejected)
+                if self._surface_rejected:
+                    for out in reply.rejected(reply.parser.rejected):
+                        yield out
                 finished = True
                 yield Finish(reply.finish_reason(event.reason))
             else:
@@ -158,6 +166,18 @@ class _ReplyState:
 
     def finish(self) -> list[TextEvent]:
         return [self._renumber(e, native=False) for e in self.parser.finish()]
+
+    def rejected(self, calls: list[RejectedCall]) -> list[TextEvent]:
+        """Return rejected calls as whole tool-call events, numbered after the others."""
+        return [
+            ToolCallDelta(
+                index=self._index(False, -1 - number),
+                id=None,
+                name=call.name or "(unreadable call)",
+                arguments="{}" if call.reason == "unknown_tool" else call.text,
+            )
+            for number, call in enumerate(calls)
+        ]
 
     def finish_reason(self, reason: FinishReason) -> FinishReason:
         # A reply cut short (length, filter) keeps its reason: its last call may be incomplete.
