@@ -17,7 +17,7 @@ from callisto.testing.fake_anthropic import FakeAnthropic
 from callisto.testing.fake_gemini import FakeGemini
 from callisto.testing.fake_llm import FakeLLM, Reply
 from tests.integration.conftest import sdk_client
-from tests.integration.helpers import TERMINAL, WEATHER_TOOL, start, wait_for
+from tests.integration.helpers import TERMINAL, start, wait_for
 
 HERMES_REPLY = (
     'Let me check.<tool_call>{"name": "get_weather", "arguments": {"city": "Tokyo"}}</tool_call>'

@@ -111,12 +111,8 @@ class TextToolCallProvider:
             elif isinstance(event, ToolCallDelta):
                 yield reply.native(event)
             elif isinstance(event, Finish):
-                for out in reply.finish():
+                for out in self._close(reply):
                     yield out
-                self._report(reply.parser.rejected)
-                if self._surface_rejected:
-                    for out in reply.rejected(reply.parser.rejected):
-                        yield out
                 finished = True
                 yield Finish(reply.finish_reason(event.reason))
             else:
@@ -124,6 +120,13 @@ class TextToolCallProvider:
         if not finished:  # the inner stream broke its contract; still give back every word
             for out in reply.finish():
                 yield out
+
+    def _close(self, reply: _ReplyState) -> list[TextEvent]:
+        events = reply.finish()
+        self._report(reply.parser.rejected)
+        if self._surface_rejected:
+            events.extend(reply.rejected(reply.parser.rejected))
+        return events
 
     def _report(self, rejected: list[RejectedCall]) -> None:
         for call in rejected:
