@@ -78,7 +78,14 @@ class ProviderRegistry:
         provider = self._base(name)
         effective = self._settings[name].for_model(model_name)
         if effective.tool_format != "native" or effective.tool_result_style != "native":
-            from callisto.providers.textcalls import TextToolCallProvider
+            from callisto.providers.textcalls import TextToolCallProvider, tool_formats
+
+            if effective.tool_format.strip().lower() not in tool_formats():
+                raise InvalidRequest(
+                    f"Provider '{name}' has tool_format '{effective.tool_format}', which is not "
+                    f"one of: {', '.join(tool_formats())}.",
+                    param="model",
+                )
 
             # The engine validates every call and asks the model to fix bad ones, so calls the
             # parser rejects reach it too rather than vanishing.
