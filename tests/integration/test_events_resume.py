@@ -59,9 +59,8 @@ def tool_then_text(fake_llm: FakeLLM) -> None:
     )
 
 
-def test_replay_covers_the_whole_run_across_requires_action(
-    http: httpx.Client, fake_llm: FakeLLM
-) -> None:
+def stream_round_trip_and_replay(http: httpx.Client, fake_llm: FakeLLM) -> None:
+    """Stream a run with one tool call, submit with a stream, then replay the whole log."""
     tool_then_text(fake_llm)
     assistant, thread = new_assistant(http), new_thread(http)
     first = stream(
@@ -75,11 +74,18 @@ def test_replay_covers_the_whole_run_across_requires_action(
         f"/threads/{thread}/runs/{run['id']}/submit_tool_outputs",
         json={"tool_outputs": [{"tool_call_id": call["id"], "output": "-3C"}], "stream": True},
     )
+    assert names(second)[-2:] == ["thread.run.completed", "done"]
     replay = stream(http, "GET", events_url(thread, run["id"]))
     assert_well_formed(replay)
     streamed = [(f.id, f.event, f.data) for f in first + second if f.id is not None]
     assert [(f.id, f.event, f.data) for f in replay if f.id is not None] == streamed
     assert names(replay)[-2:] == ["thread.run.completed", "done"]
+
+
+def test_replay_covers_the_whole_run_across_requires_action(
+    http: httpx.Client, fake_llm: FakeLLM
+) -> None:
+    stream_round_trip_and_replay(http, fake_llm)
 
 
 def test_resume_after_last_event_id_or_after(http: httpx.Client, fake_llm: FakeLLM) -> None:
@@ -215,23 +221,7 @@ def test_redis_event_log_streams_and_resumes(redis_http: httpx.Client, fake_llm:
 
 
 def test_redis_tool_round_trip_and_replay(redis_http: httpx.Client, fake_llm: FakeLLM) -> None:
-    http = redis_http
-    tool_then_text(fake_llm)
-    assistant, thread = new_assistant(http), new_thread(http)
-    first = stream(
-        http, "POST", f"/threads/{thread}/runs", json={"assistant_id": assistant, "stream": True}
-    )
-    run = first[-2].json
-    call = run["required_action"]["submit_tool_outputs"]["tool_calls"][0]
-    second = stream(
-        http,
-        "POST",
-        f"/threads/{thread}/runs/{run['id']}/submit_tool_outputs",
-        json={"tool_outputs": [{"tool_call_id": call["id"], "output": "-3C"}], "stream": True},
-    )
-    assert names(second)[-2:] == ["thread.run.completed", "done"]
-    replay = stream(http, "GET", events_url(thread, run["id"]))
-    assert [f.data for f in replay if f.id] == [f.data for f in first + second if f.id]
+    stream_round_trip_and_replay(redis_http, fake_llm)
 
 
 def test_a_run_whose_log_expired_replays_its_final_state(
