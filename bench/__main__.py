@@ -1,0 +1,119 @@
+"""``python -m bench``: measure what Callisto adds to a model's own time, and write the results.
+
+Every workload runs against its baseline (the same conversation straight to the fake model)
+on SQLite and, when reachable, PostgreSQL; the results go to ``bench/results/``: RESULTS.md (the
+tables, the targets, the machine), ``results.json`` and PNG plots. Timing never fails the run:
+figures are printed and recorded. Everything stays on loopback, and every loop is bounded in
+count and time (``--quick`` about 3 minutes, the full run about 12 on 2 cores).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from bench import concurrency, launch, profiling, report, roundtrip, streaming
+
+RESULTS = Path(__file__).resolve().parent / "results"
+WORKLOADS = ("roundtrip", "concurrency", "streaming")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="small counts: a short run")
+    parser.add_argument("--workloads", default=",".join(WORKLOADS), help="comma-separated")
+    parser.add_argument("--databases", default="sqlite,postgres", help="comma-separated")
+    parser.add_argument("--levels", default=None, help="concurrency levels, e.g. 1,16,256")
+    parser.add_argument("--out", type=Path, default=RESULTS, help="where results are written")
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="sample the server with py-spy (concurrency 256 or the largest level, streaming burst)",
+    )
+    return parser
+
+
+def _profiler(out: Path, db: str, enabled: bool, levels: tuple[int, ...]) -> Any:
+    if not enabled:
+        return None
+    target = 256 if 256 in levels else max(levels)
+
+    def start(pid: int, key: Any) -> Any:
+        if key not in (target, "burst"):
+            return None
+        name = f"{db}-{'concurrency-' + str(key) if isinstance(key, int) else 'streaming-' + key}"
+        return profiling.record(pid, out / "profiles" / f"{name}.txt")
+
+    return start
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the benchmark; return 0 (timings never fail it)."""
+    warnings.filterwarnings("ignore", category=DeprecationWarning)
+    args = _parser().parse_args(argv)
+    workloads = [w for w in args.workloads.split(",") if w]
+    databases = [d for d in args.databases.split(",") if d]
+    levels = tuple(int(x) for x in args.levels.split(",")) if args.levels else None
+    levels = levels or (concurrency.QUICK_LEVELS if args.quick else concurrency.FULL_LEVELS)
+    info = report.machine()
+    started = time.monotonic()
+    rows: list[dict[str, Any]] = []
+    skipped = []
+    for db in databases:
+        if db == "postgres" and (reason := launch.postgres_unavailable()):
+            print(f"skipping PostgreSQL: {reason}")
+            skipped.append(f"postgres ({reason})")
+            continue
+        hook = _profiler(args.out, db, args.profile, levels)
+        print(f"== {db}")
+        for workload in workloads:
+            with launch.database(db) as url:
+                if workload == "roundtrip":
+                    rows += roundtrip.run(db, url, quick=args.quick)
+                elif workload == "concurrency":
+                    rows += concurrency.run(
+                        db, url, quick=args.quick, levels=levels, on_server=hook
+                    )
+                elif workload == "streaming":
+                    rows += streaming.run(db, url, quick=args.quick, on_server=hook)
+    elapsed = time.monotonic() - started
+    settings = {
+        "quick": args.quick,
+        "elapsed_s": elapsed,
+        "databases": [d for d in databases if not any(s.startswith(d) for s in skipped)],
+        "skipped": "; ".join(skipped),
+        "description": (
+            "one `callisto serve` process (uvicorn, 1 worker, embedded dispatch), the fake model "
+            "(`bench.fake_model`) and the client in three processes on this machine; round trip: "
+            "20-token answers; concurrency: "
+            f"levels {', '.join(map(str, levels))}, fake time to first token 500 ms; streaming: "
+            "1,000 tokens at 2 ms/token (paced) and 0 ms (burst)"
+        ),
+    }
+    args.out.mkdir(parents=True, exist_ok=True)
+    notes_file = args.out / "NOTES.md"
+    notes = notes_file.read_text() if notes_file.exists() else ""
+    text = report.markdown(rows, info, settings, notes)
+    (args.out / "RESULTS.md").write_text(text)
+    payload = {"machine": info, "settings": settings, "rows": rows}
+    (args.out / "results.json").write_text(json.dumps(payload, indent=1, default=str))
+    written = report.plots(rows, args.out)
+    if args.profile:
+        for raw in sorted((args.out / "profiles").glob("*.txt")):
+            summary = raw.with_suffix(".md")
+            summary.write_text(f"# {raw.stem}\n\n" + profiling.summarise(raw))
+            written.append(summary)
+    print()
+    print("\n".join(line for line in text.splitlines() if not line.startswith("![")))
+    print(f"wrote {args.out / 'RESULTS.md'}, results.json and {', '.join(p.name for p in written)}")
+    print(f"took {elapsed:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

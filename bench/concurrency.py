@@ -1,0 +1,145 @@
+"""Workload 2, concurrency: N function-calling conversations in flight, fake model at 500 ms.
+
+N workers each run conversations back to back (a closed loop) until the level's count or time
+budget is spent; the conversation is the streamed tool round trip of :mod:`bench.client`. The
+baseline runs the same N workers straight to the fake model. Reported per level: completed
+runs per second, added p50/p99 (difference of the percentiles), Callisto's peak RSS and CPU, and
+the CPU of the client and the fake (all on the same machine: when they are busy, so is the
+server's share of it).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from bench import launch
+from bench.client import Direct, ViaCallisto, http_client
+from bench.measure import ResourceMonitor, added, quantiles
+
+LATENCY_MS = 500
+FULL_LEVELS = (1, 16, 64, 256, 1000)
+QUICK_LEVELS = (1, 16, 64)
+CONVERSATION_TIMEOUT = 120.0
+
+
+async def closed_loop(
+    workers: int, total: int, budget: float, conversation: Callable[[], Awaitable[float]]
+) -> dict[str, Any]:
+    """Run ``total`` conversations on ``workers`` workers, starting none after ``budget`` s."""
+    latencies: list[float] = []
+    errors: list[str] = []
+    remaining = total
+    deadline = time.monotonic() + budget
+
+    async def worker() -> None:
+        nonlocal remaining
+        while remaining > 0 and time.monotonic() < deadline:
+            remaining -= 1
+            try:
+                latencies.append(await asyncio.wait_for(conversation(), CONVERSATION_TIMEOUT))
+            except Exception as exc:
+                errors.append(f"{type(exc).__name__}: {exc}"[:300])
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(workers)))
+    wall = time.perf_counter() - started
+    return {"latencies_ms": [s * 1000 for s in latencies], "errors": errors, "wall_s": wall}
+
+
+def _count(level: int, quick: bool) -> int:
+    return max(4 if quick else 10, (1 if quick else 3) * level)
+
+
+async def _baseline(model_url: str, level: int, quick: bool) -> dict[str, Any]:
+    async with http_client(level + 16) as http:
+        direct = Direct(http, model_url)
+        await direct.conversation()
+        return await closed_loop(
+            level, _count(level, quick), 15 if quick else 45, direct.conversation
+        )
+
+
+async def _through(server_url: str, level: int, quick: bool) -> dict[str, Any]:
+    async with http_client(level + 16) as http:
+        ours = ViaCallisto(http, server_url)
+        await ours.setup()
+        await ours.conversation()
+        return await closed_loop(
+            level, _count(level, quick), 15 if quick else 60, ours.conversation
+        )
+
+
+def run(
+    db: str,
+    database_url: str,
+    *,
+    quick: bool,
+    levels: tuple[int, ...] | None = None,
+    on_server: Callable[[int, int], Any] | None = None,
+) -> list[dict[str, Any]]:
+    """Measure every concurrency level on one database.
+
+    Args:
+        db: The database's name in the results.
+        database_url: A fresh database.
+        quick: Small counts and budgets.
+        levels: The levels (default: all, or fewer when quick).
+        on_server: Called with (server pid, level) before each level (to start a profiler);
+            what it returns, if a context manager, is entered around the level.
+    """
+    levels = levels or (QUICK_LEVELS if quick else FULL_LEVELS)
+    rows: list[dict[str, Any]] = []
+    with (
+        launch.fake_model(ttft_ms=LATENCY_MS, tokens=20) as fake,
+        launch.callisto(database_url, fake.url) as server,
+    ):
+        for level in levels:
+            # The baseline right before its level, so both see the machine in the same mood.
+            base = asyncio.run(_baseline(fake.url, level, quick))
+            profiler = on_server(server.pid, level) if on_server else None
+            with (
+                ResourceMonitor(server.pid) as srv,
+                ResourceMonitor(os.getpid()) as client,
+                ResourceMonitor(fake.pid) as model,
+            ):
+                if profiler is not None:
+                    with profiler:
+                        result = asyncio.run(_through(server.url, level, quick))
+                else:
+                    result = asyncio.run(_through(server.url, level, quick))
+            ms = result["latencies_ms"]
+            row = {
+                "workload": "concurrency",
+                "db": db,
+                "level": level,
+                "latency_ms": LATENCY_MS,
+                "n": len(ms),
+                "errors": len(result["errors"]),
+                "error_sample": result["errors"][:3],
+                "runs_per_s": len(ms) / result["wall_s"] if result["wall_s"] else 0.0,
+                "baseline_runs_per_s": len(base["latencies_ms"]) / base["wall_s"],
+                "callisto": quantiles(ms),
+                "baseline": quantiles(base["latencies_ms"]),
+                "added": added(ms, base["latencies_ms"]),
+                "server_rss_mb": srv.peak_rss / 2**20,
+                "server_cpu_pct": srv.cpu_percent,
+                "client_cpu_pct": client.cpu_percent,
+                "model_cpu_pct": model.cpu_percent,
+            }
+            rows.append(row)
+            print(_line(row))
+    return rows
+
+
+def _line(row: dict[str, Any]) -> str:
+    a = row["added"]
+    return (
+        f"  concurrency {row['db']:<8} {row['level']:>5} in flight  n={row['n']:<5} "
+        f"err={row['errors']:<3} {row['runs_per_s']:7.1f} runs/s (direct {row['baseline_runs_per_s']:7.1f})  "
+        f"added p50 {a['p50']:8.1f} p99 {a['p99']:8.1f} ms  RSS {row['server_rss_mb']:6.0f} MB  "
+        f"CPU {row['server_cpu_pct']:4.0f}%"
+    )
