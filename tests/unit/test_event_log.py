@@ -226,3 +226,17 @@ async def test_memory_log_drops_finished_runs_after_retention() -> None:
     await log.append("run_new", "e", {})
     await log.close("run_new")
     assert "run_old" not in log._logs
+
+
+async def test_settings_choose_the_event_log() -> None:
+    from callisto.api.app import make_event_log
+    from callisto.config import Settings
+
+    assert isinstance(make_event_log(Settings(database_url="sqlite://")), MemoryEventLog)
+    with pytest.raises(ValueError, match="redis_url"):
+        make_event_log(Settings(database_url="sqlite://", event_log="redis"))
+    log = make_event_log(
+        Settings(database_url="sqlite://", event_log="redis", redis_url="redis://127.0.0.1:1/0")
+    )
+    assert isinstance(log, RedisEventLog)  # connects lazily: nothing is reached here
+    await log.aclose()
