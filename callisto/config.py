@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field, SecretStr, field_validator
+from pydantic.fields import FieldInfo
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -88,6 +89,43 @@ class RunSettings(BaseModel):
     sweep_interval: float = 1.0
 
 
+def _lowercase_names(providers: dict[Any, Any]) -> dict[str, Any]:
+    """Return ``providers`` keyed by lower-case names, merging entries that differ only in case."""
+    merged: dict[str, Any] = {}
+    for name, value in providers.items():
+        key = str(name).lower()
+        if isinstance(merged.get(key), dict) and isinstance(value, dict):
+            merged[key] = {**merged[key], **value}
+        else:
+            merged[key] = value
+    return merged
+
+
+class _LowercaseProviders(PydanticBaseSettingsSource):
+    """Wraps a settings source so its provider names are lower case before sources merge.
+
+    Environment variable names arrive lower-cased and a TOML table may be ``[providers.VLLM]``;
+    unless each source agrees on the name first, the merge keeps both entries and one
+    source's fields for that provider are lost.
+    """
+
+    def __init__(self, settings_cls: type[BaseSettings], inner: PydanticBaseSettingsSource):
+        super().__init__(settings_cls)
+        self.inner = inner
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        """Unused: :meth:`__call__` delegates to the wrapped source."""
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        """Return the wrapped source's values with provider names in lower case."""
+        data = self.inner()
+        providers = data.get("providers")
+        if isinstance(providers, dict):
+            data = {**data, "providers": _lowercase_names(providers)}
+        return data
+
+
 def _default_database_url() -> str:
     return "sqlite:///" + str(Path("data") / "callisto.db")
 
@@ -134,8 +172,13 @@ class Settings(BaseSettings):
     def _lowercase_provider_names(cls, value: Any) -> Any:
         # Environment variable names come upper-case (CALLISTO_PROVIDERS__VLLM__...).
         if isinstance(value, dict):
-            return {str(k).lower(): v for k, v in value.items()}
+            return _lowercase_names(value)
         return value
+
+    @field_validator("default_provider")
+    @classmethod
+    def _lowercase_default_provider(cls, value: str) -> str:
+        return value.lower()
 
     @classmethod
     def settings_customise_sources(
@@ -151,7 +194,7 @@ class Settings(BaseSettings):
         sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
         if toml_path.is_file():
             sources.append(TomlConfigSettingsSource(settings_cls, toml_file=toml_path))
-        return tuple(sources)
+        return tuple(_LowercaseProviders(settings_cls, source) for source in sources)
 
     def api_keys(self) -> list[str]:
         """Return the accepted API keys; an empty list means the server runs open."""
@@ -178,7 +221,7 @@ class Settings(BaseSettings):
             key = os.environ.get(env)
             if key and name not in providers:
                 providers[name] = ProviderSettings(
-                    kind=kind,  # type: ignore[arg-type]
+                    kind=kind,
                     base_url=url,
                     api_key=SecretStr(key),
                 )
