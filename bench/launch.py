@@ -2,7 +2,8 @@
 
 Each runs as its own process so that its CPU and memory are its own and can be measured, as a
 deployment would run it. Output goes to log files in a scratch folder, printed if a process
-fails to start.
+fails to start. ``BENCH_CALLISTO`` replaces the server command (default ``.venv/bin/callisto``),
+e.g. with a script that patches settings before calling ``callisto.cli.main``, to try a change.
 """
 
 from __future__ import annotations
@@ -111,8 +112,8 @@ def callisto(database_url: str, model_url: str) -> Iterator[Process]:
         }
     )
     env.pop("CALLISTO_API_KEY", None)
-    exe = Path(sys.executable).parent / "callisto"
-    argv = [str(exe), "serve", "--port", str(port), "--database-url", database_url]
+    exe = os.environ.get("BENCH_CALLISTO") or str(Path(sys.executable).parent / "callisto")
+    argv = [*exe.split(), "serve", "--port", str(port), "--database-url", database_url]
     process = _spawn("callisto", argv, f"http://127.0.0.1:{port}", env)
     try:
         process.wait_ready("/health", timeout=60)
