@@ -200,12 +200,13 @@ def test_sdk_auto_pages_every_assistant(
         openai_client.beta.assistants.create(model="offline/demo", name=f"p{i}").id
         for i in range(5)
     ]
-    newest = openai_client.beta.assistants.list(limit=5)
-    assert [a.id for a in newest.data] == mine[::-1]
     everything = [a.id for a in openai_client.beta.assistants.list(limit=2)]
     assert len(everything) == len(set(everything))
     assert everything == sorted(everything, reverse=True)
-    assert everything[:5] == mine[::-1]
+    # Only ids Callisto made sort by creation: the Entities V1 layer stores client-chosen
+    # assistant ids in the same table, and those sort wherever their letters put them.
+    ours = [i for i in everything if i.startswith("asst_")]
+    assert ours[:5] == mine[::-1]
     # The same set as reading it page by page with raw requests, 100 at a time.
     manual: list[str] = []
     params: dict[str, object] = {"limit": 100}
@@ -218,7 +219,6 @@ def test_sdk_auto_pages_every_assistant(
     assert everything == manual
     after_mine = openai_client.beta.assistants.list(order="asc", after=mine[0], limit=4)
     assert [a.id for a in after_mine.data] == mine[1:]
-    assert after_mine.has_more is False
 
 
 def test_same_second_objects_keep_creation_order(openai_client: openai.OpenAI) -> None:
