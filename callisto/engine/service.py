@@ -19,6 +19,7 @@ from callisto.engine.dispatch import EmbeddedDispatcher
 from callisto.engine.events import EventLog
 from callisto.engine.lifecycle import transition
 from callisto.engine.runner import TurnRunner
+from callisto.engine.runsteps import settle_open_parts
 from callisto.errors import ConflictingState, InvalidRequest, NotFound
 from callisto.ids import PREFIXES, new_id
 from callisto.providers.registry import ProviderRegistry
@@ -294,13 +295,27 @@ class RunService:
                 if run is None or run.status not in ("queued", "in_progress", "requires_action"):
                     continue
                 transition(run, "expired", now=now)
+                executing = self.dispatcher.is_executing(run_id)
+                # With no turn executing, the run's open steps expire in the same transaction,
+                # so no reader sees an expired run with a step still in progress.
+                changed = (
+                    [] if executing else await settle_open_parts(db, run, step_status="expired")
+                )
                 try:
                     await db.commit()
                 except StaleDataError:
                     continue
             expired.append(run_id)
-            if not self.dispatcher.interrupt(run_id, "expire"):
-                await self.runner.settle(run_id)
+            if executing:
+                # The interrupted turn settles its own steps and publishes; a turn that ended
+                # meanwhile is settled here.
+                if not self.dispatcher.interrupt(run_id, "expire"):
+                    await self.runner.settle(run_id)
+                continue
+            for name, data in changed:
+                await self.events.append(run_id, name, data)
+            await self.events.append(run_id, "thread.run.expired", wire.run(run))
+            await self.events.close(run_id)
         return expired
 
     async def aclose(self) -> None:
