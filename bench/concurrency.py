@@ -23,7 +23,7 @@ from bench.measure import ResourceMonitor, added, quantiles
 LATENCY_MS = 500
 FULL_LEVELS = (1, 16, 64, 256, 1000)
 QUICK_LEVELS = (1, 16, 64)
-CONVERSATION_TIMEOUT = 120.0
+CONVERSATION_TIMEOUT = 90.0
 
 
 async def closed_loop(
@@ -59,7 +59,7 @@ async def _baseline(model_url: str, level: int, quick: bool) -> dict[str, Any]:
         direct = Direct(http, model_url)
         await direct.conversation()
         return await closed_loop(
-            level, _count(level, quick), 15 if quick else 45, direct.conversation
+            level, _count(level, quick), 15 if quick else 30, direct.conversation
         )
 
 
@@ -69,7 +69,7 @@ async def _through(server_url: str, level: int, quick: bool) -> dict[str, Any]:
         await ours.setup()
         await ours.conversation()
         return await closed_loop(
-            level, _count(level, quick), 15 if quick else 60, ours.conversation
+            level, _count(level, quick), 15 if quick else 40, ours.conversation
         )
 
 

@@ -119,7 +119,7 @@ def run(db: str, database_url: str, *, quick: bool) -> list[dict[str, Any]]:
 
     rows: list[dict[str, Any]] = []
     for latency in (0, 200):
-        count = (20 if latency == 0 else 5) if quick else (150 if latency == 0 else 30)
+        count = (20 if latency == 0 else 5) if quick else (100 if latency == 0 else 20)
         budget = 30.0 if quick else 120.0
         with (
             launch.fake_model(ttft_ms=latency, tokens=20) as fake,
