@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal, TypeVar
 
 from fastapi import Depends, Query, Request
+from sqlalchemy import Select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import InstrumentedAttribute
 
 from callisto.config import Settings
 from callisto.engine.service import RunService
 from callisto.errors import NotFound
+from callisto.store.pagination import list_body, page
 
 Row = TypeVar("Row")
 
@@ -64,6 +67,26 @@ def list_params(
 
 
 Listing = Annotated[ListParams, Depends(list_params)]
+
+
+async def list_response(
+    db: AsyncSession,
+    query: Select[Row],
+    id_column: InstrumentedAttribute[str],
+    listing: ListParams,
+    to_wire: Callable[[Row], Any],
+) -> Any:
+    """Return one page of ``query`` as the API's list object."""
+    rows, more = await page(
+        db,
+        query,
+        id_column,
+        limit=listing.limit,
+        order=listing.order,
+        after=listing.after,
+        before=listing.before,
+    )
+    return list_body(rows, more, to_wire)
 
 
 async def get_or_404(db: AsyncSession, model: type[Row], object_id: str, what: str) -> Row:

@@ -8,12 +8,11 @@ from typing import Any
 from fastapi import APIRouter, Response
 from sqlalchemy import delete, select
 
-from callisto.api.deps import Listing, Session, get_or_404
+from callisto.api.deps import Listing, Session, get_or_404, list_response
 from callisto.api.schemas import AssistantCreate, AssistantUpdate, dump
 from callisto.ids import PREFIXES, new_id
 from callisto.store import wire
 from callisto.store.models import AssistantRow
-from callisto.store.pagination import list_body, page
 
 router = APIRouter(prefix="/assistants", tags=["assistants"])
 
@@ -43,16 +42,7 @@ async def create_assistant(body: AssistantCreate, db: Session) -> dict[str, Any]
 @router.get("")
 async def list_assistants(db: Session, listing: Listing) -> Any:
     """List assistants, newest first by default."""
-    rows, more = await page(
-        db,
-        select(AssistantRow),
-        AssistantRow.id,
-        limit=listing.limit,
-        order=listing.order,
-        after=listing.after,
-        before=listing.before,
-    )
-    return list_body(rows, more, wire.assistant)
+    return await list_response(db, select(AssistantRow), AssistantRow.id, listing, wire.assistant)
 
 
 @router.get("/{assistant_id}")

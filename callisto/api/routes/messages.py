@@ -9,13 +9,12 @@ from fastapi import APIRouter, Query
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from callisto.api.deps import Listing, Session, get_or_404
+from callisto.api.deps import Listing, Session, get_or_404, list_response
 from callisto.api.schemas import MessageCreate, MessageUpdate, dump
 from callisto.errors import ConflictingState, NotFound
 from callisto.ids import PREFIXES, new_id
 from callisto.store import wire
 from callisto.store.models import ACTIVE_RUN_STATUSES, MessageRow, RunRow, ThreadRow
-from callisto.store.pagination import list_body, page
 
 router = APIRouter(prefix="/threads/{thread_id}/messages", tags=["messages"])
 
@@ -91,16 +90,7 @@ async def list_messages(
     query = select(MessageRow).where(MessageRow.thread_id == thread_id)
     if run_id is not None:
         query = query.where(MessageRow.run_id == run_id)
-    rows, more = await page(
-        db,
-        query,
-        MessageRow.id,
-        limit=listing.limit,
-        order=listing.order,
-        after=listing.after,
-        before=listing.before,
-    )
-    return list_body(rows, more, wire.message)
+    return await list_response(db, query, MessageRow.id, listing, wire.message)
 
 
 @router.get("/{message_id}")

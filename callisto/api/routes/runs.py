@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Response
 from sqlalchemy import select
 
-from callisto.api.deps import Listing, Session, State, get_or_404
+from callisto.api.deps import Listing, Session, State, get_or_404, list_response
 from callisto.api.routes.assistants import dump_response_format, dump_tools
 from callisto.api.routes.messages import new_message_row
 from callisto.api.routes.threads import add_thread
@@ -26,7 +26,6 @@ from callisto.engine.service import RunParams
 from callisto.errors import NotFound
 from callisto.store import wire
 from callisto.store.models import RunRow, RunStepRow, ThreadRow
-from callisto.store.pagination import list_body, page
 
 router = APIRouter(tags=["runs"])
 
@@ -105,16 +104,9 @@ async def create_thread_and_run(
 async def list_runs(thread_id: str, db: Session, listing: Listing) -> Any:
     """List a thread's runs."""
     await get_or_404(db, ThreadRow, thread_id, "thread")
-    rows, more = await page(
-        db,
-        select(RunRow).where(RunRow.thread_id == thread_id),
-        RunRow.id,
-        limit=listing.limit,
-        order=listing.order,
-        after=listing.after,
-        before=listing.before,
+    return await list_response(
+        db, select(RunRow).where(RunRow.thread_id == thread_id), RunRow.id, listing, wire.run
     )
-    return list_body(rows, more, wire.run)
 
 
 @router.get("/threads/{thread_id}/runs/{run_id}")
@@ -173,16 +165,13 @@ async def list_run_steps(
 ) -> Any:
     """List a run's steps."""
     await state.runs.get_run(db, thread_id, run_id)
-    rows, more = await page(
+    return await list_response(
         db,
         select(RunStepRow).where(RunStepRow.run_id == run_id),
         RunStepRow.id,
-        limit=listing.limit,
-        order=listing.order,
-        after=listing.after,
-        before=listing.before,
+        listing,
+        wire.run_step,
     )
-    return list_body(rows, more, wire.run_step)
 
 
 @router.get("/threads/{thread_id}/runs/{run_id}/steps/{step_id}")
