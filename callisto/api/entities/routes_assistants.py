@@ -3,7 +3,6 @@ Entities tool associated with one becomes one of its function tools."""
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from fastapi import APIRouter
@@ -21,6 +20,7 @@ from callisto.api.entities.tooldefs import (
     with_tool,
     without_tool,
 )
+from callisto.api.routes.assistants import new_assistant_row
 from callisto.errors import ConflictingState, InvalidRequest, NotFound
 from callisto.ids import PREFIXES, new_id
 from callisto.store.models import AssistantRow
@@ -49,18 +49,11 @@ async def create_assistant(body: AssistantCreate, db: Session) -> dict[str, Any]
     assistant_id = body.id or new_id(PREFIXES["assistant"])
     if await db.get(AssistantRow, assistant_id) is not None:
         raise ConflictingState(f"An assistant with id '{assistant_id}' already exists.")
-    row = AssistantRow(
-        id=assistant_id,
-        created_at=int(time.time()),
-        name=body.name,
-        description=body.description,
-        model=body.model,
-        instructions=body.instructions,
+    row = new_assistant_row(
+        assistant_id,
+        body,
         tools=function_tools(body.tools),
-        metadata_=body.meta_data or {},
-        tool_resources=body.tool_resources,
-        temperature=body.temperature,
-        top_p=body.top_p,
+        metadata=body.meta_data or {},
         response_format=_response_format(body.response_format),
     )
     db.add(row)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import Any, Protocol
 
 from fastapi import APIRouter, Response
 from sqlalchemy import delete, select
@@ -17,21 +17,62 @@ from callisto.store.models import AssistantRow
 router = APIRouter(prefix="/assistants", tags=["assistants"])
 
 
-@router.post("")
-async def create_assistant(body: AssistantCreate, db: Session) -> dict[str, Any]:
-    """Create an assistant."""
-    row = AssistantRow(
-        id=new_id(PREFIXES["assistant"]),
+class AssistantBody(Protocol):
+    """The fields of a create body that an assistant row keeps as given.
+
+    Both the Assistants and the Entities create bodies have them; tools, metadata and
+    ``response_format`` each API translates in its own way.
+    """
+
+    @property
+    def name(self) -> str | None: ...
+    @property
+    def description(self) -> str | None: ...
+    @property
+    def model(self) -> str: ...
+    @property
+    def instructions(self) -> str | None: ...
+    @property
+    def tool_resources(self) -> dict[str, Any] | None: ...
+    @property
+    def temperature(self) -> float | None: ...
+    @property
+    def top_p(self) -> float | None: ...
+
+
+def new_assistant_row(
+    assistant_id: str,
+    body: AssistantBody,
+    *,
+    tools: list[Any],
+    metadata: dict[str, Any],
+    response_format: Any,
+) -> AssistantRow:
+    """Build the row for a new assistant (not yet added to a session)."""
+    return AssistantRow(
+        id=assistant_id,
         created_at=int(time.time()),
         name=body.name,
         description=body.description,
         model=body.model,
         instructions=body.instructions,
-        tools=dump_tools(body.tools),
-        metadata_=body.metadata or {},
+        tools=tools,
+        metadata_=metadata,
         tool_resources=body.tool_resources,
         temperature=body.temperature,
         top_p=body.top_p,
+        response_format=response_format,
+    )
+
+
+@router.post("")
+async def create_assistant(body: AssistantCreate, db: Session) -> dict[str, Any]:
+    """Create an assistant."""
+    row = new_assistant_row(
+        new_id(PREFIXES["assistant"]),
+        body,
+        tools=dump_tools(body.tools),
+        metadata=body.metadata or {},
         response_format=dump_response_format(body.response_format),
     )
     db.add(row)
