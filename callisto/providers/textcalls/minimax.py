@@ -15,10 +15,9 @@ from collections.abc import Sequence
 
 from callisto.providers.base import ToolCall, ToolSpec
 
-from ._bodies import attribute_name, pieces, strip_one_newline, typed_arguments
+from ._bodies import attribute_name, tag_calls_body
 from ._family import (
     BodyParse,
-    Candidate,
     Family,
     Opener,
     PromptStyle,
@@ -35,26 +34,9 @@ END = "</minimax:tool_call>"
 
 def minimax_body(body: str, tools: ToolIndex) -> BodyParse | None:
     """Read the ``<invoke>`` blocks of a MiniMax section."""
-    invokes = pieces(body, "<invoke", "</invoke>")
-    if not invokes:
-        return None
-    candidates: list[Candidate] = []
-    malformed: list[str] = []
-    for invoke in invokes:
-        head = attribute_name(invoke)
-        if head is None:
-            malformed.append("<invoke" + invoke)
-            continue
-        name, start = head
-        pairs = []
-        for param in pieces(invoke[start:], "<parameter", "</parameter>"):
-            key = attribute_name(param)
-            if key is not None:
-                pairs.append((key[0], strip_one_newline(param[key[1] :])))
-        candidates.append(
-            Candidate(name, typed_arguments(name, pairs, tools), text="<invoke" + invoke)
-        )
-    return BodyParse(tuple(candidates), tuple(malformed))
+    return tag_calls_body(
+        body, tools, ("<invoke", "</invoke>"), ("<parameter", "</parameter>"), attribute_name
+    )
 
 
 class MiniMaxStyle(PromptStyle):

@@ -20,10 +20,9 @@ from collections.abc import Sequence
 
 from callisto.providers.base import ToolCall
 
-from ._bodies import pieces, strip_one_newline, typed_arguments
+from ._bodies import tag_calls_body
 from ._family import (
     BodyParse,
-    Candidate,
     Family,
     Opener,
     ToolIndex,
@@ -33,32 +32,23 @@ from ._family import (
 from .hermes import TaggedJsonStyle
 
 
+def _bare_name(text: str) -> tuple[str, int] | None:
+    """Read ``NAME>`` at the start of ``text`` (``<function=NAME>``, ``<parameter=NAME>``)."""
+    name, closed, _ = text.partition(">")
+    if not closed or not name.strip():
+        return None
+    return name.strip(), len(name) + 1
+
+
 def qwen3_body(body: str, tools: ToolIndex) -> BodyParse | None:
     """Read the ``<function=NAME>`` blocks of a body.
 
     Returns:
         The calls, or ``None`` when the body has no ``<function=`` tag.
     """
-    functions = pieces(body, "<function=", "</function>")
-    if not functions:
-        return None
-    candidates: list[Candidate] = []
-    malformed: list[str] = []
-    for function in functions:
-        name, closed, rest = function.partition(">")
-        if not closed or not name.strip():
-            malformed.append("<function=" + function)
-            continue
-        pairs: list[tuple[str, str]] = []
-        for param in pieces(rest, "<parameter=", "</parameter>"):
-            key, closed, value = param.partition(">")
-            if closed and key.strip():
-                pairs.append((key.strip(), strip_one_newline(value)))
-        name = name.strip()
-        candidates.append(
-            Candidate(name, typed_arguments(name, pairs, tools), text="<function=" + function)
-        )
-    return BodyParse(tuple(candidates), tuple(malformed))
+    return tag_calls_body(
+        body, tools, ("<function=", "</function>"), ("<parameter=", "</parameter>"), _bare_name
+    )
 
 
 class Qwen3XmlStyle(TaggedJsonStyle):
