@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -62,21 +61,17 @@ def complete_with_tools(
     Raises:
         MaxRoundsExceeded: The model still called tools after ``max_rounds`` rounds.
     """
-    history = [dict(message) for message in messages]
-    results: list[ToolResult] = []
+    conversation = _Conversation(messages, max_rounds)
     with executor_for(tools) as executor:
         offered = executor.toolbox.openai_tools()
-        for round_number in itertools.count():
+        while True:
             completion = client.chat.completions.create(
-                model=model, messages=history, tools=offered, **params
+                model=model, messages=conversation.history, tools=offered, **params
             )
-            calls = _record_reply(completion, history, round_number, max_rounds)
+            calls = conversation.record_reply(completion)
             if not calls:
-                break
-            batch = executor.execute_all_sync(calls, caller=caller)
-            results += batch
-            history += [result.chat_message() for result in batch]
-    return ChatOutcome(completion=completion, messages=history, tool_results=results)
+                return conversation.outcome(completion)
+            conversation.record_results(executor.execute_all_sync(calls, caller=caller))
 
 
 async def async_complete_with_tools(
@@ -90,41 +85,66 @@ async def async_complete_with_tools(
     **params: Any,
 ) -> ChatOutcome:
     """:func:`complete_with_tools` for an ``openai.AsyncOpenAI`` client; same arguments."""
-    history = [dict(message) for message in messages]
-    results: list[ToolResult] = []
+    conversation = _Conversation(messages, max_rounds)
     with executor_for(tools) as executor:
         offered = executor.toolbox.openai_tools()
-        for round_number in itertools.count():
+        while True:
             completion = await client.chat.completions.create(
-                model=model, messages=history, tools=offered, **params
+                model=model, messages=conversation.history, tools=offered, **params
             )
-            calls = _record_reply(completion, history, round_number, max_rounds)
+            calls = conversation.record_reply(completion)
             if not calls:
-                break
-            batch = await executor.execute_all(calls, caller=caller)
-            results += batch
-            history += [result.chat_message() for result in batch]
-    return ChatOutcome(completion=completion, messages=history, tool_results=results)
+                return conversation.outcome(completion)
+            conversation.record_results(await executor.execute_all(calls, caller=caller))
 
 
-def _record_reply(
-    completion: Any, history: list[dict[str, Any]], round_number: int, max_rounds: int
-) -> list[ToolCall]:
-    """Append the assistant's reply to ``history``; return the calls it makes, if any."""
-    message = completion.choices[0].message
-    calls = [ToolCall.from_any(call) for call in (message.tool_calls or [])]
-    reply: dict[str, Any] = {"role": "assistant", "content": message.content}
-    if calls:
-        reply["tool_calls"] = [
-            {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": _as_text(c)}}
-            for c in calls
-        ]
-    history.append(reply)
-    if calls and round_number >= max_rounds:
-        raise MaxRoundsExceeded(
-            f"the model still called tools after {max_rounds} rounds", last=completion
-        )
-    return calls
+class _Conversation:
+    """The loop's state, apart from I/O: what is sent, the results so far, the rounds answered.
+
+    Both drivers keep it the same way; they differ only in how they call the model and run the
+    tools.
+    """
+
+    def __init__(self, messages: Iterable[Mapping[str, Any]], max_rounds: int) -> None:
+        self.history = [dict(message) for message in messages]
+        self.results: list[ToolResult] = []
+        self.rounds = 0
+        self.max_rounds = max_rounds
+
+    def record_reply(self, completion: Any) -> list[ToolCall]:
+        """Append the assistant's reply to the history; return the calls it makes, if any.
+
+        Raises:
+            MaxRoundsExceeded: The reply makes calls and ``max_rounds`` rounds are answered.
+        """
+        message = completion.choices[0].message
+        calls = [ToolCall.from_any(call) for call in (message.tool_calls or [])]
+        reply: dict[str, Any] = {"role": "assistant", "content": message.content}
+        if calls:
+            reply["tool_calls"] = [
+                {
+                    "id": c.id,
+                    "type": "function",
+                    "function": {"name": c.name, "arguments": _as_text(c)},
+                }
+                for c in calls
+            ]
+        self.history.append(reply)
+        if calls and self.rounds >= self.max_rounds:
+            raise MaxRoundsExceeded(
+                f"the model still called tools after {self.max_rounds} rounds", last=completion
+            )
+        return calls
+
+    def record_results(self, batch: list[ToolResult]) -> None:
+        """Add a round's results, and their tool messages to the history."""
+        self.rounds += 1
+        self.results += batch
+        self.history += [result.chat_message() for result in batch]
+
+    def outcome(self, completion: Any) -> ChatOutcome:
+        """The outcome, ``completion`` being the answer."""
+        return ChatOutcome(completion=completion, messages=self.history, tool_results=self.results)
 
 
 def _as_text(call: ToolCall) -> str:

@@ -98,31 +98,23 @@ def run_until_done(
     quiet_assistants_deprecation()
     runs = client.beta.threads.runs
     polling = poll_options(poll_interval_ms)
+    create = {"thread_id": thread_id, "assistant_id": assistant_id, **run_params}
 
     def start() -> Any:
         if run_id is not None:
             run = runs.retrieve(run_id, thread_id=thread_id)
-            return (
-                run if run.status == "requires_action" else runs.poll(run.id, thread_id, **polling)
-            )
+            if run.status == "requires_action":
+                return run
+            return runs.poll(run.id, thread_id, **polling)
         if stream:
-            return _consume(
-                runs.stream(thread_id=thread_id, assistant_id=assistant_id, **run_params), on_text
-            )
-        return runs.create_and_poll(
-            thread_id=thread_id, assistant_id=assistant_id, **polling, **run_params
-        )
+            return _consume(runs.stream(**create), on_text)
+        return runs.create_and_poll(**create, **polling)
 
     def submit(run: Any, results: list[ToolResult]) -> Any:
-        outputs = tool_outputs(results)
+        submission = _submit_arguments(thread_id, run, results)
         if stream:
-            manager = runs.submit_tool_outputs_stream(
-                thread_id=thread_id, run_id=run.id, tool_outputs=outputs
-            )
-            return _consume(manager, on_text)
-        return runs.submit_tool_outputs_and_poll(
-            thread_id=thread_id, run_id=run.id, tool_outputs=outputs, **polling
-        )
+            return _consume(runs.submit_tool_outputs_stream(**submission), on_text)
+        return runs.submit_tool_outputs_and_poll(**submission, **polling)
 
     run = start()
     submitted: list[ToolResult] = []
@@ -144,9 +136,7 @@ def _consume(manager: Any, on_text: TextCallback | None) -> Any:
     """Read one event stream to its end; forward text deltas; return the last run seen."""
     with manager as events:
         for event in events:
-            if on_text is not None:
-                for text in text_of_event(event):
-                    on_text(text)
+            _forward_text(event, on_text)
         run = events.current_run
     return _require_run(run)
 
@@ -172,6 +162,7 @@ async def async_run_until_done(
     quiet_assistants_deprecation()
     runs = client.beta.threads.runs
     polling = poll_options(poll_interval_ms)
+    create = {"thread_id": thread_id, "assistant_id": assistant_id, **run_params}
 
     async def start() -> Any:
         if run_id is not None:
@@ -180,22 +171,14 @@ async def async_run_until_done(
                 return run
             return await runs.poll(run.id, thread_id, **polling)
         if stream:
-            manager = runs.stream(thread_id=thread_id, assistant_id=assistant_id, **run_params)
-            return await _consume_async(manager, on_text)
-        return await runs.create_and_poll(
-            thread_id=thread_id, assistant_id=assistant_id, **polling, **run_params
-        )
+            return await _consume_async(runs.stream(**create), on_text)
+        return await runs.create_and_poll(**create, **polling)
 
     async def submit(run: Any, results: list[ToolResult]) -> Any:
-        outputs = tool_outputs(results)
+        submission = _submit_arguments(thread_id, run, results)
         if stream:
-            manager = runs.submit_tool_outputs_stream(
-                thread_id=thread_id, run_id=run.id, tool_outputs=outputs
-            )
-            return await _consume_async(manager, on_text)
-        return await runs.submit_tool_outputs_and_poll(
-            thread_id=thread_id, run_id=run.id, tool_outputs=outputs, **polling
-        )
+            return await _consume_async(runs.submit_tool_outputs_stream(**submission), on_text)
+        return await runs.submit_tool_outputs_and_poll(**submission, **polling)
 
     run = await start()
     submitted: list[ToolResult] = []
@@ -217,11 +200,21 @@ async def async_run_until_done(
 async def _consume_async(manager: Any, on_text: TextCallback | None) -> Any:
     async with manager as events:
         async for event in events:
-            if on_text is not None:
-                for text in text_of_event(event):
-                    on_text(text)
+            _forward_text(event, on_text)
         run = events.current_run
     return _require_run(run)
+
+
+def _submit_arguments(thread_id: str, run: Any, results: list[ToolResult]) -> dict[str, Any]:
+    """The arguments of ``submit_tool_outputs`` (polled or streamed) answering ``run``."""
+    return {"thread_id": thread_id, "run_id": run.id, "tool_outputs": tool_outputs(results)}
+
+
+def _forward_text(event: Any, on_text: TextCallback | None) -> None:
+    """Give ``on_text`` the text fragments of a stream event, in order."""
+    if on_text is not None:
+        for text in text_of_event(event):
+            on_text(text)
 
 
 def _too_many_rounds(run: Any, max_rounds: int) -> MaxRoundsExceeded:
