@@ -21,7 +21,13 @@ from callisto.config import Settings
 from callisto.engine.events import EventLog, MemoryEventLog
 from callisto.engine.service import RunService
 from callisto.providers.registry import ProviderRegistry
-from callisto.store.database import create_engine, run_migrations, session_factory
+from callisto.store.database import (
+    create_engine,
+    create_sync_engine,
+    run_migrations,
+    session_factory,
+)
+from callisto.store.writer import Writer
 
 log = logging.getLogger("callisto")
 
@@ -41,14 +47,17 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> ASG
             run_migrations(settings.database_url)
         engine = create_engine(settings.database_url)
         sessions = session_factory(engine)
+        writer = Writer(create_sync_engine(settings.database_url))
+        writer.start()
         providers = ProviderRegistry(settings)
-        service = RunService(sessions, make_event_log(settings), providers, settings.runs)
+        service = RunService(sessions, writer, make_event_log(settings), providers, settings.runs)
         app.state.callisto = ServerState(settings=settings, sessions=sessions, runs=service)
         await service.start()
         try:
             yield
         finally:
             await service.aclose()
+            await writer.aclose()
             await providers.aclose()
             await service.events.aclose()
             await engine.dispose()

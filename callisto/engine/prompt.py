@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from callisto.providers.base import ChatMessage, ChatRequest, Role, ToolCall, ToolSpec
 from callisto.store.models import MessageRow, RunRow, RunStepRow
@@ -75,7 +75,7 @@ def _tool_round(step: RunStepRow) -> list[ChatMessage]:
     return out
 
 
-async def history(db: AsyncSession, run: RunRow) -> list[ChatMessage]:
+def history(db: Session, run: RunRow) -> list[ChatMessage]:
     """Return the thread's messages and answered tool rounds, oldest first.
 
     ``truncation_strategy`` ``last_messages: N`` keeps the newest N thread messages (tool
@@ -83,7 +83,7 @@ async def history(db: AsyncSession, run: RunRow) -> list[ChatMessage]:
     """
     messages = list(
         (
-            await db.scalars(
+            db.scalars(
                 select(MessageRow)
                 .where(MessageRow.thread_id == run.thread_id)
                 .order_by(MessageRow.id)
@@ -96,7 +96,7 @@ async def history(db: AsyncSession, run: RunRow) -> list[ChatMessage]:
         messages = messages[-keep:]
     oldest = _sort_key(messages[0].id) if messages else ""
     steps = (
-        await db.scalars(
+        db.scalars(
             select(RunStepRow)
             .where(
                 RunStepRow.thread_id == run.thread_id,

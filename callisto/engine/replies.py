@@ -17,13 +17,14 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import Session
 
 from callisto.engine.events import EventLog
 from callisto.ids import PREFIXES, new_id
 from callisto.providers.base import ToolCall, ToolCallDelta
 from callisto.store import wire
 from callisto.store.models import MessageRow, RunRow, RunStepRow
+from callisto.store.writer import Writer
 
 
 @dataclass(slots=True)
@@ -37,7 +38,7 @@ class _PendingCall:
 class ReplyRecorder:
     """Stores and publishes one model reply of a run."""
 
-    sessions: async_sessionmaker[Any]
+    writer: Writer
     events: EventLog
     run: RunRow
     message: MessageRow | None = None
@@ -104,9 +105,7 @@ class ReplyRecorder:
             {"type": "message_creation", "message_creation": {"message_id": message.id}},
             now,
         )
-        async with self.sessions() as db:
-            db.add_all([message, step])
-            await db.commit()
+        await self.writer.run(lambda db: db.add_all([message, step]))
         self.message, self.message_step = message, step
         await self.events.append(self.run.id, "thread.run.step.created", wire.run_step(step))
         await self.events.append(self.run.id, "thread.run.step.in_progress", wire.run_step(step))
@@ -119,9 +118,7 @@ class ReplyRecorder:
             await self._close_message()
             now = int(time.time())
             step = self._step("tool_calls", {"type": "tool_calls", "tool_calls": []}, now)
-            async with self.sessions() as db:
-                db.add(step)
-                await db.commit()
+            await self.writer.run(lambda db: db.add(step))
             self.tool_step = step
             await self.events.append(self.run.id, "thread.run.step.created", wire.run_step(step))
             await self.events.append(
@@ -170,9 +167,7 @@ class ReplyRecorder:
     async def _close_message(self) -> None:
         if self.message is None or self._message_closed:
             return
-        async with self.sessions() as db:
-            await self.finish_message(db, incomplete_reason=None)
-            await db.commit()
+        await self.writer.run(lambda db: self.finish_message(db, incomplete_reason=None))
         await self.publish_message_finished()
         self._message_closed = True
 
@@ -186,31 +181,27 @@ class ReplyRecorder:
         """
         if self.message is None or self._message_closed:
             return
-        async with self.sessions() as db:
-            message = await db.get(MessageRow, self.message.id)
-            if message is None or message.status != "in_progress":
-                return
-            message.content = [
-                {
-                    "type": "text",
-                    "text": {"value": "".join(self.text[self._text_start :]), "annotations": []},
-                }
-            ]
-            await db.commit()
+        message_id, content = self.message.id, self._content()
 
-    async def finish_message(self, db: AsyncSession, *, incomplete_reason: str | None) -> None:
-        """Write the finished message and its step (in ``db``; the caller commits)."""
+        def save(db: Session) -> None:
+            message = db.get(MessageRow, message_id)
+            if message is not None and message.status == "in_progress":
+                message.content = content
+
+        await self.writer.run(save)
+
+    def _content(self) -> list[dict[str, Any]]:
+        text = "".join(self.text[self._text_start :])
+        return [{"type": "text", "text": {"value": text, "annotations": []}}]
+
+    def finish_message(self, db: Session, *, incomplete_reason: str | None) -> None:
+        """Write the finished message and its step (in a writer transaction function)."""
         if self.message is None or self.message_step is None or self._message_closed:
             return
         now = int(time.time())
-        message = await db.merge(self.message)
-        step = await db.merge(self.message_step)
-        message.content = [
-            {
-                "type": "text",
-                "text": {"value": "".join(self.text[self._text_start :]), "annotations": []},
-            }
-        ]
+        message, step = self.message, self.message_step
+        db.add_all([message, step])
+        message.content = self._content()
         if incomplete_reason is None:
             message.status, message.completed_at = "completed", now
         else:
@@ -218,7 +209,6 @@ class ReplyRecorder:
             # Messages name token limits "max_tokens"; runs name which limit it was.
             message.incomplete_details = {"reason": "max_tokens"}
         step.status, step.completed_at = "completed", now
-        self.message, self.message_step = message, step
 
     async def publish_message_finished(self) -> None:
         """Publish the events of :meth:`finish_message`, after its commit."""

@@ -14,9 +14,10 @@ import dataclasses
 import logging
 import time
 from collections.abc import AsyncIterator
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from callisto.config import RunSettings
@@ -40,7 +41,10 @@ from callisto.providers.base import (
 )
 from callisto.providers.registry import ProviderRegistry
 from callisto.store import wire
-from callisto.store.models import RunRow, RunStepRow
+from callisto.store.models import RunRow
+from callisto.store.writer import Transaction, Writer
+
+T = TypeVar("T")
 
 log = logging.getLogger("callisto.engine")
 
@@ -49,18 +53,33 @@ class RunInterrupted(Exception):
     """The run changed under the runner (cancelled, expired): stop the turn quietly."""
 
 
+@dataclass(slots=True)
+class _Begin:
+    """What a turn starts from: the run (``None``: nothing to do) and the model's view."""
+
+    run: RunRow | None
+    conversation: list[ChatMessage] = field(default_factory=list)
+    events: list[tuple[str, Any]] = field(default_factory=list)
+    settled: bool = False
+
+
 class TurnRunner:
-    """Executes turns of runs. Stateless between turns: everything lives in the database."""
+    """Executes turns of runs. Stateless between turns: everything lives in the database.
+
+    Each phase of a turn is one transaction function run by the store's :class:`Writer`
+    (start the turn and read the history; create a reply's rows; end the turn), and its
+    events are published once that transaction has committed.
+    """
 
     def __init__(
         self,
-        sessions: async_sessionmaker[Any],
+        writer: Writer,
         events: EventLog,
         providers: ProviderRegistry,
         settings: RunSettings,
     ) -> None:
-        """Create a runner over the given store, event log and providers."""
-        self.sessions = sessions
+        """Create a runner over the given store writer, event log and providers."""
+        self.writer = writer
         self.events = events
         self.providers = providers
         self.settings = settings
@@ -75,21 +94,17 @@ class TurnRunner:
         A ``queued`` run starts; an ``in_progress`` run (left by a process that died) restarts
         its turn; a ``cancelling`` run is finished as ``cancelled``. Others are left alone.
         """
-        async with self.sessions() as db:
-            run = await db.get(RunRow, run_id)
-            if run is None:
-                return
-            if run.status == "cancelling":
-                await self._settle(db, run)
-                return
-            if run.status == "in_progress":
-                await settle_open_parts(db, run, step_status="failed")
-                await db.commit()
-            elif run.status != "queued":
-                return
         try:
-            await self._start(run_id)
-            await self._turn(run_id)
+            begin = await self.writer.run(lambda db: _begin_turn(db, run_id))
+        except StaleDataError:
+            return  # changed meanwhile (cancelled, expired): whoever changed it settles it
+        await self._publish(run_id, begin.events)
+        if begin.settled:
+            await self._close(run_id)
+        if begin.run is None or begin.settled:
+            return
+        try:
+            await self._turn(begin.run, begin.conversation)
         except RunInterrupted:
             await self.settle(run_id)
         except ProviderError as exc:
@@ -97,35 +112,35 @@ class TurnRunner:
         except CallistoError as exc:
             await self.fail(run_id, "server_error", exc.message)
 
-    async def _start(self, run_id: str) -> None:
-        async with self.sessions() as db:
-            run = await db.get(RunRow, run_id, populate_existing=True)
-            if run is None or run.status != "queued":
-                return
-            transition(run, "in_progress")
-            await self._commit(db)
-        await self.events.append(run.id, "thread.run.in_progress", wire.run(run))
+    async def _publish(self, run_id: str, events: list[tuple[str, Any]]) -> None:
+        for name, data in events:
+            await self.events.append(run_id, name, data)
 
-    async def _turn(self, run_id: str) -> None:
-        async with self.sessions() as db:
-            run = await self._load(db, run_id)
-            conversation = await history(db, run)
+    async def _write(self, transaction: Transaction[T]) -> T:
+        """Run a transaction that changes the run; a version conflict interrupts the turn."""
+        try:
+            return await self.writer.run(transaction)
+        except StaleDataError:
+            # Someone else (cancel, the sweeper) changed the run first: their change wins.
+            raise RunInterrupted from None
+
+    async def _turn(self, run: RunRow, conversation: list[ChatMessage]) -> None:
         provider, model = self.providers.resolve(run.model)
         name, _ = self.providers.split(run.model)
         retry = RetryPolicy(max_retries=self.providers.settings_for(name).max_retries)
         repairs = 0
         while True:
             request = build_request(run, conversation, model)
-            if run_id in self.credentials:
-                request = dataclasses.replace(request, api_key=self.credentials[run_id])
-            recorder = ReplyRecorder(self.sessions, self.events, run)
+            if run.id in self.credentials:
+                request = dataclasses.replace(request, api_key=self.credentials[run.id])
+            recorder = ReplyRecorder(self.writer, self.events, run)
             try:
                 usage, finish = await self._stream(provider, request, recorder, retry)
             except BaseException:
                 # Keep the text already streamed: the settled message event must carry it.
                 await asyncio.shield(recorder.save_partial_text())
                 raise
-            run = await self._add_usage(run_id, usage)
+            _add_usage(run, usage)
             calls = recorder.tool_calls()
             if not run.parallel_tool_calls:
                 calls = calls[:1]
@@ -138,23 +153,17 @@ class TurnRunner:
                 )
                 continue
             if problems:
-                await self._finish_message(run_id, recorder, None)
                 detail = "; ".join(p.message for p in problems)
                 await self.fail(
-                    run_id,
+                    run.id,
                     "server_error",
                     f"The model made invalid tool calls {repairs + 1} times in a row. Last: {detail}",
-                    step=recorder.tool_step,
+                    recorder=recorder,
+                    run=run,
                 )
                 return
-            await self._end_turn(run_id, recorder, valid, finish)
+            await self._end_turn(run, recorder, valid, finish)
             return
-
-    async def _load(self, db: AsyncSession, run_id: str) -> RunRow:
-        run = await db.get(RunRow, run_id, populate_existing=True)
-        if run is None or run.status != "in_progress":
-            raise RunInterrupted(run_id)
-        return run
 
     async def _stream(
         self,
@@ -195,44 +204,25 @@ class TurnRunner:
                 )
                 await asyncio.sleep(delay)
 
-    async def _add_usage(self, run_id: str, usage: Usage | None) -> RunRow:
-        async with self.sessions() as db:
-            run = await self._load(db, run_id)
-            if usage is not None:
-                total = dict(run.usage or {"prompt_tokens": 0, "completion_tokens": 0})
-                total["prompt_tokens"] = total.get("prompt_tokens", 0) + usage.prompt_tokens
-                total["completion_tokens"] = (
-                    total.get("completion_tokens", 0) + usage.completion_tokens
-                )
-                total["total_tokens"] = total["prompt_tokens"] + total["completion_tokens"]
-                run.usage = total
-                await self._commit(db)
-            return run
-
-    async def _commit(self, db: AsyncSession) -> None:
-        try:
-            await db.commit()
-        except StaleDataError:
-            # Someone else (cancel, the sweeper) changed the run first: their change wins.
-            await db.rollback()
-            raise RunInterrupted from None
-
     async def _refuse_round(
         self, run: RunRow, recorder: ReplyRecorder, problems: list[CallProblem]
     ) -> None:
-        await self._finish_message(run.id, recorder, None)
-        if recorder.tool_step is None:
-            return
-        async with self.sessions() as db:
-            step = await db.merge(recorder.tool_step)
-            step.status, step.failed_at = "failed", int(time.time())
-            step.last_error = {
-                "code": "server_error",
-                "message": "; ".join(p.message for p in problems),
-            }
-            step.step_details = _step_details(recorder.tool_calls(), None)
-            await db.commit()
-        await self.events.append(run.id, "thread.run.step.failed", wire.run_step(step))
+        step = recorder.tool_step
+        error = {"code": "server_error", "message": "; ".join(p.message for p in problems)}
+        details = _step_details(recorder.tool_calls(), None)
+
+        def refuse(db: Session) -> None:
+            db.add(run)  # writes the usage so far, checking the run's version
+            recorder.finish_message(db, incomplete_reason=None)
+            if step is not None:
+                db.add(step)
+                step.status, step.failed_at = "failed", int(time.time())
+                step.last_error, step.step_details = error, details
+
+        await self._write(refuse)
+        await recorder.publish_message_finished()
+        if step is not None:
+            await self.events.append(run.id, "thread.run.step.failed", wire.run_step(step))
 
     @staticmethod
     def _repair_messages(
@@ -259,41 +249,34 @@ class TurnRunner:
             )
         return messages
 
-    async def _finish_message(
-        self, run_id: str, recorder: ReplyRecorder, incomplete_reason: str | None
-    ) -> None:
-        if recorder.message is None:
-            return
-        async with self.sessions() as db:
-            await recorder.finish_message(db, incomplete_reason=incomplete_reason)
-            await db.commit()
-        await recorder.publish_message_finished()
-
     async def _end_turn(
-        self, run_id: str, recorder: ReplyRecorder, calls: list[ToolCall], finish: str
+        self, run: RunRow, recorder: ReplyRecorder, calls: list[ToolCall], finish: str
     ) -> None:
-        async with self.sessions() as db:
-            run = await self._load(db, run_id)
-            incomplete = self._incomplete_reason(run, finish)
-            await recorder.finish_message(db, incomplete_reason=incomplete)
+        def end(db: Session) -> None:
+            db.add(run)
+            incomplete = _incomplete_reason(run, finish)
+            recorder.finish_message(db, incomplete_reason=incomplete)
             if calls and incomplete is None:
                 assert recorder.tool_step is not None
-                step = await db.merge(recorder.tool_step)
+                step = recorder.tool_step
+                db.add(step)
                 step.step_details = _step_details(calls, None)
+                pending = _step_details(calls, None)["tool_calls"]
+                for call in pending:
+                    del call["function"]["output"]
                 run.required_action = {
                     "type": "submit_tool_outputs",
-                    "submit_tool_outputs": {"tool_calls": _step_details(calls, None)["tool_calls"]},
+                    "submit_tool_outputs": {"tool_calls": pending},
                 }
-                for call in run.required_action["submit_tool_outputs"]["tool_calls"]:
-                    del call["function"]["output"]
                 transition(run, "requires_action")
             elif incomplete is not None:
                 run.incomplete_details = {"reason": incomplete}
-                await settle_open_parts(db, run, step_status="failed")
+                settle_open_parts(db, run, step_status="failed")
                 transition(run, "incomplete")
             else:
                 transition(run, "completed")
-            await self._commit(db)
+
+        await self._write(end)
         await recorder.publish_message_finished()
         event = {"requires_action": "thread.run.requires_action"}.get(
             run.status, f"thread.run.{run.status}"
@@ -302,66 +285,119 @@ class TurnRunner:
         if is_terminal(run.status):
             await self._close(run.id)
 
-    @staticmethod
-    def _incomplete_reason(run: RunRow, finish: str) -> str | None:
-        usage = run.usage or {}
-        if (
-            run.max_prompt_tokens is not None
-            and usage.get("prompt_tokens", 0) > run.max_prompt_tokens
-        ):
-            return "max_prompt_tokens"
-        if finish == "length":
-            return "max_completion_tokens"
-        return None
-
     async def fail(
-        self, run_id: str, code: str, message: str, step: RunStepRow | None = None
+        self,
+        run_id: str,
+        code: str,
+        message: str,
+        *,
+        recorder: ReplyRecorder | None = None,
+        run: RunRow | None = None,
     ) -> None:
-        """End the run ``failed`` with ``last_error`` ``{code, message}``."""
-        async with self.sessions() as db:
-            run = await db.get(RunRow, run_id, populate_existing=True)
-            if run is None or is_terminal(run.status):
-                return
-            run.last_error = {"code": code, "message": message}
-            changed = await settle_open_parts(db, run, step_status="failed", error=run.last_error)
-            transition(run, "failed")
-            try:
-                await db.commit()
-            except StaleDataError:
-                await db.rollback()
-                await self.settle(run_id)
-                return
-        for name, data in changed:
-            await self.events.append(run_id, name, data)
-        await self.events.append(run_id, "thread.run.failed", wire.run(run))
+        """End the run ``failed`` with ``last_error`` ``{code, message}``.
+
+        With ``run`` (the runner's own copy, carrying this turn's usage) and ``recorder`` (whose
+        message is completed first), the turn's last reply is kept as it was streamed.
+        """
+        error = {"code": code, "message": message}
+
+        def fail(db: Session) -> tuple[RunRow | None, list[tuple[str, Any]]]:
+            row = run
+            if row is None:
+                row = db.get(RunRow, run_id)
+            else:
+                db.add(row)
+            if row is None or is_terminal(row.status):
+                return None, []
+            if recorder is not None:
+                recorder.finish_message(db, incomplete_reason=None)
+            row.last_error = error
+            changed = settle_open_parts(db, row, step_status="failed", error=error)
+            transition(row, "failed")
+            return row, changed
+
+        try:
+            failed, changed = await self.writer.run(fail)
+        except StaleDataError:
+            await self.settle(run_id)
+            return
+        if failed is None:
+            return
+        if recorder is not None:
+            await recorder.publish_message_finished()
+        await self._publish(run_id, changed)
+        await self.events.append(run_id, "thread.run.failed", wire.run(failed))
         await self._close(run_id)
 
     async def settle(self, run_id: str) -> None:
         """Bring a run whose turn was stopped to rest: ``cancelling`` -> ``cancelled``;
         an ``expired`` run gets its open steps expired. Publishes the events."""
-        async with self.sessions() as db:
-            run = await db.get(RunRow, run_id, populate_existing=True)
-            if run is not None:
-                await self._settle(db, run)
 
-    async def _settle(self, db: AsyncSession, run: RunRow) -> None:
-        if run.status == "cancelling":
-            changed = await settle_open_parts(db, run, step_status="cancelled")
-            transition(run, "cancelled")
-        elif run.status == "expired":
-            changed = await settle_open_parts(db, run, step_status="expired")
-        else:
-            return
-        await db.commit()
-        for name, data in changed:
-            await self.events.append(run.id, name, data)
-        await self.events.append(run.id, f"thread.run.{run.status}", wire.run(run))
-        await self._close(run.id)
+        def settle(db: Session) -> list[tuple[str, Any]] | None:
+            run = db.get(RunRow, run_id)
+            return None if run is None else _settle(db, run)
+
+        events = await self.writer.run(settle)
+        if events is not None:
+            await self._publish(run_id, events)
+            await self._close(run_id)
 
     async def _close(self, run_id: str) -> None:
         # The run is over: forget its request-given provider key, then close its log.
         self.credentials.pop(run_id, None)
         await self.events.close(run_id)
+
+
+def _begin_turn(db: Session, run_id: str) -> _Begin:
+    """Start the run's turn (``queued`` -> ``in_progress``) and read the model's view of it."""
+    run = db.get(RunRow, run_id)
+    if run is None:
+        return _Begin(None)
+    if run.status == "cancelling":
+        return _Begin(run, events=_settle(db, run) or [], settled=True)
+    events: list[tuple[str, Any]] = []
+    if run.status == "in_progress":
+        # Left by a process that stopped mid-turn: its open parts fail, the turn restarts.
+        settle_open_parts(db, run, step_status="failed")
+    elif run.status == "queued":
+        transition(run, "in_progress")
+        db.flush()  # the version check, before the event is built
+        events.append(("thread.run.in_progress", wire.run(run)))
+    else:
+        return _Begin(None)
+    return _Begin(run, history(db, run), events)
+
+
+def _settle(db: Session, run: RunRow) -> list[tuple[str, Any]] | None:
+    """Finish a stopped run's parts; return the events to publish (``None``: nothing to do)."""
+    if run.status == "cancelling":
+        changed = settle_open_parts(db, run, step_status="cancelled")
+        transition(run, "cancelled")
+    elif run.status == "expired":
+        changed = settle_open_parts(db, run, step_status="expired")
+    else:
+        return None
+    db.flush()
+    return [*changed, (f"thread.run.{run.status}", wire.run(run))]
+
+
+def _add_usage(run: RunRow, usage: Usage | None) -> None:
+    if usage is None:
+        return
+    total = dict(run.usage or {"prompt_tokens": 0, "completion_tokens": 0})
+    total["prompt_tokens"] = total.get("prompt_tokens", 0) + usage.prompt_tokens
+    total["completion_tokens"] = total.get("completion_tokens", 0) + usage.completion_tokens
+    total["total_tokens"] = total["prompt_tokens"] + total["completion_tokens"]
+    run.usage = total
+
+
+def _incomplete_reason(run: RunRow, finish: str) -> str | None:
+    usage = run.usage or {}
+    if run.max_prompt_tokens is not None and usage.get("prompt_tokens", 0) > run.max_prompt_tokens:
+        return "max_prompt_tokens"
+    if finish == "length":
+        return "max_completion_tokens"
+    return None
 
 
 @contextlib.asynccontextmanager

@@ -6,7 +6,7 @@ import time
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from callisto.store import wire
 from callisto.store.models import MessageRow, RunRow, RunStepRow
@@ -14,8 +14,8 @@ from callisto.store.models import MessageRow, RunRow, RunStepRow
 _STAMP = {"failed": "failed_at", "cancelled": "cancelled_at", "expired": "expired_at"}
 
 
-async def settle_open_parts(
-    db: AsyncSession,
+def settle_open_parts(
+    db: Session,
     run: RunRow,
     *,
     step_status: str,
@@ -23,12 +23,12 @@ async def settle_open_parts(
 ) -> list[tuple[str, Any]]:
     """Mark the run's in-progress steps ``step_status`` and its in-progress messages incomplete.
 
-    Returns the events to publish after the caller commits.
+    Returns the events to publish after the caller commits (a writer transaction function).
     """
     now = int(time.time())
     events: list[tuple[str, Any]] = []
     steps = (
-        await db.scalars(
+        db.scalars(
             select(RunStepRow).where(
                 RunStepRow.run_id == run.id, RunStepRow.status == "in_progress"
             )
@@ -41,7 +41,7 @@ async def settle_open_parts(
             step.last_error = error
         events.append((f"thread.run.step.{step_status}", wire.run_step(step)))
     messages = (
-        await db.scalars(
+        db.scalars(
             select(MessageRow).where(
                 MessageRow.run_id == run.id, MessageRow.status == "in_progress"
             )

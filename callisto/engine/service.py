@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from callisto.config import RunSettings
@@ -32,6 +33,7 @@ from callisto.store.models import (
     RunStepRow,
     ThreadRow,
 )
+from callisto.store.writer import Writer
 
 log = logging.getLogger("callisto.engine")
 
@@ -62,16 +64,26 @@ class RunService:
     def __init__(
         self,
         sessions: async_sessionmaker[Any],
+        writer: Writer,
         events: EventLog,
         providers: ProviderRegistry,
         settings: RunSettings,
     ) -> None:
-        """Wire the runner, dispatcher and sweeper together."""
+        """Wire the runner, dispatcher and sweeper together.
+
+        Args:
+            sessions: Async sessions, for reads.
+            writer: The store writer: every change to a run goes through it.
+            events: The event log.
+            providers: The model providers.
+            settings: The run settings.
+        """
         self.sessions = sessions
+        self.writer = writer
         self.events = events
         self.providers = providers
         self.settings = settings
-        self.runner = TurnRunner(sessions, events, providers, settings)
+        self.runner = TurnRunner(writer, events, providers, settings)
         self.dispatcher = EmbeddedDispatcher(self.runner, settings.max_concurrent)
         self._sweeper: asyncio.Task[None] | None = None
 
@@ -79,15 +91,15 @@ class RunService:
 
     async def create_run(
         self,
-        db: AsyncSession,
         thread_id: str,
         params: RunParams,
         *,
+        thread: ThreadRow | None = None,
         extra_rows: list[MessageRow] | None = None,
         prelude: list[tuple[str, Any]] | None = None,
         dispatch: bool = True,
     ) -> tuple[RunRow, int]:
-        """Insert a ``queued`` run (and any additional messages) in one transaction.
+        """Insert a ``queued`` run (and a new ``thread``, additional messages) in one transaction.
 
         Returns the run and the event sequence number its stream starts after. With
         ``dispatch=False`` the run waits, ``queued``, until the caller hands it to
@@ -97,28 +109,32 @@ class RunService:
             NotFound: The thread or assistant does not exist.
             ConflictingState: The thread already has an active run.
         """
-        if await db.get(ThreadRow, thread_id) is None:
-            raise NotFound(f"No thread found with id '{thread_id}'.")
-        assistant = await db.get(AssistantRow, params.assistant_id)
-        if assistant is None:
-            raise NotFound(
-                f"No assistant found with id '{params.assistant_id}'.", param="assistant_id"
-            )
-        run = self._new_run(thread_id, assistant, params)
-        for row in extra_rows or []:
-            db.add(row)
-        db.add(run)
+
+        def create(db: Session) -> RunRow:
+            if thread is not None:
+                db.add(thread)
+                db.flush()  # the thread before its messages (no ORM relationship orders them)
+            elif db.get(ThreadRow, thread_id) is None:
+                raise NotFound(f"No thread found with id '{thread_id}'.")
+            assistant = db.get(AssistantRow, params.assistant_id)
+            if assistant is None:
+                raise NotFound(
+                    f"No assistant found with id '{params.assistant_id}'.", param="assistant_id"
+                )
+            run = self._new_run(thread_id, assistant, params)
+            db.add_all([*(extra_rows or []), run])
+            return run
+
         try:
-            await db.commit()
+            run = await self.writer.run(create)
         except IntegrityError:
-            await db.rollback()
-            active = (
-                await db.scalars(
+            active = await self.writer.run(
+                lambda db: db.scalars(
                     select(RunRow.id).where(
                         RunRow.thread_id == thread_id, RunRow.status.in_(ACTIVE_RUN_STATUSES)
                     )
-                )
-            ).first()
+                ).first()
+            )
             raise ConflictingState(
                 f"Thread {thread_id} already has an active run {active or ''}.".replace(" .", ".")
             ) from None
@@ -168,53 +184,40 @@ class RunService:
     # -- tool outputs -------------------------------------------------------------------
 
     async def submit_tool_outputs(
-        self, db: AsyncSession, thread_id: str, run_id: str, outputs: list[tuple[str, str]]
+        self, thread_id: str, run_id: str, outputs: list[tuple[str, str]]
     ) -> tuple[RunRow, int]:
         """Store the outputs of every pending call and queue the run's next turn.
 
         Returns the run and the event sequence number the continuation's stream starts after.
         """
-        run = await self.get_run(db, thread_id, run_id)
-        if run.status != "requires_action":
-            raise ConflictingState(f'Runs in status "{run.status}" do not accept tool outputs.')
-        pending = [c["id"] for c in run.required_action["submit_tool_outputs"]["tool_calls"]]  # type: ignore[index]
-        given = [call_id for call_id, _ in outputs]
-        duplicates = sorted({c for c in given if given.count(c) > 1})
-        if duplicates:
-            raise InvalidRequest(
-                f"Tool outputs given more than once for call_ids {duplicates}.",
-                param="tool_outputs",
-            )
-        if sorted(given) != sorted(pending):
-            unknown = [c for c in given if c not in pending]
-            detail = f" Unknown call_ids: {unknown}." if unknown else ""
-            raise InvalidRequest(
-                f"Expected tool outputs for call_ids {pending}, got {given}.{detail}",
-                param="tool_outputs",
-            )
-        step = (
-            await db.scalars(
+
+        def submit(db: Session) -> tuple[RunRow, RunStepRow | None]:
+            run = _run_of_thread(db, thread_id, run_id)
+            if run.status != "requires_action":
+                raise ConflictingState(f'Runs in status "{run.status}" do not accept tool outputs.')
+            _check_outputs(run, outputs)
+            step = db.scalars(
                 select(RunStepRow).where(
                     RunStepRow.run_id == run_id,
                     RunStepRow.type == "tool_calls",
                     RunStepRow.status == "in_progress",
                 )
-            )
-        ).first()
-        by_id = dict(outputs)
-        if step is not None:
-            details = dict(step.step_details)
-            details["tool_calls"] = [
-                {**c, "function": {**c["function"], "output": by_id.get(c["id"])}}
-                for c in details.get("tool_calls", [])
-            ]
-            step.step_details = details
-            step.status, step.completed_at = "completed", int(time.time())
-        transition(run, "queued")
+            ).first()
+            by_id = dict(outputs)
+            if step is not None:
+                details = dict(step.step_details)
+                details["tool_calls"] = [
+                    {**c, "function": {**c["function"], "output": by_id.get(c["id"])}}
+                    for c in details.get("tool_calls", [])
+                ]
+                step.step_details = details
+                step.status, step.completed_at = "completed", int(time.time())
+            transition(run, "queued")
+            return run, step
+
         try:
-            await db.commit()
+            run, step = await self.writer.run(submit)
         except StaleDataError:
-            await db.rollback()
             raise ConflictingState(
                 f"Run {run_id} is no longer waiting for tool outputs (another request changed it)."
             ) from None
@@ -227,16 +230,19 @@ class RunService:
 
     # -- cancelling ---------------------------------------------------------------------
 
-    async def cancel(self, db: AsyncSession, thread_id: str, run_id: str) -> RunRow:
+    async def cancel(self, thread_id: str, run_id: str) -> RunRow:
         """Move the run to ``cancelling``; its turn is stopped and it ends ``cancelled``."""
-        run = await self.get_run(db, thread_id, run_id)
-        if run.status not in ("queued", "in_progress", "requires_action"):
-            raise ConflictingState(f"Cannot cancel run with status '{run.status}'.")
-        transition(run, "cancelling")
+
+        def cancel(db: Session) -> RunRow:
+            run = _run_of_thread(db, thread_id, run_id)
+            if run.status not in ("queued", "in_progress", "requires_action"):
+                raise ConflictingState(f"Cannot cancel run with status '{run.status}'.")
+            transition(run, "cancelling")
+            return run
+
         try:
-            await db.commit()
+            run = await self.writer.run(cancel)
         except StaleDataError:
-            await db.rollback()
             raise ConflictingState(f"Run {run_id} changed while cancelling; try again.") from None
         await self.events.append(run_id, "thread.run.cancelling", wire.run(run))
         if not self.dispatcher.interrupt(run_id, "cancel"):
@@ -278,33 +284,34 @@ class RunService:
     async def expire_due(self, now: float | None = None) -> list[str]:
         """Expire every active run past ``expires_at``; return their ids."""
         now = time.time() if now is None else now
-        async with self.sessions() as db:
-            due = (
-                await db.scalars(
-                    select(RunRow.id).where(
-                        RunRow.status.in_(("queued", "in_progress", "requires_action")),
-                        RunRow.expires_at_exact <= now,
-                    )
-                )
+        live = ("queued", "in_progress", "requires_action")
+        due = await self.writer.run(
+            lambda db: db.scalars(
+                select(RunRow.id).where(RunRow.status.in_(live), RunRow.expires_at_exact <= now)
             ).all()
+        )
         expired: list[str] = []
         for run_id in due:
-            # One session per run: a run that changed meanwhile is skipped, not retried.
-            async with self.sessions() as db:
-                run = await db.get(RunRow, run_id)
-                if run is None or run.status not in ("queued", "in_progress", "requires_action"):
-                    continue
+            executing = self.dispatcher.is_executing(run_id)
+
+            def expire(db: Session, run_id: str = run_id, executing: bool = executing) -> Any:
+                run = db.get(RunRow, run_id)
+                if run is None or run.status not in live:
+                    return None
                 transition(run, "expired", now=now)
-                executing = self.dispatcher.is_executing(run_id)
                 # With no turn executing, the run's open steps expire in the same transaction,
                 # so no reader sees an expired run with a step still in progress.
-                changed = (
-                    [] if executing else await settle_open_parts(db, run, step_status="expired")
-                )
-                try:
-                    await db.commit()
-                except StaleDataError:
-                    continue
+                changed = [] if executing else settle_open_parts(db, run, step_status="expired")
+                return run, changed
+
+            # One transaction per run: a run that changed meanwhile is skipped, not retried.
+            try:
+                result = await self.writer.run(expire)
+            except StaleDataError:
+                continue
+            if result is None:
+                continue
+            run, changed = result
             expired.append(run_id)
             if executing:
                 # The interrupted turn settles its own steps and publishes; a turn that ended
@@ -325,6 +332,32 @@ class RunService:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._sweeper
         await self.dispatcher.aclose()
+
+
+def _run_of_thread(db: Session, thread_id: str, run_id: str) -> RunRow:
+    run = db.get(RunRow, run_id)
+    if run is None or run.thread_id != thread_id:
+        raise NotFound(f"No run found with id '{run_id}' in thread '{thread_id}'.")
+    return run
+
+
+def _check_outputs(run: RunRow, outputs: list[tuple[str, str]]) -> None:
+    """Refuse tool outputs that are not exactly one per pending call."""
+    pending = [c["id"] for c in run.required_action["submit_tool_outputs"]["tool_calls"]]  # type: ignore[index]
+    given = [call_id for call_id, _ in outputs]
+    duplicates = sorted({c for c in given if given.count(c) > 1})
+    if duplicates:
+        raise InvalidRequest(
+            f"Tool outputs given more than once for call_ids {duplicates}.",
+            param="tool_outputs",
+        )
+    if sorted(given) != sorted(pending):
+        unknown = [c for c in given if c not in pending]
+        detail = f" Unknown call_ids: {unknown}." if unknown else ""
+        raise InvalidRequest(
+            f"Expected tool outputs for call_ids {pending}, got {given}.{detail}",
+            param="tool_outputs",
+        )
 
 
 def _check_tool_choice(choice: Any, tools: list[Any]) -> None:

@@ -10,7 +10,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import Engine, event
+from sqlalchemy import create_engine as create_sync_engine_
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 
@@ -27,6 +28,9 @@ def _parse(url: str) -> URL:
         raise InvalidRequest(
             f"Unsupported database '{backend}': use sqlite:///PATH or postgresql://..."
         )
+    if backend == "sqlite" and parsed.database in (None, "", ":memory:"):
+        # Each connection would get its own empty database: the server uses several.
+        raise InvalidRequest("An in-memory SQLite database cannot be used: give a file path.")
     return parsed
 
 
@@ -40,7 +44,7 @@ def async_url(url: str) -> URL:
 def sync_url(url: str) -> URL:
     """Return ``url`` with the sync driver Alembic uses for its backend."""
     parsed = _parse(url)
-    if parsed.get_backend_name() == "sqlite":
+    if parsed.get_backend_name() == "sqlite" and parsed.database:
         return parsed.set(drivername="sqlite")
     return parsed.set(drivername="postgresql+psycopg")
 
@@ -48,7 +52,7 @@ def sync_url(url: str) -> URL:
 def ensure_sqlite_folder(url: str) -> None:
     """Create the folder of a SQLite database file, so a first start just works."""
     parsed = _parse(url)
-    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+    if parsed.get_backend_name() == "sqlite" and parsed.database:
         Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
 
 
@@ -79,6 +83,32 @@ def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
     return create_async_engine(
         target, pool_size=pool_size, max_overflow=pool_size * 2, pool_pre_ping=True
     )
+
+
+def create_sync_engine(url: str) -> Engine:
+    """Create the synchronous engine of the engine's writer (:mod:`callisto.store.writer`).
+
+    One connection: the writer runs one transaction at a time. On SQLite each transaction
+    begins ``IMMEDIATE`` (it takes the write lock at once, so a transaction that reads before
+    it writes never finds its snapshot stale) and savepoints work, which pysqlite's own
+    transaction handling would break.
+    """
+    ensure_sqlite_folder(url)
+    target = sync_url(url)
+    if target.get_backend_name() != "sqlite":
+        return create_sync_engine_(target, pool_size=1, max_overflow=0, pool_pre_ping=True)
+    engine = create_sync_engine_(target, pool_size=1, max_overflow=0)
+
+    def connect(dbapi_connection: Any, record: Any) -> None:
+        _sqlite_pragmas(dbapi_connection, record)
+        dbapi_connection.isolation_level = None  # SQLAlchemy emits BEGIN itself, below
+
+    def begin(connection: Any) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+    event.listen(engine, "connect", connect)
+    event.listen(engine, "begin", begin)
+    return engine
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[Any]:

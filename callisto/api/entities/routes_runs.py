@@ -76,14 +76,14 @@ def _answered(memory: Memory, run_id: str) -> frozenset[str]:
 
 
 @router.post("/runs")
-async def create_run(body: RunCreate, db: Session, state: State, memory: Memory) -> Any:
+async def create_run(body: RunCreate, state: State) -> Any:
     """Create a run that waits for ``POST /v1/completions`` to start it.
 
     The id the SDK made up is not kept: the run gets a Callisto id (sortable, like every id
     here), which the SDK reads back from this response and uses from then on.
     """
     run, _ = await state.runs.create_run(
-        db, body.thread_id, run_params(body, state.runs.providers), dispatch=False
+        body.thread_id, run_params(body, state.runs.providers), dispatch=False
     )
     return wire.run(run)
 
@@ -98,7 +98,7 @@ async def retrieve_run(run_id: str, db: Session, memory: Memory) -> Any:
 async def cancel_run(run_id: str, db: Session, state: State) -> Any:
     """Cancel a run."""
     run = await load_run(db, run_id)
-    return wire.run(await state.runs.cancel(db, run.thread_id, run_id))
+    return wire.run(await state.runs.cancel(run.thread_id, run_id))
 
 
 @router.get("/actions/pending/{run_id}")
@@ -147,7 +147,7 @@ async def submit_tool_output(
     pending = [c["id"] for c in wire.pending_calls(run)]
     if all(call_id in received for call_id in pending):
         outputs = [(call_id, received[call_id]) for call_id in pending]
-        await state.runs.submit_tool_outputs(db, run.thread_id, run.id, outputs)
+        await state.runs.submit_tool_outputs(run.thread_id, run.id, outputs)
         memory.outputs.pop(run.id, None)
     now = int(time.time())
     return {

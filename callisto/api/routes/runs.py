@@ -11,7 +11,7 @@ from sqlalchemy import select
 from callisto.api.deps import Listing, Session, State, get_or_404, list_response
 from callisto.api.routes.assistants import dump_response_format, dump_tools
 from callisto.api.routes.messages import new_message_row
-from callisto.api.routes.threads import add_thread
+from callisto.api.routes.threads import new_thread
 from callisto.api.schemas import (
     RunCreate,
     RunFields,
@@ -66,17 +66,15 @@ def run_response(state: State, run: RunRow, response: Response) -> dict[str, Any
 async def create_run(
     thread_id: str,
     body: RunCreate,
-    db: Session,
     state: State,
     response: Response,
     include: Include = None,
 ) -> Any:
     """Create a run on a thread (streamed with ``stream: true``)."""
-    await get_or_404(db, ThreadRow, thread_id, "thread")
     now = int(time.time())
     extra = [new_message_row(thread_id, m, now) for m in body.additional_messages or []]
     run, start = await state.runs.create_run(
-        db, thread_id, _params(body, body.additional_instructions), extra_rows=extra
+        thread_id, _params(body, body.additional_instructions), extra_rows=extra
     )
     if body.stream:
         return stream_run(state, run.id, start)
@@ -84,16 +82,17 @@ async def create_run(
 
 
 @router.post("/threads/runs")
-async def create_thread_and_run(
-    body: ThreadAndRunCreate, db: Session, state: State, response: Response
-) -> Any:
-    """Create a thread and a run on it in one request."""
-    thread = await add_thread(db, body.thread)
+async def create_thread_and_run(body: ThreadAndRunCreate, state: State, response: Response) -> Any:
+    """Create a thread and a run on it in one request (one transaction)."""
+    thread, messages = new_thread(body.thread)
     if body.tool_resources is not None:
         thread.tool_resources = body.tool_resources
-    await db.flush()
     run, start = await state.runs.create_run(
-        db, thread.id, _params(body), prelude=[("thread.created", wire.thread(thread))]
+        thread.id,
+        _params(body),
+        thread=thread,
+        extra_rows=messages,
+        prelude=[("thread.created", wire.thread(thread))],
     )
     if body.stream:
         return stream_run(state, run.id, start)
@@ -134,24 +133,21 @@ async def submit_tool_outputs(
     thread_id: str,
     run_id: str,
     body: SubmitToolOutputs,
-    db: Session,
     state: State,
     response: Response,
 ) -> Any:
     """Submit the outputs of every pending tool call; the run continues."""
     outputs = [(o.tool_call_id, o.output) for o in body.tool_outputs]
-    run, start = await state.runs.submit_tool_outputs(db, thread_id, run_id, outputs)
+    run, start = await state.runs.submit_tool_outputs(thread_id, run_id, outputs)
     if body.stream:
         return stream_run(state, run.id, start)
     return run_response(state, run, response)
 
 
 @router.post("/threads/{thread_id}/runs/{run_id}/cancel")
-async def cancel_run(
-    thread_id: str, run_id: str, db: Session, state: State, response: Response
-) -> Any:
+async def cancel_run(thread_id: str, run_id: str, state: State, response: Response) -> Any:
     """Cancel a run: it moves to ``cancelling`` now and to ``cancelled`` shortly."""
-    return run_response(state, await state.runs.cancel(db, thread_id, run_id), response)
+    return run_response(state, await state.runs.cancel(thread_id, run_id), response)
 
 
 @router.get("/threads/{thread_id}/runs/{run_id}/steps")

@@ -13,13 +13,13 @@ from callisto.api.routes.messages import new_message_row
 from callisto.api.schemas import ThreadCreate, ThreadUpdate
 from callisto.ids import PREFIXES, new_id
 from callisto.store import wire
-from callisto.store.models import ThreadRow
+from callisto.store.models import MessageRow, ThreadRow
 
 router = APIRouter(prefix="/threads", tags=["threads"])
 
 
-async def add_thread(db: AsyncSession, body: ThreadCreate | None) -> ThreadRow:
-    """Add a new thread and its initial messages to the session (not yet committed)."""
+def new_thread(body: ThreadCreate | None) -> tuple[ThreadRow, list[MessageRow]]:
+    """Return the rows of a new thread and of its initial messages (not yet added)."""
     now = int(time.time())
     body = body or ThreadCreate()
     row = ThreadRow(
@@ -28,11 +28,16 @@ async def add_thread(db: AsyncSession, body: ThreadCreate | None) -> ThreadRow:
         metadata_=body.metadata or {},
         tool_resources=body.tool_resources,
     )
+    return row, [new_message_row(row.id, message, now) for message in body.messages or []]
+
+
+async def add_thread(db: AsyncSession, body: ThreadCreate | None) -> ThreadRow:
+    """Add a new thread and its initial messages to the session (not yet committed)."""
+    row, messages = new_thread(body)
     db.add(row)
     # The rows have no ORM relationship, so order the inserts: the thread before its messages.
     await db.flush()
-    for message in body.messages or []:
-        db.add(new_message_row(row.id, message, now))
+    db.add_all(messages)
     return row
 
 

@@ -1,0 +1,153 @@
+"""Group commit: the engine's transactions, batched, on one connection in one thread.
+
+Every change to a run (creating it, starting and ending a turn, the rows of a reply, tool
+outputs, cancelling, expiring) is a *transaction function*: a plain function of a synchronous
+ORM :class:`~sqlalchemy.orm.Session`. :meth:`Writer.run` queues one and waits for its result.
+One task drains the queue: whatever is queued when the database becomes free runs as one
+batch, in one database transaction, on a worker thread, each function inside its own
+savepoint. So:
+
+- at concurrency 1 a change costs one thread hand-off and one commit, not an async session's
+  dozen awaits per statement;
+- under load, hundreds of runs share one commit, and the event loop never waits on the
+  database pool (which is how 1,000 runs in flight ran out of connections before);
+- a function that raises (a version conflict, a bad request found while reading) rolls back
+  only its savepoint: its caller gets the exception, the rest of the batch commits.
+
+A function's result is returned once the batch has committed: the engine publishes an event
+only after the state it announces is durable. Rows a function returns are detached and fully
+loaded, so the caller reads them freely; rows a caller changed while detached can be passed
+to a later function, which re-attaches them with ``session.add`` and so writes only what
+changed (with the run's optimistic version check).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session
+
+from callisto.errors import CallistoError
+
+T = TypeVar("T")
+Transaction = Callable[[Session], T]
+"""A transaction function: reads and changes rows through the session; the writer commits."""
+
+log = logging.getLogger("callisto.store")
+
+_Outcome = tuple[bool, Any]
+
+
+class WriterClosed(CallistoError):
+    """The writer was closed (the server is stopping)."""
+
+    status_code = 503
+
+
+class Writer:
+    """Runs transaction functions in batches, one batch per database transaction.
+
+    Args:
+        engine: A synchronous engine (see :func:`callisto.store.database.create_sync_engine`).
+        max_batch: The most functions one transaction carries.
+    """
+
+    def __init__(self, engine: Engine, *, max_batch: int = 256) -> None:
+        """Create a writer over ``engine``; :meth:`start` starts it."""
+        self.engine = engine
+        self.max_batch = max_batch
+        self._queue: list[tuple[Transaction[Any], asyncio.Future[Any]]] = []
+        self._wake = asyncio.Event()
+        self._thread = ThreadPoolExecutor(1, thread_name_prefix="callisto-writer")
+        self._task: asyncio.Task[None] | None = None
+        self._closing = False
+        self._busy = False
+        self.batches = 0
+        self.transactions = 0
+
+    def start(self) -> None:
+        """Start draining the queue (call from the event loop)."""
+        if self._task is None:
+            self._task = asyncio.create_task(self._drain(), name="callisto:writer")
+
+    async def run(self, transaction: Transaction[T]) -> T:
+        """Run ``transaction`` in the next batch and return its result once committed.
+
+        Raises:
+            Exception: Whatever the function raised (its savepoint was rolled back), or the
+                error that stopped the whole batch from committing.
+        """
+        if self._closing:
+            raise WriterClosed("The server is shutting down.")
+        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        self._queue.append((transaction, future))
+        self._wake.set()
+        return await future
+
+    async def _drain(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            while self._queue:
+                batch = self._queue[: self.max_batch]
+                del self._queue[: self.max_batch]
+                functions = [fn for fn, _ in batch]
+                self._busy = True
+                try:
+                    outcomes = await loop.run_in_executor(self._thread, self._execute, functions)
+                except Exception as exc:  # the batch did not commit: every caller hears why
+                    log.warning("a batch of %d transactions failed: %s", len(batch), exc)
+                    outcomes = [(False, exc)] * len(batch)
+                finally:
+                    self._busy = False
+                for (_, future), (ok, value) in zip(batch, outcomes, strict=True):
+                    if future.done():
+                        continue
+                    if ok:
+                        future.set_result(value)
+                    else:
+                        future.set_exception(value)
+
+    def _execute(self, functions: list[Transaction[Any]]) -> list[_Outcome]:
+        outcomes: list[_Outcome] = []
+        with self.engine.connect() as connection, connection.begin():
+            for function in functions:
+                # Each function in its own savepoint: the session begins one on the shared
+                # transaction, releases it on commit, rolls back to it on failure.
+                session = Session(
+                    bind=connection,
+                    join_transaction_mode="create_savepoint",
+                    expire_on_commit=False,
+                )
+                try:
+                    value = function(session)
+                    session.commit()
+                    outcomes.append((True, value))
+                except Exception as exc:
+                    session.rollback()
+                    outcomes.append((False, exc))
+                finally:
+                    session.close()  # detaches the rows, loaded, for the caller
+        self.batches += 1
+        self.transactions += len(functions)
+        return outcomes
+
+    async def aclose(self) -> None:
+        """Finish what is queued, then stop and release the connection and the thread."""
+        self._closing = True
+        while self._queue or self._busy:
+            self._wake.set()
+            await asyncio.sleep(0.001)
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        self._thread.shutdown(wait=True)
+        self.engine.dispose()
