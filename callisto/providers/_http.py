@@ -33,6 +33,7 @@ __all__ = [
     "iter_sse",
     "new_client",
     "parse_retry_after",
+    "parse_sse_block",
     "redact",
     "translate_transport_errors",
 ]
@@ -75,31 +76,80 @@ class SSEEvent:
 
 
 async def iter_sse(response: httpx.Response) -> AsyncIterator[SSEEvent]:
-    """Yield the events of a ``text/event-stream`` response body.
+    r"""Yield the events of a ``text/event-stream`` response body.
+
+    The body is read as bytes and cut at blank lines; only whole events are decoded, so a
+    character or an event split across network reads comes out whole. Lines end with
+    ``\r\n``, ``\n`` or ``\r`` and nothing else: unlike text lines (``aiter_lines``), a
+    U+2028 that a server left unescaped in its JSON does not cut a ``data:`` line.
 
     Args:
         response: An open streaming response.
 
     Yields:
-        Each event with at least one ``data:`` line; comments and ``id:``/``retry:`` lines are
-        dropped since no adapter resumes a model stream.
+        Each event with at least one ``data:`` line (several are joined with newlines);
+        comments and ``id:``/``retry:`` lines are dropped since no adapter resumes a model
+        stream.
     """
+    unfinished: list[bytes] = []  # the pieces of an event not yet ended by a blank line
+    carry = b""  # a final \r, held back in case the next read starts with its \n
+    async for chunk in response.aiter_bytes():
+        if carry or b"\r" in chunk:
+            chunk, carry = _lf_line_ends(carry + chunk)
+        if unfinished:
+            # Join only once the event ends: a long event read in small pieces costs linear
+            # time, not quadratic.
+            ends = b"\n\n" in chunk or (chunk[:1] == b"\n" and unfinished[-1][-1:] == b"\n")
+            unfinished.append(chunk)
+            if not ends:
+                continue
+            chunk = b"".join(unfinished)
+            unfinished.clear()
+        # Everything before the last blank line is whole events, so whole characters too.
+        events, _, rest = chunk.rpartition(b"\n\n")
+        if rest:
+            unfinished.append(rest)
+        if not events:
+            continue
+        for block in events.decode(errors="replace").split("\n\n"):
+            event = parse_sse_block(block)
+            if event is not None:
+                yield event
+    event = parse_sse_block(b"".join(unfinished).decode(errors="replace"))
+    if event is not None:
+        yield event
+
+
+def _lf_line_ends(chunk: bytes) -> tuple[bytes, bytes]:
+    """Return ``chunk`` with ``\\r\\n`` and ``\\r`` line ends made ``\\n``, and a final ``\\r``
+    held back (the next read may start with its ``\\n``)."""
+    carry = b""
+    if chunk.endswith(b"\r"):
+        chunk, carry = chunk[:-1], b"\r"
+    chunk = chunk.replace(b"\r\n", b"\n")
+    if b"\r" in chunk:
+        chunk = chunk.replace(b"\r", b"\n")
+    return chunk, carry
+
+
+def parse_sse_block(block: str) -> SSEEvent | None:
+    r"""Return the event of one block of ``text/event-stream`` lines, ``None`` without data.
+
+    Args:
+        block: The lines of one event, ``\n``-separated, without the blank line that ends it.
+    """
+    if block.startswith("data: ") and "\n" not in block:
+        return SSEEvent("message", block[6:])  # the common case: one data line
     event = "message"
     data: list[str] = []
-    async for line in response.aiter_lines():
-        if not line:
-            if data:
-                yield SSEEvent(event, "\n".join(data))
-            event, data = "message", []
-            continue
+    for line in block.removeprefix("\ufeff").split("\n"):
         field, _, value = line.partition(":")
         value = value.removeprefix(" ")
         if field == "event":
             event = value
         elif field == "data":
             data.append(value)
-    if data:
-        yield SSEEvent(event, "\n".join(data))
+    return SSEEvent(event, "\n".join(data)) if data else None
 
 
 def parse_retry_after(value: str | None) -> float | None:
