@@ -11,7 +11,7 @@ import asyncio
 import logging
 from typing import Literal, Protocol
 
-from callisto.engine.runner import TurnRunner
+from callisto.engine.runner import Begin, TurnRunner
 
 log = logging.getLogger("callisto.engine")
 
@@ -49,14 +49,46 @@ class EmbeddedDispatcher:
         self._reasons: dict[str, StopReason] = {}
         self._again: set[str] = set()
 
-    def submit(self, run_id: str) -> None:
-        """Start a task for ``run_id``, or mark it to go again if one is finishing."""
+    async def reserve(self, run_id: str) -> bool:
+        """Take a free slot for ``run_id`` now, if there is one and no task of it is finishing.
+
+        Never waits for a slot. The caller then begins the turn in its own transaction and
+        hands it over with :meth:`submit` (``begun=``), or gives the slot back with
+        :meth:`release`.
+        """
+        if run_id in self._tasks or self._slots.locked():
+            return False
+        await self._slots.acquire()  # not locked: returns at once
+        return True
+
+    def release(self) -> None:
+        """Give back a slot taken by :meth:`reserve` and not used."""
+        self._slots.release()
+
+    def submit(self, run_id: str, begun: Begin | None = None) -> None:
+        """Start a task for ``run_id``, or mark it to go again if one is finishing.
+
+        With ``begun`` (a turn begun in a reserved slot), the task runs that turn in the slot.
+        """
+        if begun is not None:
+            task = asyncio.create_task(self._continue(run_id, begun), name=f"run:{run_id}")
+            self._track(run_id, task)
+            return
         if run_id in self._tasks:
             self._again.add(run_id)
             return
         task = asyncio.create_task(self._execute(run_id), name=f"run:{run_id}")
+        self._track(run_id, task)
+
+    def _track(self, run_id: str, task: asyncio.Task[None]) -> None:
         self._tasks[run_id] = task
         task.add_done_callback(lambda _t: self._done(run_id))
+
+    async def _continue(self, run_id: str, begun: Begin) -> None:
+        try:
+            await self._guarded(run_id, begun)
+        finally:
+            self._slots.release()
 
     def _done(self, run_id: str) -> None:
         self._tasks.pop(run_id, None)
@@ -66,9 +98,12 @@ class EmbeddedDispatcher:
             self.submit(run_id)
 
     async def _execute(self, run_id: str) -> None:
+        async with self._slots:
+            await self._guarded(run_id, None)
+
+    async def _guarded(self, run_id: str, begun: Begin | None) -> None:
         try:
-            async with self._slots:
-                await self.runner.execute(run_id)
+            await self.runner.execute(run_id, begun)
         except asyncio.CancelledError:
             reason = self._reasons.get(run_id, "shutdown")
             if reason != "shutdown":

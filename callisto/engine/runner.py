@@ -54,8 +54,11 @@ class RunInterrupted(Exception):
 
 
 @dataclass(slots=True)
-class _Begin:
-    """What a turn starts from: the run (``None``: nothing to do) and the model's view."""
+class Begin:
+    """What a turn starts from: the run (``None``: nothing to do) and the model's view.
+
+    ``events`` are published by whoever ran the transaction that began the turn.
+    """
 
     run: RunRow | None
     conversation: list[ChatMessage] = field(default_factory=list)
@@ -88,17 +91,21 @@ class TurnRunner:
         # for tool outputs keeps its key: its next turn starts as soon as they arrive).
         self.credentials: dict[str, str] = {}
 
-    async def execute(self, run_id: str) -> None:
+    async def execute(self, run_id: str, begun: Begin | None = None) -> None:
         """Run the next turn of ``run_id`` if it is waiting for one.
 
         A ``queued`` run starts; an ``in_progress`` run (left by a process that died) restarts
         its turn; a ``cancelling`` run is finished as ``cancelled``. Others are left alone.
+        With ``begun``, the turn was already started (and announced) by the transaction that
+        queued the run (:func:`begin_turn`).
         """
-        try:
-            begin = await self.writer.run(lambda db: _begin_turn(db, run_id))
-        except StaleDataError:
-            return  # changed meanwhile (cancelled, expired): whoever changed it settles it
-        await self._publish(run_id, begin.events)
+        begin = begun
+        if begin is None:
+            try:
+                begin = await self.writer.run(lambda db: load_turn(db, run_id))
+            except StaleDataError:
+                return  # changed meanwhile (cancelled, expired): whoever changed it settles it
+            await self._publish(run_id, begin.events)
         if begin.settled:
             await self._close(run_id)
         if begin.run is None or begin.settled:
@@ -348,13 +355,19 @@ class TurnRunner:
         await self.events.close(run_id)
 
 
-def _begin_turn(db: Session, run_id: str) -> _Begin:
-    """Start the run's turn (``queued`` -> ``in_progress``) and read the model's view of it."""
+def load_turn(db: Session, run_id: str) -> Begin:
+    """Load the run and begin its turn (a transaction function)."""
     run = db.get(RunRow, run_id)
-    if run is None:
-        return _Begin(None)
+    return Begin(None) if run is None else begin_turn(db, run)
+
+
+def begin_turn(db: Session, run: RunRow) -> Begin:
+    """Start the run's turn (``queued`` -> ``in_progress``) and read the model's view of it.
+
+    For use inside a transaction function; the caller publishes the returned events.
+    """
     if run.status == "cancelling":
-        return _Begin(run, events=_settle(db, run) or [], settled=True)
+        return Begin(run, events=_settle(db, run) or [], settled=True)
     events: list[tuple[str, Any]] = []
     if run.status == "in_progress":
         # Left by a process that stopped mid-turn: its open parts fail, the turn restarts.
@@ -364,8 +377,8 @@ def _begin_turn(db: Session, run_id: str) -> _Begin:
         db.flush()  # the version check, before the event is built
         events.append(("thread.run.in_progress", wire.run(run)))
     else:
-        return _Begin(None)
-    return _Begin(run, history(db, run), events)
+        return Begin(None)
+    return Begin(run, history(db, run), events)
 
 
 def _settle(db: Session, run: RunRow) -> list[tuple[str, Any]] | None:

@@ -19,7 +19,7 @@ from callisto.config import RunSettings
 from callisto.engine.dispatch import EmbeddedDispatcher
 from callisto.engine.events import EventLog
 from callisto.engine.lifecycle import transition
-from callisto.engine.runner import TurnRunner
+from callisto.engine.runner import Begin, TurnRunner, begin_turn
 from callisto.engine.runsteps import settle_open_parts
 from callisto.errors import ConflictingState, InvalidRequest, NotFound
 from callisto.ids import PREFIXES, new_id
@@ -56,6 +56,21 @@ class RunParams:
     tool_choice: Any = None
     parallel_tool_calls: bool | None = None
     response_format: Any = None
+
+
+@dataclass(slots=True)
+class Accepted:
+    """A run just queued (created, or given its tool outputs).
+
+    Attributes:
+        run: The run. Its turn may already have begun: do not answer with it.
+        queued: The run's wire form as queued, the answer to the request.
+        start: The event sequence number the request's stream starts after.
+    """
+
+    run: RunRow
+    queued: dict[str, Any]
+    start: int
 
 
 class RunService:
@@ -98,10 +113,10 @@ class RunService:
         extra_rows: list[MessageRow] | None = None,
         prelude: list[tuple[str, Any]] | None = None,
         dispatch: bool = True,
-    ) -> tuple[RunRow, int]:
+    ) -> Accepted:
         """Insert a ``queued`` run (and a new ``thread``, additional messages) in one transaction.
 
-        Returns the run and the event sequence number its stream starts after. With
+        Returns the run, as queued, and the event sequence number its stream starts after. With
         ``dispatch=False`` the run waits, ``queued``, until the caller hands it to
         ``self.dispatcher`` (Entities' flow: the model and its key come with a later request).
 
@@ -110,7 +125,11 @@ class RunService:
             ConflictingState: The thread already has an active run.
         """
 
-        def create(db: Session) -> RunRow:
+        # With a free slot, the transaction that queues the run also begins its turn: one
+        # commit and no hand-off before the model is called.
+        reserved = dispatch and await self.dispatcher.reserve("")
+
+        def create(db: Session) -> tuple[RunRow, dict[str, Any], Begin | None]:
             if thread is not None:
                 db.add(thread)
                 db.flush()  # the thread before its messages (no ORM relationship orders them)
@@ -123,11 +142,14 @@ class RunService:
                 )
             run = self._new_run(thread_id, assistant, params)
             db.add_all([*(extra_rows or []), run])
-            return run
+            db.flush()
+            queued = wire.run(run)
+            return run, queued, begin_turn(db, run) if reserved else None
 
         try:
-            run = await self.writer.run(create)
+            run, queued, begun = await self.writer.run(create)
         except IntegrityError:
+            self._unreserve(reserved)
             active = await self.writer.run(
                 lambda db: db.scalars(
                     select(RunRow.id).where(
@@ -138,13 +160,29 @@ class RunService:
             raise ConflictingState(
                 f"Thread {thread_id} already has an active run {active or ''}.".replace(" .", ".")
             ) from None
+        except BaseException:
+            self._unreserve(reserved)
+            raise
         for name, data in prelude or []:
             await self.events.append(run.id, name, data)
-        await self.events.append(run.id, "thread.run.created", wire.run(run))
-        await self.events.append(run.id, "thread.run.queued", wire.run(run))
+        await self.events.append(run.id, "thread.run.created", queued)
+        await self.events.append(run.id, "thread.run.queued", queued)
         if dispatch:
-            self.dispatcher.submit(run.id)
-        return run, 0
+            await self._hand_over(run.id, begun)
+        return Accepted(run, queued, 0)
+
+    def _unreserve(self, reserved: bool) -> None:
+        if reserved:
+            self.dispatcher.release()
+
+    async def _hand_over(self, run_id: str, begun: Begin | None) -> None:
+        """Dispatch the run: with its turn already begun (in a reserved slot) or to begin."""
+        if begun is None:
+            self.dispatcher.submit(run_id)
+            return
+        for name, data in begun.events:
+            await self.events.append(run_id, name, data)
+        self.dispatcher.submit(run_id, begun)
 
     def _new_run(self, thread_id: str, assistant: AssistantRow, p: RunParams) -> RunRow:
         now = time.time()
@@ -185,13 +223,16 @@ class RunService:
 
     async def submit_tool_outputs(
         self, thread_id: str, run_id: str, outputs: list[tuple[str, str]]
-    ) -> tuple[RunRow, int]:
+    ) -> Accepted:
         """Store the outputs of every pending call and queue the run's next turn.
 
-        Returns the run and the event sequence number the continuation's stream starts after.
+        Returns the run, as queued, and the event sequence number the continuation's stream
+        starts after.
         """
 
-        def submit(db: Session) -> tuple[RunRow, RunStepRow | None]:
+        reserved = await self.dispatcher.reserve(run_id)
+
+        def submit(db: Session) -> tuple[RunRow, RunStepRow | None, dict[str, Any], Begin | None]:
             run = _run_of_thread(db, thread_id, run_id)
             if run.status != "requires_action":
                 raise ConflictingState(f'Runs in status "{run.status}" do not accept tool outputs.')
@@ -213,20 +254,26 @@ class RunService:
                 step.step_details = details
                 step.status, step.completed_at = "completed", int(time.time())
             transition(run, "queued")
-            return run, step
+            db.flush()
+            queued = wire.run(run)
+            return run, step, queued, begin_turn(db, run) if reserved else None
 
         try:
-            run, step = await self.writer.run(submit)
+            run, step, queued, begun = await self.writer.run(submit)
         except StaleDataError:
+            self._unreserve(reserved)
             raise ConflictingState(
                 f"Run {run_id} is no longer waiting for tool outputs (another request changed it)."
             ) from None
+        except BaseException:
+            self._unreserve(reserved)
+            raise
         start = await self.events.last_seq(run_id)
         if step is not None:
             await self.events.append(run_id, "thread.run.step.completed", wire.run_step(step))
-        await self.events.append(run_id, "thread.run.queued", wire.run(run))
-        self.dispatcher.submit(run_id)
-        return run, start
+        await self.events.append(run_id, "thread.run.queued", queued)
+        await self._hand_over(run_id, begun)
+        return Accepted(run, queued, start)
 
     # -- cancelling ---------------------------------------------------------------------
 

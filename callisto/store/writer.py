@@ -30,7 +30,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 from sqlalchemy.orm import Session
 
 from callisto.errors import CallistoError
@@ -68,6 +68,7 @@ class Writer:
         self._task: asyncio.Task[None] | None = None
         self._closing = False
         self._busy = False
+        self._connection: Connection | None = None
         self.batches = 0
         self.transactions = 0
 
@@ -116,25 +117,26 @@ class Writer:
                         future.set_exception(value)
 
     def _execute(self, functions: list[Transaction[Any]]) -> list[_Outcome]:
-        outcomes: list[_Outcome] = []
-        with self.engine.connect() as connection, connection.begin():
-            for function in functions:
-                # Each function in its own savepoint: the session begins one on the shared
-                # transaction, releases it on commit, rolls back to it on failure.
-                session = Session(
-                    bind=connection,
-                    join_transaction_mode="create_savepoint",
-                    expire_on_commit=False,
-                )
-                try:
-                    value = function(session)
-                    session.commit()
-                    outcomes.append((True, value))
-                except Exception as exc:
-                    session.rollback()
-                    outcomes.append((False, exc))
-                finally:
-                    session.close()  # detaches the rows, loaded, for the caller
+        # The connection stays open between batches (no checkout or ping per batch); a batch
+        # that fails as a whole drops it, and the next batch connects afresh.
+        if self._connection is None:
+            self._connection = self.engine.connect()
+        connection = self._connection
+        try:
+            if len(functions) == 1:
+                # Alone in its transaction: no savepoint needed, the session owns it.
+                outcomes = [_outcome(functions[0], Session(bind=connection, **_SESSION))]
+            else:
+                with connection.begin():
+                    # Each function in its own savepoint: the session begins one on the shared
+                    # transaction, releases it on commit, rolls back to it on failure.
+                    outcomes = [
+                        _outcome(fn, Session(bind=connection, **_SAVEPOINT)) for fn in functions
+                    ]
+        except Exception:
+            self._connection = None
+            connection.invalidate()
+            raise
         self.batches += 1
         self.transactions += len(functions)
         return outcomes
@@ -150,4 +152,26 @@ class Writer:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
         self._thread.shutdown(wait=True)
+        if self._connection is not None:
+            self._connection.close()
         self.engine.dispose()
+
+
+_SESSION: dict[str, Any] = {"expire_on_commit": False}
+_SAVEPOINT: dict[str, Any] = {
+    "expire_on_commit": False,
+    "join_transaction_mode": "create_savepoint",
+}
+
+
+def _outcome(function: Transaction[Any], session: Session) -> _Outcome:
+    """Run one transaction function in ``session`` and commit it, or roll it back."""
+    try:
+        value = function(session)
+        session.commit()
+        return True, value
+    except Exception as exc:
+        session.rollback()
+        return False, exc
+    finally:
+        session.close()  # detaches the rows, loaded, for the caller

@@ -82,10 +82,10 @@ async def create_run(body: RunCreate, state: State) -> Any:
     The id the SDK made up is not kept: the run gets a Callisto id (sortable, like every id
     here), which the SDK reads back from this response and uses from then on.
     """
-    run, _ = await state.runs.create_run(
+    accepted = await state.runs.create_run(
         body.thread_id, run_params(body, state.runs.providers), dispatch=False
     )
-    return wire.run(run)
+    return wire.run(accepted.run)
 
 
 @router.get("/runs/{run_id}")

@@ -55,11 +55,12 @@ def _params(body: RunFields, additional_instructions: str | None = None) -> RunP
     )
 
 
-def run_response(state: State, run: RunRow, response: Response) -> dict[str, Any]:
+def run_response(state: State, run: RunRow | dict[str, Any], response: Response) -> dict[str, Any]:
     """Return a run's wire form; a run still moving tells the SDK to poll again soon."""
-    if not is_terminal(run.status):
+    data = run if isinstance(run, dict) else wire.run(run)
+    if not is_terminal(data["status"]):
         response.headers["openai-poll-after-ms"] = str(state.settings.runs.poll_after_ms)
-    return wire.run(run)
+    return data
 
 
 @router.post("/threads/{thread_id}/runs")
@@ -73,12 +74,12 @@ async def create_run(
     """Create a run on a thread (streamed with ``stream: true``)."""
     now = int(time.time())
     extra = [new_message_row(thread_id, m, now) for m in body.additional_messages or []]
-    run, start = await state.runs.create_run(
+    accepted = await state.runs.create_run(
         thread_id, _params(body, body.additional_instructions), extra_rows=extra
     )
     if body.stream:
-        return stream_run(state, run.id, start)
-    return run_response(state, run, response)
+        return stream_run(state, accepted.run.id, accepted.start)
+    return run_response(state, accepted.queued, response)
 
 
 @router.post("/threads/runs")
@@ -87,7 +88,7 @@ async def create_thread_and_run(body: ThreadAndRunCreate, state: State, response
     thread, messages = new_thread(body.thread)
     if body.tool_resources is not None:
         thread.tool_resources = body.tool_resources
-    run, start = await state.runs.create_run(
+    accepted = await state.runs.create_run(
         thread.id,
         _params(body),
         thread=thread,
@@ -95,8 +96,8 @@ async def create_thread_and_run(body: ThreadAndRunCreate, state: State, response
         prelude=[("thread.created", wire.thread(thread))],
     )
     if body.stream:
-        return stream_run(state, run.id, start)
-    return run_response(state, run, response)
+        return stream_run(state, accepted.run.id, accepted.start)
+    return run_response(state, accepted.queued, response)
 
 
 @router.get("/threads/{thread_id}/runs")
@@ -138,10 +139,10 @@ async def submit_tool_outputs(
 ) -> Any:
     """Submit the outputs of every pending tool call; the run continues."""
     outputs = [(o.tool_call_id, o.output) for o in body.tool_outputs]
-    run, start = await state.runs.submit_tool_outputs(thread_id, run_id, outputs)
+    accepted = await state.runs.submit_tool_outputs(thread_id, run_id, outputs)
     if body.stream:
-        return stream_run(state, run.id, start)
-    return run_response(state, run, response)
+        return stream_run(state, run_id, accepted.start)
+    return run_response(state, accepted.queued, response)
 
 
 @router.post("/threads/{thread_id}/runs/{run_id}/cancel")
