@@ -60,6 +60,11 @@ def serve(args: argparse.Namespace) -> int:
         port=settings.port,
         log_level=settings.log_level.lower(),
         timeout_graceful_shutdown=5,
+        # "auto" takes uvloop and httptools (installed with uvicorn[standard]) where they run,
+        # asyncio and h11 elsewhere. No route speaks WebSocket, so none is loaded.
+        loop="auto",
+        http="auto",
+        ws="none",
     )
     return 0
 

@@ -31,9 +31,7 @@ class ThreadedServer:
         port: The port bound (chosen by the OS).
     """
 
-    def __init__(
-        self, app: Any, *, startup_timeout: float = 10.0, lifespan: bool = False
-    ) -> None:
+    def __init__(self, app: Any, *, startup_timeout: float = 10.0, lifespan: bool = False) -> None:
         """Prepare the server; nothing is bound until :meth:`start` or ``with``.
 
         Args:
@@ -74,6 +72,7 @@ class ThreadedServer:
             self.app,
             log_level="warning",
             lifespan="on" if self._lifespan else "off",
+            ws="none",  # the apps served here speak HTTP only; loop and http stay "auto"
             # Streams that a test abandons must not hold shutdown for long.
             timeout_graceful_shutdown=1,
         )
