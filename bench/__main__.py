@@ -4,13 +4,23 @@ Every workload runs against its baseline (the same conversation straight to the 
 on SQLite and, when reachable, PostgreSQL; the results go to ``bench/results/``: RESULTS.md (the
 tables, the targets, the machine), ``results.json`` and PNG plots. Timing never fails the run:
 figures are printed and recorded. Everything stays on loopback, and every loop is bounded in
-count and time (``--quick`` about 3 minutes, the full run about 12 on 2 cores).
+count and time (``--quick`` about 3 minutes, the full run about 11 on 2 cores).
+
+``--before REF`` (or ``BENCH_BEFORE``) also runs the server as it was at commit ``REF`` and
+measures it side by side with the current one in every workload: same venv, the old
+``callisto/`` package first on its ``PYTHONPATH``, its own fresh database. The current
+("after") server runs a copy of the working tree's ``callisto/`` taken when the run starts
+(or of ``--after REF``). With ``--before``, ``--quick`` takes about 4-5 minutes and the full
+run 16-20 (most of it the concurrency levels 256 and 1,000); ``--levels`` picks the levels, e.g.
+``--levels 1,16,64,256`` saves about 7 minutes.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import sys
 import time
 import warnings
 from collections.abc import Sequence
@@ -29,6 +39,18 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--workloads", default=",".join(WORKLOADS), help="comma-separated")
     parser.add_argument("--databases", default="sqlite,postgres", help="comma-separated")
     parser.add_argument("--levels", default=None, help="concurrency levels, e.g. 1,16,256")
+    parser.add_argument(
+        "--before",
+        default=os.environ.get("BENCH_BEFORE") or None,
+        metavar="REF",
+        help="also measure the server at git commit REF, side by side (env BENCH_BEFORE)",
+    )
+    parser.add_argument(
+        "--after",
+        default=None,
+        metavar="REF",
+        help="measure the server at git commit REF as the current one (default: the working tree)",
+    )
     parser.add_argument("--out", type=Path, default=RESULTS, help="where results are written")
     parser.add_argument(
         "--profile",
@@ -38,18 +60,33 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _profiler(out: Path, db: str, enabled: bool, levels: tuple[int, ...]) -> Any:
+def _profiler(out: Path, db: str, enabled: bool, levels: tuple[int, ...], compare: bool) -> Any:
     if not enabled:
         return None
     target = 256 if 256 in levels else max(levels)
 
-    def start(pid: int, key: Any) -> Any:
+    def start(pid: int, key: Any, side: str) -> Any:
         if key not in (target, "burst"):
             return None
-        name = f"{db}-{'concurrency-' + str(key) if isinstance(key, int) else 'streaming-' + key}"
+        workload = "concurrency-" + str(key) if isinstance(key, int) else "streaming-" + key
+        name = f"{db}-{side}-{workload}" if compare else f"{db}-{workload}"
         return profiling.record(pid, out / "profiles" / f"{name}.txt")
 
     return start
+
+
+def _workload(
+    workload: str, db: str, targets: list[launch.Target], args: argparse.Namespace, **extra: Any
+) -> list[dict[str, Any]]:
+    if workload == "roundtrip":
+        return roundtrip.run(db, targets, quick=args.quick)
+    if workload == "concurrency":
+        return concurrency.run(
+            db, targets, quick=args.quick, levels=extra["levels"], on_server=extra["hook"]
+        )
+    if workload == "streaming":
+        return streaming.run(db, targets, quick=args.quick, on_server=extra["hook"])
+    raise SystemExit(f"unknown workload {workload!r}; known: {', '.join(WORKLOADS)}")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -60,37 +97,46 @@ def main(argv: Sequence[str] | None = None) -> int:
     databases = [d for d in args.databases.split(",") if d]
     levels = tuple(int(x) for x in args.levels.split(",")) if args.levels else None
     levels = levels or (concurrency.QUICK_LEVELS if args.quick else concurrency.FULL_LEVELS)
+    code = launch.codes(args.before, args.after)
+    for c in code:
+        print(f"{c.side}: callisto of {c.describe()}, copied to {c.path}")
     info = report.machine()
     started = time.monotonic()
     rows: list[dict[str, Any]] = []
     skipped = []
+    timings: dict[str, int] = {}
     for db in databases:
         if db == "postgres" and (reason := launch.postgres_unavailable()):
             print(f"skipping PostgreSQL: {reason}")
             skipped.append(f"postgres ({reason})")
             continue
-        hook = _profiler(args.out, db, args.profile, levels)
+        hook = _profiler(args.out, db, args.profile, levels, len(code) > 1)
         print(f"== {db}")
         for workload in workloads:
-            with launch.database(db) as url:
-                if workload == "roundtrip":
-                    rows += roundtrip.run(db, url, quick=args.quick)
-                elif workload == "concurrency":
-                    rows += concurrency.run(
-                        db, url, quick=args.quick, levels=levels, on_server=hook
-                    )
-                elif workload == "streaming":
-                    rows += streaming.run(db, url, quick=args.quick, on_server=hook)
+            began = time.monotonic()
+            with launch.targets(db, code) as targets:
+                rows += _workload(workload, db, targets, args, levels=levels, hook=hook)
+            timings[f"{db} {workload}"] = round(time.monotonic() - began)
+            print(f"  ({db} {workload} took {timings[f'{db} {workload}']} s)")
     elapsed = time.monotonic() - started
+    servers = (
+        "two `callisto serve` processes (before and after, each uvicorn, 1 worker, embedded "
+        "dispatch, each on its own database)"
+        if len(code) > 1
+        else "one `callisto serve` process (uvicorn, 1 worker, embedded dispatch)"
+    )
     settings = {
         "quick": args.quick,
         "elapsed_s": elapsed,
+        "timings_s": timings,
+        "after_command": os.environ.get("BENCH_CALLISTO") or None,
         "databases": [d for d in databases if not any(s.startswith(d) for s in skipped)],
         "skipped": "; ".join(skipped),
+        "code": {c.side: {"ref": c.ref, "commit": c.commit} for c in code},
+        "command": " ".join(["python -m bench", *(sys.argv[1:] if argv is None else argv)]),
         "description": (
-            "one `callisto serve` process (uvicorn, 1 worker, embedded dispatch), the fake model "
-            "(`bench.fake_model`) and the client in three processes on this machine; round trip: "
-            "20-token answers; concurrency: "
+            f"{servers}, the fake model (`bench.fake_model`) and the client in separate processes "
+            "on this machine; round trip: 20-token answers; concurrency: "
             f"levels {', '.join(map(str, levels))}, fake time to first token 500 ms; streaming: "
             "1,000 tokens at 2 ms/token (paced) and 0 ms (burst)"
         ),
@@ -111,7 +157,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print()
     print("\n".join(line for line in text.splitlines() if not line.startswith("![")))
     print(f"wrote {args.out / 'RESULTS.md'}, results.json and {', '.join(p.name for p in written)}")
-    print(f"took {elapsed:.0f} s")
+    print(f"took {elapsed:.0f} s; logs and code copies in {launch.SCRATCH}")
     return 0
 
 

@@ -1,28 +1,58 @@
-"""Start and stop the benchmark's processes: the fake model and a Callisto server, on loopback.
+"""Start and stop the benchmark's processes: the fake model and Callisto servers, on loopback.
 
 Each runs as its own process so that its CPU and memory are its own and can be measured, as a
 deployment would run it. Output goes to log files in a scratch folder, printed if a process
-fails to start. ``BENCH_CALLISTO`` replaces the server command (default ``.venv/bin/callisto``),
-e.g. with a script that patches settings before calling ``callisto.cli.main``, to try a change.
+fails to start.
+
+Which code a server runs is a :class:`Code`: a copy of a ``callisto/`` package in the scratch
+folder (the working tree's as it was when the run started, or a commit's via ``git archive``),
+put first on ``PYTHONPATH`` of the same venv's Python. ``-P`` keeps the working directory off
+``sys.path``, so ``import callisto`` finds the copy, not the editable install; the server
+prints where it loaded ``callisto`` from and :func:`callisto` checks it. ``BENCH_CALLISTO``
+replaces the "after" server's command (default: the copy, as above), e.g. with a script that
+patches settings before calling ``callisto.cli.main``, to try a change.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import secrets
+import shutil
 import socket
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
+from urllib.parse import urlsplit, urlunsplit
 
 import httpx
+import psutil
 
 ROOT = Path(__file__).resolve().parent.parent
 SCRATCH = Path(tempfile.mkdtemp(prefix="callisto-bench-"))
+T = TypeVar("T")
+LOADED = "bench: callisto loaded from "
+STRAY = "bench: callisto modules from elsewhere: "
+LAUNCHER = f"""
+import atexit, os, sys
+import callisto
+root = os.path.dirname(callisto.__file__)
+print({LOADED!r} + callisto.__file__, file=sys.stderr, flush=True)
+def stray():
+    names = [n for n, m in list(sys.modules.items()) if n.startswith("callisto.")
+             and getattr(m, "__file__", None) and not m.__file__.startswith(root)]
+    if names:
+        print({STRAY!r} + ", ".join(sorted(names)), file=sys.stderr, flush=True)
+atexit.register(stray)
+from callisto.cli import main
+sys.argv[0] = "callisto"
+sys.exit(main())
+"""
 
 
 def free_port() -> int:
@@ -31,6 +61,85 @@ def free_port() -> int:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
         return port
+
+
+def _git(*args: str) -> str:
+    done = subprocess.run(["git", "-C", str(ROOT), *args], capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"git {' '.join(args)}: {done.stderr.strip()}")
+    return done.stdout.strip()
+
+
+@dataclass(frozen=True)
+class Code:
+    """One version of the server's code, and where its ``callisto/`` package lies.
+
+    Attributes:
+        side: ``"before"`` or ``"after"``: its place in the comparison.
+        ref: What was asked for: a git ref, or ``"working tree"``.
+        commit: The commit (short hash), with ``+ uncommitted changes`` for a dirty tree.
+        path: The folder holding the ``callisto/`` copy, first on the server's ``PYTHONPATH``.
+    """
+
+    side: str
+    ref: str
+    commit: str
+    path: Path
+
+    def describe(self) -> str:
+        """Return the commit, and the ref asked for when it is not the commit itself."""
+        return self.commit if self.ref == self.commit else f"{self.commit} ({self.ref})"
+
+
+def from_commit(side: str, ref: str) -> Code:
+    """Copy the ``callisto/`` package of commit ``ref`` into the scratch folder."""
+    try:
+        full = _git("rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}")
+    except RuntimeError:
+        raise SystemExit(f"--{side} {ref}: not a commit of {ROOT}") from None
+    short = _git("rev-parse", "--short", full)
+    folder = SCRATCH / f"code-{side}-{short}"
+    folder.mkdir()
+    archive = subprocess.Popen(
+        ["git", "-C", str(ROOT), "archive", full, "callisto"], stdout=subprocess.PIPE
+    )
+    assert archive.stdout is not None
+    subprocess.run(["tar", "-x", "-C", str(folder)], stdin=archive.stdout, check=True)
+    archive.stdout.close()
+    if archive.wait() != 0 or not (folder / "callisto" / "__init__.py").exists():
+        raise RuntimeError(f"git archive {ref} callisto gave no callisto package")
+    return Code(side, ref, short, folder)
+
+
+def from_working_tree(side: str) -> Code:
+    """Copy the working tree's ``callisto/`` (as it is now) into the scratch folder.
+
+    The copy keeps one run on one version of the code while others edit the tree.
+    """
+    head = _git("rev-parse", "--short", "HEAD")
+    changed = [
+        line for line in _git("status", "--porcelain", "--", "callisto").splitlines() if line
+    ]
+    commit = f"{head} + uncommitted changes ({len(changed)} files)" if changed else head
+    folder = SCRATCH / f"code-{side}-worktree"
+    shutil.copytree(
+        ROOT / "callisto", folder / "callisto", ignore=shutil.ignore_patterns("__pycache__")
+    )
+    return Code(side, "working tree", commit, folder)
+
+
+def codes(before: str | None, after: str | None) -> list[Code]:
+    """Return the code to measure: ``[after]``, or ``[before, after]`` with a ``before`` ref."""
+    current = from_commit("after", after) if after else from_working_tree("after")
+    return [from_commit("before", before), current] if before else [current]
+
+
+def in_turn(items: Sequence[T], step: int) -> list[T]:
+    """Return ``items`` in order on even steps and reversed on odd ones.
+
+    Alternating which server goes first spreads the machine's drift over both.
+    """
+    return list(items) if step % 2 == 0 else list(reversed(items))
 
 
 @dataclass
@@ -58,8 +167,11 @@ class Process:
                     return
             time.sleep(0.1)
         self.stop()
-        tail = self.log.read_text(errors="replace")[-3000:]
-        raise RuntimeError(f"{self.name} did not start at {self.url}:\n{tail}")
+        raise RuntimeError(f"{self.name} did not start at {self.url}:\n{self.tail()}")
+
+    def tail(self, chars: int = 3000) -> str:
+        """Return the end of the process's log."""
+        return self.log.read_text(errors="replace")[-chars:]
 
     def stop(self) -> None:
         """Interrupt the process (SIGINT, then SIGKILL after 10 s) and wait for it."""
@@ -70,6 +182,18 @@ class Process:
             except subprocess.TimeoutExpired:
                 self.popen.kill()
                 self.popen.wait(5)
+
+    def settle(self, timeout: float = 30.0, busy_pct: float = 10.0) -> None:
+        """Wait until the process uses under ``busy_pct`` of a core, at most ``timeout`` s.
+
+        A server that has just carried a load may still be finishing runs whose clients gave
+        up; waiting keeps that work out of the next measurement.
+        """
+        deadline = time.monotonic() + timeout
+        with contextlib.suppress(psutil.Error):
+            process = psutil.Process(self.pid)
+            while time.monotonic() < deadline and process.cpu_percent(0.5) > busy_pct:
+                pass
 
 
 def _spawn(name: str, argv: list[str], url: str, env: dict[str, str] | None = None) -> Process:
@@ -98,9 +222,34 @@ def fake_model(
         process.stop()
 
 
+def _check_code(process: Process, code: Code) -> None:
+    """Raise unless the server's log says it loaded ``callisto`` from ``code``'s copy."""
+    expected = (code.path / "callisto").resolve()
+    for line in process.log.read_text(errors="replace").splitlines():
+        if line.startswith(LOADED):
+            loaded = Path(line[len(LOADED) :].strip()).resolve()
+            if loaded.is_relative_to(expected):
+                return
+            break
+    process.stop()
+    raise RuntimeError(
+        f"the {code.side} server did not load callisto from {expected}:\n{process.tail()}"
+    )
+
+
+def _warn_stray(process: Process, code: Code) -> None:
+    for line in process.log.read_text(errors="replace").splitlines():
+        if line.startswith(STRAY):
+            print(
+                f"  WARNING: the {code.side} server loaded {line[len(STRAY) :]} outside {code.path}"
+            )
+
+
 @contextlib.contextmanager
-def callisto(database_url: str, model_url: str) -> Iterator[Process]:
-    """Run ``callisto serve`` on ``database_url`` with provider ``fake`` at ``model_url``."""
+def callisto(
+    database_url: str, model_url: str, code: Code, extra_env: dict[str, str] | None = None
+) -> Iterator[Process]:
+    """Run ``callisto serve`` from ``code`` on ``database_url``, provider ``fake`` at ``model_url``."""
     port = free_port()
     env = dict(os.environ)
     env.update(
@@ -109,17 +258,74 @@ def callisto(database_url: str, model_url: str) -> Iterator[Process]:
             "CALLISTO_PROVIDERS__FAKE__BASE_URL": model_url + "/v1",
             "CALLISTO_PROVIDERS__FAKE__TIMEOUT": "300",
             "CALLISTO_LOG_LEVEL": "WARNING",
+            **(extra_env or {}),
         }
     )
     env.pop("CALLISTO_API_KEY", None)
-    exe = os.environ.get("BENCH_CALLISTO") or str(Path(sys.executable).parent / "callisto")
-    argv = [*exe.split(), "serve", "--port", str(port), "--database-url", database_url]
-    process = _spawn("callisto", argv, f"http://127.0.0.1:{port}", env)
+    override = os.environ.get("BENCH_CALLISTO") if code.side == "after" else None
+    if override:
+        argv = override.split()
+    else:
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (str(code.path), env.get("PYTHONPATH")) if p)
+        argv = [sys.executable, "-P", "-c", LAUNCHER]
+    argv += ["serve", "--port", str(port), "--database-url", database_url]
+    process = _spawn(f"callisto-{code.side}", argv, f"http://127.0.0.1:{port}", env)
     try:
         process.wait_ready("/health", timeout=60)
+        if not override:
+            _check_code(process, code)
         yield process
     finally:
         process.stop()
+        _warn_stray(process, code)
+
+
+@dataclass(frozen=True)
+class Database:
+    """A fresh database for one server.
+
+    Attributes:
+        kind: ``"sqlite"`` or ``"postgres"``.
+        url: What the server is given.
+        name: The PostgreSQL database that is the server's alone (its statistics are the
+            server's), or ``None`` (SQLite, or a schema in a shared database).
+    """
+
+    kind: str
+    url: str
+    name: str | None = None
+
+
+@dataclass(frozen=True)
+class Target:
+    """One server of the comparison: its code and its database."""
+
+    code: Code
+    database: Database
+
+    @property
+    def side(self) -> str:
+        """``"before"`` or ``"after"``."""
+        return self.code.side
+
+
+@dataclass(frozen=True)
+class Server(Target):
+    """A running server of the comparison: a target and its process."""
+
+    process: Process
+
+
+@contextlib.contextmanager
+def servers(targets: Sequence[Target], model_url: str) -> Iterator[list[Server]]:
+    """Run one server per target, all at once; yield them once every one answers."""
+    with contextlib.ExitStack() as stack:
+        yield [
+            Server(
+                t.code, t.database, stack.enter_context(callisto(t.database.url, model_url, t.code))
+            )
+            for t in targets
+        ]
 
 
 def postgres_unavailable() -> str | None:
@@ -132,14 +338,76 @@ def postgres_unavailable() -> str | None:
         return f"psycopg is not installed ({exc})"
 
 
+def _postgres_admin() -> str:
+    from callisto.testing.databases import postgres_base_url
+
+    return postgres_base_url()
+
+
 @contextlib.contextmanager
-def database(kind: str) -> Iterator[str]:
-    """Yield the URL of a fresh database: a new SQLite file, or a new PostgreSQL schema."""
+def _postgres_database() -> Iterator[Database]:
+    """Create a database of its own (dropped after); a fresh schema if that is refused."""
+    import psycopg
+
+    base = _postgres_admin()
+    name = "callisto_bench_" + secrets.token_hex(6)
+    try:
+        with psycopg.connect(base, autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{name}" TEMPLATE template0')
+    except psycopg.Error as exc:
+        print(f"  (CREATE DATABASE refused: {exc}; a schema instead, no database statistics)")
+        from callisto.testing.databases import fresh_postgres_schema
+
+        with fresh_postgres_schema() as url:
+            yield Database("postgres", url)
+        return
+    parts = urlsplit(base)
+    try:
+        yield Database("postgres", urlunsplit(parts._replace(path="/" + name)), name)
+    finally:
+        with psycopg.connect(base, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@contextlib.contextmanager
+def database(kind: str) -> Iterator[Database]:
+    """Yield a fresh database: a new SQLite file, or a new PostgreSQL database."""
     if kind == "sqlite":
         folder = Path(tempfile.mkdtemp(prefix="db-", dir=SCRATCH))
-        yield f"sqlite:///{folder}/callisto.db"
+        yield Database(kind, f"sqlite:///{folder}/callisto.db")
         return
-    from callisto.testing.databases import fresh_postgres_schema
+    with _postgres_database() as db:
+        yield db
 
-    with fresh_postgres_schema() as url:
-        yield url
+
+@contextlib.contextmanager
+def targets(kind: str, code: Sequence[Code]) -> Iterator[list[Target]]:
+    """Yield one target per code, each with a fresh database of ``kind``."""
+    with contextlib.ExitStack() as stack:
+        yield [Target(c, stack.enter_context(database(kind))) for c in code]
+
+
+STATS = ("xact_commit", "xact_rollback", "tup_inserted", "tup_updated", "tup_deleted")
+"""The ``pg_stat_database`` counters read around a workload."""
+
+
+def pg_counters(db: Database, timeout: float = 15.0) -> dict[str, int]:
+    """Return ``db``'s :data:`STATS` once no session is connected to it.
+
+    A backend flushes its statistics when it exits; with every connection closed (the server
+    stopped), the counters are complete. The admin connection is to another database.
+    """
+    import psycopg
+
+    query = f"SELECT numbackends, {', '.join(STATS)} FROM pg_stat_database WHERE datname = %s"
+    deadline = time.monotonic() + timeout
+    with psycopg.connect(_postgres_admin(), autocommit=True) as conn:
+        while True:
+            row = conn.execute(query, (db.name,)).fetchone()
+            if row is None:
+                raise RuntimeError(f"no statistics for database {db.name}")
+            if row[0] == 0:
+                return dict(zip(STATS, row[1:], strict=True))
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{row[0]} sessions still connected to {db.name}")
+            time.sleep(0.2)

@@ -8,6 +8,8 @@ import math
 import os
 import platform
 import subprocess
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -58,53 +60,174 @@ def machine() -> dict[str, Any]:
     }
 
 
+SIDES = ("before", "after")
+
+
 def _ms(value: float) -> str:
     return "-" if value is None or math.isnan(value) else f"{value:.1f}"
 
 
-def _roundtrip_table(rows: list[dict[str, Any]]) -> list[str]:
-    out = [
-        "| db | client | fake latency | n | baseline p50 | Callisto p50 | added p50 | added p95 | added p99 | ratio p50 | thread create p50 |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
-    ]
+def _ms2(value: float) -> str:
+    return "-" if value is None or math.isnan(value) else f"{value:.2f}"
+
+
+@dataclass(frozen=True)
+class Column:
+    """A table column.
+
+    Attributes:
+        header: Its heading (``before``/``after`` appended when it is per server).
+        cell: The cell's text from a row.
+        per_side: One column per server when comparing; else the "after" row's value.
+        compare: Shown when comparing (some columns only fit a one-server table).
+        bold: The cell is in bold.
+        numeric: Right-aligned.
+        change: The figure whose change, after against before, gets a column when comparing.
+    """
+
+    header: str
+    cell: Callable[[dict[str, Any]], str]
+    per_side: bool = False
+    compare: bool = True
+    bold: bool = False
+    numeric: bool = True
+    change: Callable[[dict[str, Any]], float] | None = None
+
+
+def _change(column: Column, group: dict[str, dict[str, Any]]) -> str:
+    """Return after against before in percent, e.g. ``-35%``."""
+    if column.change is None or "before" not in group or "after" not in group:
+        return "-"
+    before, after = column.change(group["before"]), column.change(group["after"])
+    if not before or math.isnan(before) or math.isnan(after):
+        return "-"
+    return f"{100 * (after - before) / abs(before):+.0f}%"
+
+
+def _group(rows: list[dict[str, Any]], key: tuple[str, ...]) -> list[dict[str, dict[str, Any]]]:
+    """Group rows by ``key``, in order of first appearance: per group, server side -> row."""
+    groups: dict[tuple[Any, ...], dict[str, dict[str, Any]]] = {}
     for r in rows:
-        a = r["added"]
-        out.append(
-            f"| {r['db']} | {r['variant']} | {r['latency_ms']} ms | {r['n']} | {_ms(r['baseline']['p50'])} | "
-            f"{_ms(r['callisto']['p50'])} | **{_ms(a['p50'])}** | {_ms(a['p95'])} | {_ms(a['p99'])} | "
-            f"{r['ratio_p50']:.2f} | {_ms(r['thread_ms']['p50'])} |"
-        )
+        groups.setdefault(tuple(r.get(k) for k in key), {})[r.get("server", "after")] = r
+    return list(groups.values())
+
+
+def _sides(rows: list[dict[str, Any]]) -> list[str]:
+    present = {r.get("server", "after") for r in rows}
+    return [s for s in SIDES if s in present]
+
+
+def _table(rows: list[dict[str, Any]], key: tuple[str, ...], columns: list[Column]) -> list[str]:
+    """Render ``rows`` grouped by ``key``: one line per group, per-server columns side by side."""
+    sides = _sides(rows)
+    compare = len(sides) > 1
+    shown = [c for c in columns if compare is False or c.compare]
+    headers: list[str] = []
+    aligns: list[str] = []
+    for c in shown:
+        names = [f"{c.header} {s}" for s in sides] if compare and c.per_side else [c.header]
+        if compare and c.change is not None:
+            names.append(f"{c.header} change")
+        headers += names
+        aligns += ["---:" if c.numeric else "---"] * len(names)
+    out = ["| " + " | ".join(headers) + " |", "|" + "|".join(aligns) + "|"]
+    for group in _group(rows, key):
+        first = group.get("after") or next(iter(group.values()))
+        cells: list[str] = []
+        for c in shown:
+            picked = [group.get(s) for s in sides] if compare and c.per_side else [first]
+            for r in picked:
+                text = "-" if r is None else c.cell(r)
+                cells.append(f"**{text}**" if c.bold and r is not None else text)
+            if compare and c.change is not None:
+                cells.append(_change(c, group))
+        out.append("| " + " | ".join(cells) + " |")
     return out
 
 
-def _concurrency_table(rows: list[dict[str, Any]]) -> list[str]:
-    out = [
-        "| db | in flight | runs done | errors | runs/s | direct runs/s | baseline p50 | added p50 | added p99 | server RSS | server CPU | client CPU | fake CPU |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
-    ]
-    for r in rows:
-        a = r["added"]
-        out.append(
-            f"| {r['db']} | {r['level']} | {r['n']} | {r['errors']} | {r['runs_per_s']:.1f} | "
-            f"{r['baseline_runs_per_s']:.1f} | {_ms(r['baseline']['p50'])} | **{_ms(a['p50'])}** | "
-            f"**{_ms(a['p99'])}** | {r['server_rss_mb']:.0f} MB | {r['server_cpu_pct']:.0f}% | "
-            f"{r['client_cpu_pct']:.0f}% | {r['model_cpu_pct']:.0f}% |"
-        )
-    return out
+ROUNDTRIP = [
+    Column("db", lambda r: r["db"], numeric=False),
+    Column("client", lambda r: r["variant"], numeric=False),
+    Column("fake latency", lambda r: f"{r['latency_ms']} ms"),
+    Column("n", lambda r: str(r["n"]), per_side=True),
+    Column("baseline p50", lambda r: _ms(r["baseline"]["p50"])),
+    Column("Callisto p50", lambda r: _ms(r["callisto"]["p50"]), per_side=True, compare=False),
+    Column(
+        "added p50",
+        lambda r: _ms(r["added"]["p50"]),
+        per_side=True,
+        bold=True,
+        change=lambda r: float(r["added"]["p50"]),
+    ),
+    Column("added p95", lambda r: _ms(r["added"]["p95"]), per_side=True),
+    Column("added p99", lambda r: _ms(r["added"]["p99"]), per_side=True),
+    Column("ratio p50", lambda r: f"{r['ratio_p50']:.2f}", per_side=True, compare=False),
+    Column("thread create p50", lambda r: _ms(r["thread_ms"]["p50"]), per_side=True),
+]
+
+CONCURRENCY = [
+    Column("db", lambda r: r["db"], numeric=False),
+    Column("in flight", lambda r: str(r["level"])),
+    Column("direct runs/s", lambda r: f"{r['baseline_runs_per_s']:.1f}"),
+    Column("baseline p50", lambda r: _ms(r["baseline"]["p50"])),
+    Column("runs done", lambda r: str(r["n"]), per_side=True),
+    Column("errors", lambda r: str(r["errors"]), per_side=True),
+    Column(
+        "runs/s",
+        lambda r: f"{r['runs_per_s']:.1f}",
+        per_side=True,
+        change=lambda r: float(r["runs_per_s"]),
+    ),
+    Column("added p50", lambda r: _ms(r["added"]["p50"]), per_side=True, bold=True),
+    Column("added p99", lambda r: _ms(r["added"]["p99"]), per_side=True, bold=True),
+    Column("server RSS", lambda r: f"{r['server_rss_mb']:.0f} MB", per_side=True),
+    Column("server CPU", lambda r: f"{r['server_cpu_pct']:.0f}%", per_side=True),
+    Column("client CPU", lambda r: f"{r['client_cpu_pct']:.0f}%", per_side=True, compare=False),
+    Column("fake CPU", lambda r: f"{r['model_cpu_pct']:.0f}%", per_side=True, compare=False),
+]
+
+STREAMING = [
+    Column("db", lambda r: r["db"], numeric=False),
+    Column("pace", lambda r: f"{r['pace']} ({r['token_delay_ms']:g} ms/token)", numeric=False),
+    Column("baseline delay p50", lambda r: _ms2(r["baseline"]["p50"])),
+    Column("direct chunks/s", lambda r: f"{r['baseline_chunks_per_s']:.0f}"),
+    Column("chunks", lambda r: str(r["chunks"]), per_side=True),
+    Column(
+        "Callisto delay p50", lambda r: _ms2(r["callisto"]["p50"]), per_side=True, compare=False
+    ),
+    Column("added p50", lambda r: _ms2(r["added"]["p50"]), per_side=True, bold=True),
+    Column("added p99", lambda r: _ms2(r["added"]["p99"]), per_side=True),
+    Column(
+        "chunks/s",
+        lambda r: f"{r['chunks_per_s']:.0f}",
+        per_side=True,
+        change=lambda r: float(r["chunks_per_s"]),
+    ),
+]
+
+DBWORK = {
+    "xact_commit": "commits (`xact_commit`)",
+    "xact_rollback": "rollbacks (`xact_rollback`)",
+    "tup_inserted": "rows inserted (`tup_inserted`)",
+    "tup_updated": "rows updated (`tup_updated`)",
+}
 
 
-def _streaming_table(rows: list[dict[str, Any]]) -> list[str]:
+def _dbwork_table(rows: list[dict[str, Any]]) -> list[str]:
+    """One line per counter: its figure per conversation on each server."""
+    sides = _sides(rows)
+    heads = sides if len(sides) > 1 else ["Callisto"]
     out = [
-        "| db | pace | chunks | baseline delay p50 | Callisto delay p50 | added p50 | added p99 | chunks/s | direct chunks/s |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|",
+        "| db | per conversation | " + " | ".join(heads) + " |",
+        "|---|---|" + "---:|" * len(heads),
     ]
-    for r in rows:
-        a = r["added"]
-        out.append(
-            f"| {r['db']} | {r['pace']} ({r['token_delay_ms']:g} ms/token) | {r['chunks']} | "
-            f"{r['baseline']['p50']:.2f} | {r['callisto']['p50']:.2f} | **{a['p50']:.2f}** | "
-            f"{a['p99']:.2f} | {r['chunks_per_s']:.0f} | {r['baseline_chunks_per_s']:.0f} |"
-        )
+    for group in _group(rows, ("db",)):
+        first = next(iter(group.values()))
+        for counter, label in DBWORK.items():
+            cells = [
+                f"{group[s]['per_conversation'][counter]:.1f}" if s in group else "-" for s in sides
+            ]
+            out.append(f"| {first['db']} | {label} | " + " | ".join(cells) + " |")
     return out
 
 
@@ -112,114 +235,283 @@ def _verdict(ok: bool | None) -> str:
     return "n/a" if ok is None else ("met" if ok else "**missed**")
 
 
+def _target_roundtrip(mine: list[dict[str, Any]]) -> Iterator[tuple[str, str, bool | None]]:
+    trip = [
+        r
+        for r in mine
+        if r["workload"] == "roundtrip" and r["latency_ms"] == 0 and r["variant"] == "SDK stream"
+    ]
+    if trip:
+        p50 = trip[0]["added"]["p50"]
+        yield "round trip adds <= 5 ms p50 (SDK stream, concurrency 1)", f"{p50:.1f} ms", p50 <= 5
+
+
+def _target_concurrency(mine: list[dict[str, Any]]) -> Iterator[tuple[str, str, bool | None]]:
+    top = [r for r in mine if r["workload"] == "concurrency"]
+    if top:
+        big = max(top, key=lambda r: r["level"])
+        p99, rss = big["added"]["p99"], big["server_rss_mb"]
+        ok: bool | None = p99 <= 100 and rss <= 500 and big["errors"] == 0
+        label = "1,000 runs in flight: added p99 <= 100 ms, RSS <= 500 MB"
+        if big["level"] != 1000:
+            label += f" (measured at {big['level']} only)"
+            ok = None
+        yield label, f"p99 +{p99:.0f} ms, {rss:.0f} MB, {big['errors']} errors", ok
+
+
+def _target_streaming(mine: list[dict[str, Any]]) -> Iterator[tuple[str, str, bool | None]]:
+    paced = [r for r in mine if r["workload"] == "streaming" and r["pace"] == "paced"]
+    if paced:
+        p50 = paced[0]["added"]["p50"]
+        yield "streaming adds <= 1 ms p50 per chunk", f"{p50:.2f} ms", p50 <= 1
+
+
+def _target_poll(mine: list[dict[str, Any]]) -> Iterator[tuple[str, str, bool | None]]:
+    polled = [
+        r for r in mine if r["workload"] == "roundtrip" and r["variant"] == "SDK create_and_poll"
+    ]
+    if polled:
+        after = polled[0]["poll_after_ms"]
+        ok = after is not None and after < 1000
+        yield "no SDK poll helper waits a full second", f"`openai-poll-after-ms: {after}`", ok
+
+
+CHECKS = (_target_roundtrip, _target_concurrency, _target_streaming, _target_poll)
+
+
 def targets(rows: list[dict[str, Any]]) -> list[str]:
-    """Return the targets table: each target, the figure measured, met or missed."""
-    out = ["| target | db | measured | verdict |", "|---|---|---|---|"]
+    """Return the targets table: each target, the figure measured, met or missed.
+
+    Judged on the "after" server; with a "before" server, its figure stands beside.
+    """
+    sides = _sides(rows)
+    compare = len(sides) > 1
+    if compare:
+        out = ["| target | db | before | after | verdict (after) |", "|---|---|---|---|---|"]
+    else:
+        out = ["| target | db | measured | verdict |", "|---|---|---|---|"]
     for db in sorted({r["db"] for r in rows}):
-        mine = [r for r in rows if r["db"] == db]
-        trip = [
-            r
-            for r in mine
-            if r["workload"] == "roundtrip"
-            and r["latency_ms"] == 0
-            and r["variant"] == "SDK stream"
-        ]
-        if trip:
-            p50 = trip[0]["added"]["p50"]
-            out.append(
-                f"| round trip adds <= 5 ms p50 (SDK stream, concurrency 1) | {db} | {p50:.1f} ms | {_verdict(p50 <= 5)} |"
-            )
-        top = [r for r in mine if r["workload"] == "concurrency"]
-        if top:
-            big = max(top, key=lambda r: r["level"])
-            p99, rss = big["added"]["p99"], big["server_rss_mb"]
-            ok = p99 <= 100 and rss <= 500 and big["errors"] == 0
-            label = "1,000 runs in flight: added p99 <= 100 ms, RSS <= 500 MB"
-            if big["level"] != 1000:
-                label += f" (measured at {big['level']} only)"
-                ok = None
-            out.append(
-                f"| {label} | {db} | p99 +{p99:.0f} ms, {rss:.0f} MB, {big['errors']} errors | {_verdict(ok)} |"
-            )
-        paced = [r for r in mine if r["workload"] == "streaming" and r["pace"] == "paced"]
-        if paced:
-            p50 = paced[0]["added"]["p50"]
-            out.append(
-                f"| streaming adds <= 1 ms p50 per chunk | {db} | {p50:.2f} ms | {_verdict(p50 <= 1)} |"
-            )
-        polled = [
-            r
-            for r in mine
-            if r["workload"] == "roundtrip" and r["variant"] == "SDK create_and_poll"
-        ]
-        if polled:
-            after = polled[0]["poll_after_ms"]
-            ok = after is not None and after < 1000
-            out.append(
-                f"| no SDK poll helper waits a full second | {db} | `openai-poll-after-ms: {after}` | {_verdict(ok)} |"
-            )
+        found: dict[str, dict[str, tuple[str, bool | None]]] = {}
+        for side in sides:
+            mine = [r for r in rows if r["db"] == db and r.get("server", "after") == side]
+            for check in CHECKS:
+                for label, text, ok in check(mine):
+                    found.setdefault(label, {})[side] = (text, ok)
+        for label, by_side in found.items():
+            text, ok = by_side.get("after", ("-", None))
+            before = f" {by_side.get('before', ('-', None))[0]} |" if compare else ""
+            out.append(f"| {label} | {db} |{before} {text} | {_verdict(ok)} |")
     return out
 
 
-def markdown(
-    rows: list[dict[str, Any]], info: dict[str, Any], settings: dict[str, Any], notes: str
-) -> str:
-    """Return RESULTS.md."""
+def _header(info: dict[str, Any], settings: dict[str, Any]) -> list[str]:
     versions = ", ".join(f"{k} {v}" for k, v in info["versions"].items())
     load = ", ".join(f"{x:.2f}" for x in info["load_avg"])
+    command = settings.get("command") or "python -m bench"
+    timings = ", ".join(f"{k} {v} s" for k, v in (settings.get("timings_s") or {}).items())
+    code = settings.get("code") or {}
     parts = [
         "# Callisto benchmark results",
         "",
-        f"Generated by `make bench` (`python -m bench{' --quick' if settings['quick'] else ''}`) on {info['date']}, commit `{info['commit']}`.",
+        f"Generated by `{command}` on {info['date']}, commit `{info['commit']}`.",
         "",
+    ]
+    if "before" in code:
+        parts += [
+            f"**before**: commit `{code['before']['commit']}` (`--before {code['before']['ref']}`); "
+            f"**after**: `{code['after']['commit']}` ({code['after']['ref']}). Both servers run in "
+            "the same run, on the same machine and fake model, against the same baseline, each "
+            "on a fresh database of its own. Round trip and streaming alternate baseline, before "
+            "and after one conversation at a time (which server goes first alternates too); "
+            "concurrency runs the baseline, then each server in turn, at every level, each once "
+            "the other has gone quiet.",
+            "",
+        ]
+    elif code:
+        parts += [f"Server code: `{code['after']['commit']}` ({code['after']['ref']}).", ""]
+    if settings.get("after_command"):
+        parts += [f"The after server ran `BENCH_CALLISTO={settings['after_command']}`.", ""]
+    return [
+        *parts,
         "## Machine and settings",
         "",
         f"- {info['cpu']}, {info['cores']} cores, {info['memory_gb']} GB, {info['os']}, Python {info['python']}",
         f"- {versions}",
         f"- load average at start: {load} (the machine is shared; see the notes)",
         f"- {settings['description']}",
-        f"- run took {settings['elapsed_s']:.0f} s; databases: {', '.join(settings['databases'])}"
+        f"- run took {settings['elapsed_s']:.0f} s ({timings}); databases: "
+        + ", ".join(settings["databases"])
         + (f"; skipped: {settings['skipped']}" if settings.get("skipped") else ""),
         "",
         "All figures in milliseconds unless marked. *Added* is Callisto's percentile minus the",
         "baseline's (the same conversation straight to the fake model with Chat Completions).",
-        "",
-        "## Targets",
-        "",
-        *targets(rows),
     ]
-    sections = [
-        (
-            "Round trip (one tool call, concurrency 1)",
-            "roundtrip",
-            _roundtrip_table,
-            "roundtrip.png",
-        ),
-        (
-            "Concurrency (fake model at 500 ms)",
-            "concurrency",
-            _concurrency_table,
-            "concurrency.png",
-        ),
-        (
-            "Streaming (1,000-token answer; delay per chunk)",
-            "streaming",
-            _streaming_table,
-            "streaming.png",
-        ),
-    ]
-    for title, workload, table, image in sections:
+
+
+SECTIONS = (
+    ("Round trip (one tool call, concurrency 1)", "roundtrip", ("db", "variant", "latency_ms")),
+    ("Concurrency (fake model at 500 ms)", "concurrency", ("db", "level")),
+    ("Streaming (1,000-token answer; delay per chunk)", "streaming", ("db", "pace")),
+)
+COLUMNS = {"roundtrip": ROUNDTRIP, "concurrency": CONCURRENCY, "streaming": STREAMING}
+DBWORK_TEXT = (
+    "Counted from PostgreSQL's `pg_stat_database` for each server's own database: each server "
+    "is started twice, for 2 and for 2 + N streamed SDK round trips (new thread, run, tool "
+    "output, answer), and stopped so its sessions flush their statistics; the difference of "
+    "the two, divided by N, is one conversation's work, without start, stop and assistant. "
+    "PostgreSQL counts every transaction: read-only ones, and each statement run in autocommit "
+    "(such as the connection pool's pre-ping `SELECT 1` at every session checkout) count as "
+    "commits too; a session closed without commit counts as a rollback. The expiry sweeper is "
+    "slowed to once an hour for this count; autovacuum, if it visits the database meanwhile, "
+    "adds a few transactions (a jitter of about 0.5 per conversation). Not measured on SQLite."
+)
+
+
+def markdown(
+    rows: list[dict[str, Any]], info: dict[str, Any], settings: dict[str, Any], notes: str
+) -> str:
+    """Return RESULTS.md."""
+    parts = [*_header(info, settings), "", "## Targets", "", *targets(rows)]
+    for title, workload, key in SECTIONS:
         mine = [r for r in rows if r["workload"] == workload]
         if mine:
-            parts += ["", f"## {title}", "", *table(mine), "", f"![{workload}]({image})"]
+            table = _table(mine, key, COLUMNS[workload])
+            parts += ["", f"## {title}", "", *table, "", f"![{workload}]({workload}.png)"]
+        work = [r for r in rows if r["workload"] == "dbwork"]
+        if workload == "roundtrip" and work:
+            n = work[0]["conversations"]
+            parts += ["", f"### Database work per conversation (N = {n})", ""]
+            parts += [*_dbwork_table(work), "", DBWORK_TEXT]
     errors = [r for r in rows if r.get("error_sample")]
     if errors:
         parts += ["", "### Errors seen", ""]
         for r in errors:
-            parts += [f"- {r['db']} at {r['level']}: `{e}`" for e in r["error_sample"]]
+            side = f" ({r['server']})" if len(_sides(rows)) > 1 else ""
+            parts += [f"- {r['db']} at {r['level']}{side}: `{e}`" for e in r["error_sample"]]
     if notes:
         parts += ["", notes.strip()]
     return "\n".join(parts) + "\n"
+
+
+def _series(rows: list[dict[str, Any]], keys: tuple[str, ...]) -> list[tuple[str, str, str]]:
+    """Return ``(label, side, key)`` per bar series: each key, per server when comparing."""
+    sides = _sides(rows)
+    if len(sides) == 1:
+        return [(f"added {k}", sides[0], k) for k in keys]
+    return [(f"{side} added {k}", side, k) for k in keys for side in sides]
+
+
+def _bars(
+    ax: Any, groups: list[dict[str, dict[str, Any]]], series: list[tuple[str, str, str]]
+) -> None:
+    width = 0.8 / len(series)
+    for i, (label, side, key) in enumerate(series):
+        offset = (i - (len(series) - 1) / 2) * width
+        values = [g[side]["added"][key] if side in g else math.nan for g in groups]
+        hatch = "//" if side == "before" and len(series) > 3 else None
+        ax.bar(
+            [x + offset for x in range(len(groups))], values, width=width, label=label, hatch=hatch
+        )
+
+
+def _roundtrip_plot(trips: list[dict[str, Any]], folder: Path) -> Path:
+    import matplotlib.pyplot as plt
+
+    groups = _group(trips, ("db", "variant", "latency_ms"))
+    fig, ax = plt.subplots(figsize=(10, 4.5))
+    firsts = [next(iter(g.values())) for g in groups]
+    labels = [
+        f"{r['db']}\n{r['variant'].replace('SDK ', '')}\n{r['latency_ms']} ms" for r in firsts
+    ]
+    keys = ("p50", "p95", "p99") if len(_sides(trips)) == 1 else ("p50", "p99")
+    _bars(ax, groups, _series(trips, keys))
+    ax.axhline(5, color="red", linestyle="--", linewidth=1, label="target p50 (5 ms)")
+    ax.set_xticks(list(range(len(groups))), labels, fontsize=7)
+    ax.set_ylabel("ms added over direct Chat Completions")
+    ax.set_title("One function-calling round trip through Callisto")
+    ax.legend(fontsize=8)
+    return _save(fig, folder / "roundtrip.png")
+
+
+def _concurrency_plot(conc: list[dict[str, Any]], folder: Path) -> Path:
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(2, 2, figsize=(10, 7))
+    compare = len(_sides(conc)) > 1
+    for colour, db in enumerate(sorted({r["db"] for r in conc})):
+        for side in _sides(conc):
+            mine = sorted(
+                (r for r in conc if r["db"] == db and r.get("server", "after") == side),
+                key=lambda r: r["level"],
+            )
+            name = f"{db} {side}" if compare else db
+            style = {"linestyle": "--" if side == "before" and compare else "-"}
+            one, two = f"C{2 * colour}", f"C{2 * colour + 1}"
+            levels = [r["level"] for r in mine]
+            p50s, p99s = [r["added"]["p50"] for r in mine], [r["added"]["p99"] for r in mine]
+            axes[0][0].plot(levels, p50s, "o", color=one, label=f"{name} p50", **style)
+            axes[0][0].plot(levels, p99s, "s", color=two, label=f"{name} p99", **style)
+            for ax, key in (
+                (axes[0][1], "runs_per_s"),
+                (axes[1][0], "server_rss_mb"),
+                (axes[1][1], "server_cpu_pct"),
+            ):
+                ax.plot(levels, [r[key] for r in mine], "o", color=one, label=name, **style)
+    first = conc[0]["db"]
+    direct = sorted(
+        (r for r in conc if r["db"] == first and r.get("server", "after") == "after"),
+        key=lambda r: r["level"],
+    )
+    axes[0][1].plot(
+        [r["level"] for r in direct],
+        [r["baseline_runs_per_s"] for r in direct],
+        "k:",
+        label="direct",
+    )
+    axes[0][0].axhline(100, color="red", linestyle="--", linewidth=1, label="target p99")
+    axes[1][0].axhline(500, color="red", linestyle="--", linewidth=1, label="target")
+    titles = (
+        "added latency (ms)",
+        "runs per second",
+        "server peak RSS (MB)",
+        "server CPU (% of a core)",
+    )
+    for ax, title in zip([a for pair in axes for a in pair], titles, strict=True):
+        ax.set_xscale("log")
+        ax.set_xlabel("runs in flight")
+        ax.set_title(title, fontsize=10)
+        ax.legend(fontsize=6)
+    fig.suptitle("Concurrency, fake model at 500 ms" + (" (dashed: before)" if compare else ""))
+    return _save(fig, folder / "concurrency.png")
+
+
+def _streaming_plot(streams: list[dict[str, Any]], folder: Path) -> Path:
+    import matplotlib.pyplot as plt
+
+    groups = _group(streams, ("db", "pace"))
+    sides = _sides(streams)
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
+    firsts = [next(iter(g.values())) for g in groups]
+    labels = [f"{r['db']}\n{r['pace']}" for r in firsts]
+    x = list(range(len(groups)))
+    _bars(left, groups, _series(streams, ("p50", "p99")))
+    left.axhline(1, color="red", linestyle="--", linewidth=1, label="target p50 (1 ms)")
+    left.set_xticks(x, labels, fontsize=8)
+    left.set_ylabel("ms added per chunk")
+    left.legend(fontsize=7)
+    bars = [("direct", [next(iter(g.values()))["baseline_chunks_per_s"] for g in groups])]
+    for side in sides:
+        name = "Callisto" if len(sides) == 1 else f"Callisto {side}"
+        bars.append((name, [g[side]["chunks_per_s"] if side in g else math.nan for g in groups]))
+    width = 0.8 / len(bars)
+    for i, (name, values) in enumerate(bars):
+        offset = (i - (len(bars) - 1) / 2) * width
+        right.bar([p + offset for p in x], values, width=width, label=name)
+    right.set_xticks(x, labels, fontsize=8)
+    right.set_ylabel("chunks per second")
+    right.legend(fontsize=8)
+    fig.suptitle("Streaming a 1,000-token answer")
+    return _save(fig, folder / "streaming.png")
 
 
 def plots(rows: list[dict[str, Any]], folder: Path) -> list[Path]:
@@ -227,91 +519,16 @@ def plots(rows: list[dict[str, Any]], folder: Path) -> list[Path]:
     import matplotlib
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    drawers = {
+        "roundtrip": _roundtrip_plot,
+        "concurrency": _concurrency_plot,
+        "streaming": _streaming_plot,
+    }
     written: list[Path] = []
-    trips = [r for r in rows if r["workload"] == "roundtrip"]
-    if trips:
-        fig, ax = plt.subplots(figsize=(9, 4.5))
-        labels = [
-            f"{r['db']}\n{r['variant'].replace('SDK ', '')}\n{r['latency_ms']} ms" for r in trips
-        ]
-        x = range(len(trips))
-        for offset, key in ((-0.27, "p50"), (0, "p95"), (0.27, "p99")):
-            ax.bar(
-                [i + offset for i in x],
-                [r["added"][key] for r in trips],
-                width=0.27,
-                label=f"added {key}",
-            )
-        ax.axhline(5, color="red", linestyle="--", linewidth=1, label="target p50 (5 ms)")
-        ax.set_xticks(list(x), labels, fontsize=7)
-        ax.set_ylabel("ms added over direct Chat Completions")
-        ax.set_title("One function-calling round trip through Callisto")
-        ax.legend(fontsize=8)
-        written.append(_save(fig, folder / "roundtrip.png"))
-    conc = [r for r in rows if r["workload"] == "concurrency"]
-    if conc:
-        fig, axes = plt.subplots(2, 2, figsize=(10, 7))
-        for db in sorted({r["db"] for r in conc}):
-            mine = sorted((r for r in conc if r["db"] == db), key=lambda r: r["level"])
-            levels = [r["level"] for r in mine]
-            axes[0][0].plot(levels, [r["added"]["p50"] for r in mine], "o-", label=f"{db} p50")
-            axes[0][0].plot(levels, [r["added"]["p99"] for r in mine], "s--", label=f"{db} p99")
-            axes[0][1].plot(levels, [r["runs_per_s"] for r in mine], "o-", label=db)
-            axes[1][0].plot(levels, [r["server_rss_mb"] for r in mine], "o-", label=db)
-            axes[1][1].plot(levels, [r["server_cpu_pct"] for r in mine], "o-", label=db)
-        direct = sorted((r for r in conc if r["db"] == conc[0]["db"]), key=lambda r: r["level"])
-        axes[0][1].plot(
-            [r["level"] for r in direct],
-            [r["baseline_runs_per_s"] for r in direct],
-            "k:",
-            label="direct",
-        )
-        axes[0][0].axhline(100, color="red", linestyle="--", linewidth=1, label="target p99")
-        axes[1][0].axhline(500, color="red", linestyle="--", linewidth=1, label="target")
-        titles = (
-            "added latency (ms)",
-            "runs per second",
-            "server peak RSS (MB)",
-            "server CPU (% of a core)",
-        )
-        for ax, title in zip([a for pair in axes for a in pair], titles, strict=True):
-            ax.set_xscale("log")
-            ax.set_xlabel("runs in flight")
-            ax.set_title(title, fontsize=10)
-            ax.legend(fontsize=7)
-        fig.suptitle("Concurrency, fake model at 500 ms")
-        written.append(_save(fig, folder / "concurrency.png"))
-    streams = [r for r in rows if r["workload"] == "streaming"]
-    if streams:
-        fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
-        labels = [f"{r['db']}\n{r['pace']}" for r in streams]
-        x = list(range(len(streams)))
-        left.bar(
-            [i - 0.2 for i in x], [r["added"]["p50"] for r in streams], width=0.4, label="added p50"
-        )
-        left.bar(
-            [i + 0.2 for i in x], [r["added"]["p99"] for r in streams], width=0.4, label="added p99"
-        )
-        left.axhline(1, color="red", linestyle="--", linewidth=1, label="target p50 (1 ms)")
-        left.set_xticks(x, labels, fontsize=8)
-        left.set_ylabel("ms added per chunk")
-        left.legend(fontsize=8)
-        right.bar(
-            [i - 0.2 for i in x],
-            [r["baseline_chunks_per_s"] for r in streams],
-            width=0.4,
-            label="direct",
-        )
-        right.bar(
-            [i + 0.2 for i in x], [r["chunks_per_s"] for r in streams], width=0.4, label="Callisto"
-        )
-        right.set_xticks(x, labels, fontsize=8)
-        right.set_ylabel("chunks per second")
-        right.legend(fontsize=8)
-        fig.suptitle("Streaming a 1,000-token answer")
-        written.append(_save(fig, folder / "streaming.png"))
+    for workload, draw in drawers.items():
+        mine = [r for r in rows if r["workload"] == workload]
+        if mine:
+            written.append(draw(mine, folder))
     return written
 
 

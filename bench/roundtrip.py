@@ -4,7 +4,11 @@ create -> ``requires_action`` -> submit the output -> ``completed``, two ways: s
 (``runs.stream`` then ``submit_tool_outputs_stream``) and polled (``create_and_poll`` then
 ``submit_tool_outputs_and_poll``). The baseline is the same conversation straight to the fake
 model with the SDK's ``chat.completions.create(stream=True)``. Iterations of the three are
-interleaved so that noise from the machine falls on all of them alike.
+interleaved so that noise from the machine falls on all of them alike; with a "before" server,
+each round runs the baseline, then both servers, in alternating order.
+
+On PostgreSQL, :func:`db_work` also counts each server's database work per conversation
+(commits, rows written) from ``pg_stat_database``.
 
 The thread holding the question is created before the clock starts (the baseline starts with the
 question in hand too); its creation is timed apart and reported as ``thread_ms``.
@@ -113,77 +117,162 @@ def _poll_after_ms(client: Any, thread_id: str, assistant_id: str) -> int | None
     return int(header) if header else None
 
 
-def run(db: str, database_url: str, *, quick: bool) -> list[dict[str, Any]]:
-    """Measure the round trip at fake latencies 0 and 200 ms on one database."""
-    import openai
-
+def run(db: str, targets: list[launch.Target], *, quick: bool) -> list[dict[str, Any]]:
+    """Measure the round trip at fake latencies 0 and 200 ms on one database, every server."""
     rows: list[dict[str, Any]] = []
     for latency in (0, 200):
         count = (20 if latency == 0 else 5) if quick else (100 if latency == 0 else 20)
-        budget = 30.0 if quick else 120.0
         with (
             launch.fake_model(ttft_ms=latency, tokens=20) as fake,
-            launch.callisto(database_url, fake.url) as server,
+            launch.servers(targets, fake.url) as servers,
         ):
-            direct = openai.OpenAI(base_url=fake.url + "/v1", api_key="bench", max_retries=0)
-            ours = openai.OpenAI(base_url=server.url + "/v1", api_key="bench", max_retries=0)
-            assistant = ours.beta.assistants.create(model="fake/x", tools=[TOOL])  # type: ignore[list-item]
-            samples: dict[str, list[float]] = {
-                "baseline": [],
-                "stream": [],
-                "poll": [],
-                "thread": [],
-            }
-            poll_after = _poll_after_ms(ours, _thread(ours, samples), assistant.id)
-            samples["thread"].clear()
-            for _ in range(3):  # warm up connections, caches and the database
-                _direct(direct)
-                _streamed(ours, _thread(ours, samples), assistant.id)
-            samples["thread"].clear()
-            deadline = time.monotonic() + budget
-            for _ in range(count):
-                if time.monotonic() > deadline:
-                    break
-                samples["baseline"].append(_direct(direct))
-                samples["stream"].append(_streamed(ours, _thread(ours, samples), assistant.id))
-                samples["poll"].append(_polled(ours, _thread(ours, samples), assistant.id))
-            direct.close()
-            ours.close()
-        base = samples["baseline"]
-        for variant in ("stream", "poll"):
-            ms = [s * 1000 for s in samples[variant]]
-            base_ms = [s * 1000 for s in base]
-            rows.append(
-                {
-                    "workload": "roundtrip",
-                    "db": db,
-                    "variant": "SDK stream" if variant == "stream" else "SDK create_and_poll",
-                    "latency_ms": latency,
-                    "n": len(ms),
-                    "callisto": quantiles(ms),
-                    "baseline": quantiles(base_ms),
-                    "added": added(ms, base_ms),
-                    "ratio_p50": quantiles(ms)["p50"] / quantiles(base_ms)["p50"],
-                    "thread_ms": quantiles([s * 1000 for s in samples["thread"]]),
-                    "poll_after_ms": poll_after,
-                }
-            )
-        print(_line(rows[-2]))
-        print(_line(rows[-1]))
+            samples = _interleaved(fake.url, servers, count, 30.0 if quick else 120.0)
+        for server in servers:
+            rows += _rows(db, latency, server.side, samples["baseline"], samples[server.side])
+            print(_line(rows[-2]))
+            print(_line(rows[-1]))
+    if all(t.database.name for t in targets):
+        rows += db_work(db, targets, 10 if quick else 30)
     return rows
 
 
-def _thread(client: Any, samples: dict[str, list[float]]) -> str:
+class _Side:
+    """One server's SDK client, assistant and samples during the round trip."""
+
+    def __init__(self, server: launch.Server) -> None:
+        import openai
+
+        self.side = server.side
+        self.client = openai.OpenAI(
+            base_url=server.process.url + "/v1", api_key="bench", max_retries=0
+        )
+        self.assistant = self.client.beta.assistants.create(model="fake/x", tools=[TOOL])  # type: ignore[list-item]
+        self.samples: dict[str, Any] = {"stream": [], "poll": [], "thread": []}
+        thread = _thread(self.client, self.samples["thread"])
+        self.samples["poll_after_ms"] = _poll_after_ms(self.client, thread, self.assistant.id)
+
+    def streamed(self) -> float:
+        return _streamed(
+            self.client, _thread(self.client, self.samples["thread"]), self.assistant.id
+        )
+
+    def polled(self) -> float:
+        return _polled(self.client, _thread(self.client, self.samples["thread"]), self.assistant.id)
+
+
+def _interleaved(
+    model_url: str, servers: list[launch.Server], count: int, budget: float
+) -> dict[str, Any]:
+    """Run ``count`` rounds of baseline, then each server streamed and polled; bounded by time."""
+    import openai
+
+    direct = openai.OpenAI(base_url=model_url + "/v1", api_key="bench", max_retries=0)
+    sides = [_Side(server) for server in servers]
+    for _ in range(3):  # warm up connections, caches and the database
+        _direct(direct)
+        for side in sides:
+            side.streamed()
+    baseline: list[float] = []
+    for side in sides:
+        side.samples["thread"].clear()
+    deadline = time.monotonic() + budget
+    for step in range(count):
+        if time.monotonic() > deadline:
+            break
+        baseline.append(_direct(direct))
+        for side in launch.in_turn(sides, step):
+            side.samples["stream"].append(side.streamed())
+            side.samples["poll"].append(side.polled())
+    direct.close()
+    for side in sides:
+        side.client.close()
+    return {"baseline": baseline, **{side.side: side.samples for side in sides}}
+
+
+def _rows(
+    db: str, latency: int, side: str, baseline: list[float], samples: dict[str, Any]
+) -> list[dict[str, Any]]:
+    base_ms = [s * 1000 for s in baseline]
+    rows = []
+    for variant in ("stream", "poll"):
+        ms = [s * 1000 for s in samples[variant]]
+        rows.append(
+            {
+                "workload": "roundtrip",
+                "db": db,
+                "server": side,
+                "variant": "SDK stream" if variant == "stream" else "SDK create_and_poll",
+                "latency_ms": latency,
+                "n": len(ms),
+                "callisto": quantiles(ms),
+                "baseline": quantiles(base_ms),
+                "added": added(ms, base_ms),
+                "ratio_p50": quantiles(ms)["p50"] / quantiles(base_ms)["p50"],
+                "thread_ms": quantiles([s * 1000 for s in samples["thread"]]),
+                "poll_after_ms": samples["poll_after_ms"],
+            }
+        )
+    return rows
+
+
+def db_work(db: str, targets: list[launch.Target], conversations: int) -> list[dict[str, Any]]:
+    """Count each server's PostgreSQL work per streamed round trip, from the database's statistics.
+
+    Each server is started twice on its own database, once for 2 conversations and once for
+    ``2 + conversations``, and stopped each time so its sessions flush their statistics; the
+    difference of the two deltas, divided by ``conversations``, leaves out what a start, the
+    assistant and a stop cost. The expiry sweeper is slowed to once an hour so that its
+    once-a-second transaction does not count.
+    """
+    rows: list[dict[str, Any]] = []
+    with launch.fake_model(ttft_ms=0, tokens=20) as fake:
+        for target in targets:
+            small = _db_delta(target, fake.url, 2)
+            big = _db_delta(target, fake.url, 2 + conversations)
+            per = {key: (big[key] - small[key]) / conversations for key in big}
+            rows.append(
+                {
+                    "workload": "dbwork",
+                    "db": db,
+                    "server": target.side,
+                    "conversations": conversations,
+                    "per_conversation": per,
+                }
+            )
+            print(
+                f"  dbwork    {db:<8} {target.side:<6} per conversation: "
+                + ", ".join(f"{k} {v:.1f}" for k, v in per.items())
+            )
+    return rows
+
+
+def _db_delta(target: launch.Target, model_url: str, conversations: int) -> dict[str, int]:
+    import openai
+
+    database = target.database
+    first = launch.pg_counters(database)
+    slow_sweeper = {"CALLISTO_SWEEP_INTERVAL": "3600"}
+    with launch.callisto(database.url, model_url, target.code, slow_sweeper) as server:
+        client = openai.OpenAI(base_url=server.url + "/v1", api_key="bench", max_retries=0)
+        assistant = client.beta.assistants.create(model="fake/x", tools=[TOOL])  # type: ignore[list-item]
+        for _ in range(conversations):
+            _streamed(client, _thread(client, []), assistant.id)
+        client.close()
+    last = launch.pg_counters(database)
+    return {key: last[key] - first[key] for key in first}
+
+
+def _thread(client: Any, samples: list[float]) -> str:
     started = time.perf_counter()
     thread = client.beta.threads.create(messages=[{"role": "user", "content": QUESTION}])
-    samples["thread"].append(time.perf_counter() - started)
+    samples.append(time.perf_counter() - started)
     return str(thread.id)
 
 
 def _line(row: dict[str, Any]) -> str:
     a = row["added"]
     return (
-        f"  roundtrip {row['db']:<8} {row['variant']:<20} latency {row['latency_ms']:>3} ms  "
-        f"n={row['n']:<4} added p50 {a['p50']:7.1f}  p95 {a['p95']:7.1f}  p99 {a['p99']:7.1f} ms  "
-        f"x{row['ratio_p50']:.2f}"
+        f"  roundtrip {row['db']:<8} {row['server']:<6} {row['variant']:<20} "
+        f"latency {row['latency_ms']:>3} ms  n={row['n']:<4} added p50 {a['p50']:7.1f}  "
+        f"p95 {a['p95']:7.1f}  p99 {a['p99']:7.1f} ms  x{row['ratio_p50']:.2f}"
     )

@@ -7,12 +7,14 @@ straight from the model, so the added delay per chunk is Callisto's relay: provi
 event log, SSE framing, one more loopback hop.
 
 Two paces: ``paced`` (2 ms between tokens, a fast model) for the per-chunk delay, and ``burst``
-(no delay at all) for the most chunks per second each path can carry.
+(no delay at all) for the most chunks per second each path can carry. Answers alternate: the
+baseline, then each server (before and after, in alternating order).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from typing import Any
 
@@ -48,61 +50,68 @@ class ChunkClock:
         return (len(self.arrivals) - 1) / ((self.arrivals[-1] - self.arrivals[0]) / 1e9)
 
 
-async def _measure(model_url: str, server_url: str, answers: int, budget: float) -> dict[str, Any]:
+async def _measure(
+    model_url: str, servers: list[launch.Server], answers: int, budget: float
+) -> dict[str, list[ChunkClock]]:
     async with http_client(8) as http:
         direct = Direct(http, model_url, tools=False)
-        ours = ViaCallisto(http, server_url)
-        await ours.setup(tools=False)
+        ours = {server.side: ViaCallisto(http, server.process.url) for server in servers}
         await direct.conversation()
-        await ours.conversation()
-        sides: dict[str, list[ChunkClock]] = {"baseline": [], "callisto": []}
+        for side in ours.values():
+            await side.setup(tools=False)
+            await side.conversation()
+        sides: dict[str, list[ChunkClock]] = {"baseline": [], **{name: [] for name in ours}}
         deadline = time.monotonic() + budget
-        for _ in range(answers):
+        for step in range(answers):
             if time.monotonic() > deadline:
                 break
             clock = ChunkClock()
             await direct.conversation(clock)
             sides["baseline"].append(clock)
-            clock = ChunkClock()
-            await ours.conversation(clock)
-            sides["callisto"].append(clock)
+            for name in launch.in_turn(list(ours), step):
+                clock = ChunkClock()
+                await ours[name].conversation(clock)
+                sides[name].append(clock)
         return sides
 
 
-def run(db: str, database_url: str, *, quick: bool, on_server: Any = None) -> list[dict[str, Any]]:
-    """Measure both paces on one database; ``on_server(pid, pace)`` may return a profiler."""
+def run(
+    db: str, targets: list[launch.Target], *, quick: bool, on_server: Any = None
+) -> list[dict[str, Any]]:
+    """Measure both paces on one database; ``on_server(pid, pace, side)`` may return a profiler."""
     rows: list[dict[str, Any]] = []
     for pace, delay in PACES_MS.items():
         answers = 2 if quick else (6 if pace == "paced" else 4)
         with (
             launch.fake_model(tokens=TOKENS, token_delay_ms=delay, stamp=True) as fake,
-            launch.callisto(database_url, fake.url) as server,
+            launch.servers(targets, fake.url) as servers,
+            contextlib.ExitStack() as profilers,
         ):
-            profiler = on_server(server.pid, pace) if on_server else None
-            coroutine = _measure(fake.url, server.url, answers, 30 if quick else 90)
-            if profiler is not None:
-                with profiler:
-                    sides = asyncio.run(coroutine)
-            else:
-                sides = asyncio.run(coroutine)
-        ours = [d for clock in sides["callisto"] for d in clock.delays_ms]
+            for server in servers:
+                if on_server and (found := on_server(server.process.pid, pace, server.side)):
+                    profilers.enter_context(found)
+            coroutine = _measure(fake.url, servers, answers, 30 if quick else 90)
+            sides = asyncio.run(coroutine)
         base = [d for clock in sides["baseline"] for d in clock.delays_ms]
-        row = {
-            "workload": "streaming",
-            "db": db,
-            "pace": pace,
-            "token_delay_ms": delay,
-            "tokens": TOKENS,
-            "answers": len(sides["callisto"]),
-            "chunks": len(ours),
-            "callisto": quantiles(ours),
-            "baseline": quantiles(base),
-            "added": added(ours, base),
-            "chunks_per_s": _mean([c.chunks_per_s for c in sides["callisto"]]),
-            "baseline_chunks_per_s": _mean([c.chunks_per_s for c in sides["baseline"]]),
-        }
-        rows.append(row)
-        print(_line(row))
+        for server in servers:
+            ours = [d for clock in sides[server.side] for d in clock.delays_ms]
+            row = {
+                "workload": "streaming",
+                "db": db,
+                "server": server.side,
+                "pace": pace,
+                "token_delay_ms": delay,
+                "tokens": TOKENS,
+                "answers": len(sides[server.side]),
+                "chunks": len(ours),
+                "callisto": quantiles(ours),
+                "baseline": quantiles(base),
+                "added": added(ours, base),
+                "chunks_per_s": _mean([c.chunks_per_s for c in sides[server.side]]),
+                "baseline_chunks_per_s": _mean([c.chunks_per_s for c in sides["baseline"]]),
+            }
+            rows.append(row)
+            print(_line(row))
     return rows
 
 
@@ -113,7 +122,7 @@ def _mean(values: list[float]) -> float:
 def _line(row: dict[str, Any]) -> str:
     a = row["added"]
     return (
-        f"  streaming {row['db']:<8} {row['pace']:<6} chunks={row['chunks']:<5} "
+        f"  streaming {row['db']:<8} {row['server']:<6} {row['pace']:<6} chunks={row['chunks']:<5} "
         f"added/chunk p50 {a['p50']:6.2f} p99 {a['p99']:7.2f} ms  "
         f"{row['chunks_per_s']:8.0f} chunks/s (direct {row['baseline_chunks_per_s']:8.0f})"
     )
