@@ -50,6 +50,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> ASG
         writer = Writer(create_sync_engine(settings.database_url))
         writer.start()
         providers = ProviderRegistry(settings)
+        await providers.start()  # before runs resume: none pays for building its provider
         service = RunService(sessions, writer, make_event_log(settings), providers, settings.runs)
         app.state.callisto = ServerState(settings=settings, sessions=sessions, runs=service)
         await service.start()

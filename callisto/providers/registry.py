@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import importlib
+import logging
 from typing import Any
 
-from callisto.config import ProviderSettings, Settings
-from callisto.errors import InvalidRequest
+from callisto.config import ModelSettings, ProviderSettings, Settings
+from callisto.errors import InvalidRequest, ProviderError
 from callisto.providers.base import Provider
 
-# kind -> (module, class); imported on first use so unused adapters cost nothing.
+log = logging.getLogger(__name__)
+
+# kind -> (module, class); imported when a provider of that kind is built, so unused kinds cost
+# nothing.
 ADAPTERS: dict[str, tuple[str, str]] = {
     "openai": ("callisto.providers.openai", "OpenAIProvider"),
     "anthropic": ("callisto.providers.anthropic", "AnthropicProvider"),
@@ -23,8 +27,30 @@ def _adapter_class(kind: str) -> Any:
     return getattr(importlib.import_module(module_name), class_name)
 
 
+def _build_error(name: str, settings: ProviderSettings, exc: Exception) -> ProviderError:
+    """Return the error of a provider that could not be built (bad settings, say)."""
+    from callisto.providers._http import redact
+
+    key = settings.api_key.get_secret_value() if settings.api_key else None
+    message = f"Provider '{name}' could not be set up: {type(exc).__name__}: {exc}"
+    return ProviderError(redact(message, key))
+
+
+def _uses_text_calls(settings: ProviderSettings) -> bool:
+    """Whether the provider, or one of its models, has tool calls or results written as text."""
+    layers: list[ProviderSettings | ModelSettings] = [settings, *settings.models.values()]
+    return any(
+        layer.tool_format not in (None, "native") or layer.tool_result_style not in (None, "native")
+        for layer in layers
+    )
+
+
 class ProviderRegistry:
     """Builds each configured provider once and routes model strings to them.
+
+    :meth:`start` builds them all when the server starts, so the first run on each does not pay
+    for importing its adapter and setting up its HTTP client (TLS included, about 100 ms). One
+    that fails to build then is built on first use, as without :meth:`start`.
 
     A model written ``NAME/MODEL`` goes to provider ``NAME`` with ``MODEL`` (which may itself
     contain slashes, as in ``hyperbolic/deepseek-ai/DeepSeek-V3``). A model with no known
@@ -32,7 +58,7 @@ class ProviderRegistry:
     """
 
     def __init__(self, settings: Settings) -> None:
-        """Read the provider settings; adapters are created on first use."""
+        """Read the provider settings; adapters are created by :meth:`start` or on first use."""
         self._settings = settings.provider_settings()
         self._default = settings.default_provider
         self._providers: dict[str, Provider] = {}
@@ -60,11 +86,27 @@ class ProviderRegistry:
         """Return the settings of provider ``name``."""
         return self._settings[name]
 
+    async def start(self) -> None:
+        """Build every configured provider now, and load the text tool-call parsers if used.
+
+        Never raises for a provider that cannot be built: it is logged and built on first use.
+        """
+        for name in self.names:
+            try:
+                self._base(name)
+            except ProviderError as exc:
+                log.warning("%s; it will be built again on first use", exc.message)
+        if any(_uses_text_calls(settings) for settings in self._settings.values()):
+            importlib.import_module("callisto.providers.textcalls")
+
     def _base(self, name: str) -> Provider:
         provider = self._providers.get(name)
         if provider is None:
             settings = self._settings[name]
-            provider = _adapter_class(settings.kind)(name, settings)
+            try:
+                provider = _adapter_class(settings.kind)(name, settings)
+            except Exception as exc:
+                raise _build_error(name, settings, exc) from exc
             self._providers[name] = provider
         return provider
 
