@@ -105,7 +105,7 @@ class ReplyRecorder:
             {"type": "message_creation", "message_creation": {"message_id": message.id}},
             now,
         )
-        await self.writer.run(lambda db: db.add_all([message, step]))
+        await self.writer.run(lambda db: db.add_all([message, step]), durable=False)
         self.message, self.message_step = message, step
         await self.events.append(self.run.id, "thread.run.step.created", wire.run_step(step))
         await self.events.append(self.run.id, "thread.run.step.in_progress", wire.run_step(step))
@@ -118,7 +118,7 @@ class ReplyRecorder:
             await self._close_message()
             now = int(time.time())
             step = self._step("tool_calls", {"type": "tool_calls", "tool_calls": []}, now)
-            await self.writer.run(lambda db: db.add(step))
+            await self.writer.run(lambda db: db.add(step), durable=False)
             self.tool_step = step
             await self.events.append(self.run.id, "thread.run.step.created", wire.run_step(step))
             await self.events.append(
@@ -167,7 +167,9 @@ class ReplyRecorder:
     async def _close_message(self) -> None:
         if self.message is None or self._message_closed:
             return
-        await self.writer.run(lambda db: self.finish_message(db, incomplete_reason=None))
+        await self.writer.run(
+            lambda db: self.finish_message(db, incomplete_reason=None), durable=False
+        )
         await self.publish_message_finished()
         self._message_closed = True
 
@@ -188,7 +190,7 @@ class ReplyRecorder:
             if message is not None and message.status == "in_progress":
                 message.content = content
 
-        await self.writer.run(save)
+        await self.writer.run(save, durable=False)
 
     def _content(self) -> list[dict[str, Any]]:
         text = "".join(self.text[self._text_start :])

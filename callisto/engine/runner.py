@@ -102,7 +102,7 @@ class TurnRunner:
         begin = begun
         if begin is None:
             try:
-                begin = await self.writer.run(lambda db: load_turn(db, run_id))
+                begin = await self.writer.run(lambda db: load_turn(db, run_id), durable=False)
             except StaleDataError:
                 return  # changed meanwhile (cancelled, expired): whoever changed it settles it
             await self._publish(run_id, begin.events)

@@ -30,7 +30,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Connection, Engine, text
 from sqlalchemy.orm import Session
 
 from callisto.errors import CallistoError
@@ -62,7 +62,8 @@ class Writer:
         """Create a writer over ``engine``; :meth:`start` starts it."""
         self.engine = engine
         self.max_batch = max_batch
-        self._queue: list[tuple[Transaction[Any], asyncio.Future[Any]]] = []
+        self._queue: list[tuple[Transaction[Any], asyncio.Future[Any], bool]] = []
+        self._relaxed = engine.dialect.name == "postgresql"
         self._wake = asyncio.Event()
         self._thread = ThreadPoolExecutor(1, thread_name_prefix="callisto-writer")
         self._task: asyncio.Task[None] | None = None
@@ -77,8 +78,13 @@ class Writer:
         if self._task is None:
             self._task = asyncio.create_task(self._drain(), name="callisto:writer")
 
-    async def run(self, transaction: Transaction[T]) -> T:
+    async def run(self, transaction: Transaction[T], *, durable: bool = True) -> T:
         """Run ``transaction`` in the next batch and return its result once committed.
+
+        ``durable=False`` marks a change that a restart would redo anyway (a turn's start, the
+        rows of a reply being streamed): on PostgreSQL a batch of only such changes commits
+        without waiting for the WAL flush (``synchronous_commit = off``). A crash of the
+        database can lose it, never reorder it: a later durable commit flushes it too.
 
         Raises:
             Exception: Whatever the function raised (its savepoint was rolled back), or the
@@ -87,7 +93,7 @@ class Writer:
         if self._closing:
             raise WriterClosed("The server is shutting down.")
         future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
-        self._queue.append((transaction, future))
+        self._queue.append((transaction, future, durable))
         self._wake.set()
         return await future
 
@@ -99,16 +105,19 @@ class Writer:
             while self._queue:
                 batch = self._queue[: self.max_batch]
                 del self._queue[: self.max_batch]
-                functions = [fn for fn, _ in batch]
+                functions = [fn for fn, _, _ in batch]
+                relaxed = self._relaxed and not any(durable for _, _, durable in batch)
                 self._busy = True
                 try:
-                    outcomes = await loop.run_in_executor(self._thread, self._execute, functions)
+                    outcomes = await loop.run_in_executor(
+                        self._thread, self._execute, functions, relaxed
+                    )
                 except Exception as exc:  # the batch did not commit: every caller hears why
                     log.warning("a batch of %d transactions failed: %s", len(batch), exc)
                     outcomes = [(False, exc)] * len(batch)
                 finally:
                     self._busy = False
-                for (_, future), (ok, value) in zip(batch, outcomes, strict=True):
+                for (_, future, _), (ok, value) in zip(batch, outcomes, strict=True):
                     if future.done():
                         continue
                     if ok:
@@ -116,7 +125,7 @@ class Writer:
                     else:
                         future.set_exception(value)
 
-    def _execute(self, functions: list[Transaction[Any]]) -> list[_Outcome]:
+    def _execute(self, functions: list[Transaction[Any]], relaxed: bool) -> list[_Outcome]:
         # The connection stays open between batches (no checkout or ping per batch); a batch
         # that fails as a whole drops it, and the next batch connects afresh.
         if self._connection is None:
@@ -125,9 +134,14 @@ class Writer:
         try:
             if len(functions) == 1:
                 # Alone in its transaction: no savepoint needed, the session owns it.
-                outcomes = [_outcome(functions[0], Session(bind=connection, **_SESSION))]
+                session = Session(bind=connection, **_SESSION)
+                if relaxed:
+                    session.execute(_ASYNC_COMMIT)
+                outcomes = [_outcome(functions[0], session)]
             else:
                 with connection.begin():
+                    if relaxed:
+                        connection.execute(_ASYNC_COMMIT)
                     # Each function in its own savepoint: the session begins one on the shared
                     # transaction, releases it on commit, rolls back to it on failure.
                     outcomes = [
@@ -157,6 +171,7 @@ class Writer:
         self.engine.dispose()
 
 
+_ASYNC_COMMIT = text("SET LOCAL synchronous_commit TO OFF")
 _SESSION: dict[str, Any] = {"expire_on_commit": False}
 _SAVEPOINT: dict[str, Any] = {
     "expire_on_commit": False,
