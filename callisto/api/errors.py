@@ -9,11 +9,15 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DataError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from callisto.errors import CallistoError
 
 log = logging.getLogger("callisto.api")
+
+BUSY_RETRY_AFTER = 1
+"""Seconds a client is asked to wait (``Retry-After``) when no database connection was free."""
 
 
 def error_body(
@@ -124,6 +128,26 @@ def install_error_handlers(app: FastAPI) -> None:
             "database refused a value on %s %s: %s", request.method, request.url.path, exc.orig
         )
         return error_response(400, "The request contains a value the database cannot store.")
+
+    @app.exception_handler(PoolTimeout)
+    async def _busy(request: Request, exc: PoolTimeout) -> JSONResponse:
+        # Every pooled connection stayed in use for the pool's whole timeout: overload, not a
+        # fault. 503 with Retry-After lets clients back off and retry (the SDK does); one line
+        # in the log, since a traceback per refused request would only bury the cause.
+        log.warning(
+            "answered 503 to %s %s: no database connection was free in time (%s)",
+            request.method,
+            request.url.path,
+            str(exc).split(" (Background on this error", 1)[0],
+        )
+        response = error_response(
+            503,
+            "The server is busy: no database connection was free in time. Please retry shortly.",
+            "server_error",
+            code="server_busy",
+        )
+        response.headers["Retry-After"] = str(BUSY_RETRY_AFTER)
+        return response
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
