@@ -51,6 +51,13 @@ def _parser() -> argparse.ArgumentParser:
         metavar="REF",
         help="measure the server at git commit REF as the current one (default: the working tree)",
     )
+    parser.add_argument(
+        "--before-hide",
+        default=os.environ.get("BENCH_BEFORE_HIDE") or None,
+        metavar="MODULES",
+        help="modules the before server must not import, comma-separated, or 'none' (default: "
+        "uvloop,httptools when only the current pyproject.toml asks for uvicorn[standard])",
+    )
     parser.add_argument("--out", type=Path, default=RESULTS, help="where results are written")
     parser.add_argument(
         "--profile",
@@ -97,9 +104,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     databases = [d for d in args.databases.split(",") if d]
     levels = tuple(int(x) for x in args.levels.split(",")) if args.levels else None
     levels = levels or (concurrency.QUICK_LEVELS if args.quick else concurrency.FULL_LEVELS)
-    code = launch.codes(args.before, args.after)
+    code = launch.codes(args.before, args.after, args.before_hide)
     for c in code:
-        print(f"{c.side}: callisto of {c.describe()}, copied to {c.path}")
+        hidden = f"; hiding {', '.join(c.hidden)}" if c.hidden else ""
+        print(f"{c.side}: callisto of {c.describe()}, copied to {c.path}{hidden}")
     info = report.machine()
     started = time.monotonic()
     rows: list[dict[str, Any]] = []
@@ -132,7 +140,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         "after_command": os.environ.get("BENCH_CALLISTO") or None,
         "databases": [d for d in databases if not any(s.startswith(d) for s in skipped)],
         "skipped": "; ".join(skipped),
-        "code": {c.side: {"ref": c.ref, "commit": c.commit} for c in code},
+        "code": {
+            c.side: {"ref": c.ref, "commit": c.commit, "hidden": list(c.hidden)} for c in code
+        },
         "command": " ".join(["python -m bench", *(sys.argv[1:] if argv is None else argv)]),
         "description": (
             f"{servers}, the fake model (`bench.fake_model`) and the client in separate processes "

@@ -38,8 +38,14 @@ SCRATCH = Path(tempfile.mkdtemp(prefix="callisto-bench-"))
 T = TypeVar("T")
 LOADED = "bench: callisto loaded from "
 STRAY = "bench: callisto modules from elsewhere: "
+HIDDEN = "bench: modules hidden: "
 LAUNCHER = f"""
 import atexit, os, sys
+hidden = [name for name in os.environ.get("BENCH_HIDE", "").split(",") if name]
+for name in hidden:
+    sys.modules[name] = None  # import raises ImportError: uvicorn's "auto" falls back
+if hidden:
+    print({HIDDEN!r} + ", ".join(hidden), file=sys.stderr, flush=True)
 import callisto
 root = os.path.dirname(callisto.__file__)
 print({LOADED!r} + callisto.__file__, file=sys.stderr, flush=True)
@@ -79,12 +85,14 @@ class Code:
         ref: What was asked for: a git ref, or ``"working tree"``.
         commit: The commit (short hash), with ``+ uncommitted changes`` for a dirty tree.
         path: The folder holding the ``callisto/`` copy, first on the server's ``PYTHONPATH``.
+        hidden: Modules the server must not import (installed in the venv for newer code).
     """
 
     side: str
     ref: str
     commit: str
     path: Path
+    hidden: tuple[str, ...] = ()
 
     def describe(self) -> str:
         """Return the commit, and the ref asked for when it is not the commit itself."""
@@ -128,10 +136,48 @@ def from_working_tree(side: str) -> Code:
     return Code(side, "working tree", commit, folder)
 
 
-def codes(before: str | None, after: str | None) -> list[Code]:
-    """Return the code to measure: ``[after]``, or ``[before, after]`` with a ``before`` ref."""
+SERVING_EXTRAS = {"uvicorn[standard]": ("uvloop", "httptools")}
+"""Dependencies a newer pyproject may add that change how any version of the server runs:
+uvicorn's ``loop``/``http`` "auto" take uvloop and httptools whenever they are importable."""
+
+
+def _pyproject(ref: str | None) -> str:
+    if ref is None:
+        return (ROOT / "pyproject.toml").read_text()
+    return _git("show", f"{ref}:pyproject.toml")
+
+
+def auto_hidden(before: str, after: str | None) -> tuple[str, ...]:
+    """Return the modules to hide from the ``before`` server: those of :data:`SERVING_EXTRAS`
+    that ``after``'s pyproject.toml asks for and ``before``'s does not.
+
+    Both servers share one venv; without this the old code would run on what the new
+    dependencies installed, and the comparison would miss their gain.
+    """
+    old, new = _pyproject(before), _pyproject(after)
+    return tuple(
+        module
+        for requirement, modules in SERVING_EXTRAS.items()
+        if requirement in new and requirement not in old
+        for module in modules
+    )
+
+
+def codes(before: str | None, after: str | None, hide: str | None = None) -> list[Code]:
+    """Return the code to measure: ``[after]``, or ``[before, after]`` with a ``before`` ref.
+
+    ``hide`` lists modules (comma-separated) the before server must not import; ``None`` picks
+    them with :func:`auto_hidden`, ``"none"`` hides nothing.
+    """
     current = from_commit("after", after) if after else from_working_tree("after")
-    return [from_commit("before", before), current] if before else [current]
+    if not before:
+        return [current]
+    if hide is None:
+        hidden = auto_hidden(before, after)
+    else:
+        hidden = tuple(m for m in hide.split(",") if m and m != "none")
+    old = from_commit("before", before)
+    return [Code(old.side, old.ref, old.commit, old.path, hidden), current]
 
 
 def in_turn(items: Sequence[T], step: int) -> list[T]:
@@ -225,7 +271,11 @@ def fake_model(
 def _check_code(process: Process, code: Code) -> None:
     """Raise unless the server's log says it loaded ``callisto`` from ``code``'s copy."""
     expected = (code.path / "callisto").resolve()
-    for line in process.log.read_text(errors="replace").splitlines():
+    lines = process.log.read_text(errors="replace").splitlines()
+    if code.hidden and f"{HIDDEN}{', '.join(code.hidden)}" not in lines:
+        process.stop()
+        raise RuntimeError(f"the {code.side} server did not hide {code.hidden}:\n{process.tail()}")
+    for line in lines:
         if line.startswith(LOADED):
             loaded = Path(line[len(LOADED) :].strip()).resolve()
             if loaded.is_relative_to(expected):
@@ -267,6 +317,7 @@ def callisto(
         argv = override.split()
     else:
         env["PYTHONPATH"] = os.pathsep.join(p for p in (str(code.path), env.get("PYTHONPATH")) if p)
+        env["BENCH_HIDE"] = ",".join(code.hidden)
         argv = [sys.executable, "-P", "-c", LAUNCHER]
     argv += ["serve", "--port", str(port), "--database-url", database_url]
     process = _spawn(f"callisto-{code.side}", argv, f"http://127.0.0.1:{port}", env)

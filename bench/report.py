@@ -324,7 +324,13 @@ def _header(info: dict[str, Any], settings: dict[str, Any]) -> list[str]:
             "on a fresh database of its own. Round trip and streaming alternate baseline, before "
             "and after one conversation at a time (which server goes first alternates too); "
             "concurrency runs the baseline, then each server in turn, at every level, each once "
-            "the other has gone quiet.",
+            "the other has gone quiet. Both use the same venv (the same library versions)"
+            + (
+                f"; the before server cannot import {', '.join(hidden)}, not among its "
+                "dependencies then (uvicorn's auto choice falls back to asyncio and h11)."
+                if (hidden := code["before"].get("hidden"))
+                else "."
+            ),
             "",
         ]
     elif code:
