@@ -76,14 +76,19 @@ class RunSettings(BaseModel):
 
     Attributes:
         expires_after: Seconds from a run's creation to its ``expires_at``.
-        poll_after_ms: The value of the ``openai-poll-after-ms`` header on non-terminal runs.
+        poll_after_ms: The least ``openai-poll-after-ms`` sent with a non-terminal run (the
+            SDK's poll helpers wait that long between polls). It grows by 2 ms per run in
+            flight, so polls do not swamp a busy server.
+        poll_after_max_ms: The most ``openai-poll-after-ms`` (under a second, so no poll
+            helper waits that long).
         max_concurrent: Runs executing at once in one process.
         tool_call_retries: How many times a model is asked to correct an invalid tool call.
         sweep_interval: Seconds between sweeps for expired runs.
     """
 
     expires_after: float = 600.0
-    poll_after_ms: int = 25
+    poll_after_ms: int = 10
+    poll_after_max_ms: int = 500
     max_concurrent: int = 1024
     tool_call_retries: int = 2
     sweep_interval: float = 1.0

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy import update as sa_update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session
@@ -295,6 +296,34 @@ class RunService:
         if not self.dispatcher.interrupt(run_id, "cancel"):
             self.dispatcher.submit(run_id)
         return run
+
+    async def update_metadata(
+        self, thread_id: str, run_id: str, metadata: dict[str, Any]
+    ) -> RunRow:
+        """Replace the run's metadata.
+
+        Written without the run's version check, and not counted as a change of the run: a
+        turn in progress holds the run and must not be interrupted by a label (it writes only
+        the columns it changes, never the metadata).
+        """
+
+        def update(db: Session) -> RunRow:
+            _run_of_thread(db, thread_id, run_id)
+            db.execute(
+                sa_update(RunRow)
+                .where(RunRow.id == run_id)
+                .values(metadata_=metadata)
+                .execution_options(synchronize_session=False)
+            )
+            db.expire_all()
+            return _run_of_thread(db, thread_id, run_id)
+
+        return await self.writer.run(update)
+
+    def poll_after_ms(self) -> int:
+        """Return how long poll helpers should wait: longer as more runs are in flight."""
+        runs = self.settings
+        return max(runs.poll_after_ms, min(runs.poll_after_max_ms, 2 * self.dispatcher.active))
 
     async def get_run(self, db: AsyncSession, thread_id: str, run_id: str) -> RunRow:
         """Return the run, or raise a 404 if it is not a run of the thread."""

@@ -11,6 +11,7 @@ import openai
 import pytest
 
 from callisto.testing.fake_llm import FakeLLM, Reply
+from tests.integration.conftest import sdk_client
 from tests.integration.helpers import FLIGHT_TOOL, TERMINAL, WEATHER_TOOL, start, wait_for
 
 
@@ -473,3 +474,37 @@ def test_poll_after_header(openai_client: openai.OpenAI, fake_llm: FakeLLM, serv
     wait_for(openai_client, thread.id, run.id, {"cancelled"})
     response = httpx.get(f"{server.url}/v1/threads/{thread.id}/runs/{run.id}")
     assert "openai-poll-after-ms" not in response.headers
+
+
+def test_poll_after_grows_with_runs_in_flight(make_server: Any, fake_llm: FakeLLM) -> None:
+    server = make_server(runs={"poll_after_ms": 10, "poll_after_max_ms": 14})
+    client = sdk_client(server.url)
+    fake_llm.script(*(Reply.text("slow", ttft=1.0) for _ in range(4)))
+    runs = [start(client, f"q{i}")[1:] for i in range(4)]
+    thread, run = runs[0]
+    wait_for(client, thread.id, run.id, {"in_progress"})
+    response = httpx.get(f"{server.url}/v1/threads/{thread.id}/runs/{run.id}")
+    # 4 runs in flight: 2 ms each is 8, under the floor of 10; with 7 (14 ms) it would cap.
+    assert response.headers["openai-poll-after-ms"] == "10"
+    fake_llm.script(*(Reply.text("slow", ttft=1.0) for _ in range(4)))
+    runs += [start(client, f"r{i}")[1:] for i in range(4)]
+    response = httpx.get(f"{server.url}/v1/threads/{thread.id}/runs/{run.id}")
+    # 8 in flight would ask 16 ms: capped at the most, 14.
+    assert response.headers["openai-poll-after-ms"] == "14"
+    for thread, run in runs:
+        wait_for(client, thread.id, run.id, {"completed"})
+    client.close()
+
+
+def test_metadata_update_does_not_disturb_a_turn(
+    openai_client: openai.OpenAI, fake_llm: FakeLLM
+) -> None:
+    fake_llm.script(Reply.text("Done after a while.", ttft=0.5))
+    _, thread, run = start(openai_client, "Take your time", metadata={"a": "1"})
+    wait_for(openai_client, thread.id, run.id, {"in_progress"})
+    updated = openai_client.beta.threads.runs.update(
+        thread_id=thread.id, run_id=run.id, metadata={"a": "2"}
+    )
+    assert updated.metadata == {"a": "2"} and updated.status == "in_progress"
+    run = wait_for(openai_client, thread.id, run.id, {"completed", "failed", "cancelled"})
+    assert run.status == "completed" and run.metadata == {"a": "2"}

@@ -59,7 +59,7 @@ def run_response(state: State, run: RunRow | dict[str, Any], response: Response)
     """Return a run's wire form; a run still moving tells the SDK to poll again soon."""
     data = run if isinstance(run, dict) else wire.run(run)
     if not is_terminal(data["status"]):
-        response.headers["openai-poll-after-ms"] = str(state.settings.runs.poll_after_ms)
+        response.headers["openai-poll-after-ms"] = str(state.runs.poll_after_ms())
     return data
 
 
@@ -122,10 +122,9 @@ async def update_run(
     thread_id: str, run_id: str, body: RunUpdate, db: Session, state: State, response: Response
 ) -> Any:
     """Update a run's metadata."""
-    run = await state.runs.get_run(db, thread_id, run_id)
-    if "metadata" in body.model_fields_set:
-        run.metadata_ = body.metadata or {}
-        await db.commit()
+    if "metadata" not in body.model_fields_set:
+        return run_response(state, await state.runs.get_run(db, thread_id, run_id), response)
+    run = await state.runs.update_metadata(thread_id, run_id, body.metadata or {})
     return run_response(state, run, response)
 
 
