@@ -43,6 +43,8 @@ class ProviderSettings(BaseModel):
             user text, for models that ignore tool messages.
         models: Per-model overrides of ``tool_format`` and ``tool_result_style``.
         headers: Extra HTTP headers sent with every request.
+        max_connections: Connections open to the API at once, each carrying one model call
+            (httpx's default, 100, would queue the 101st concurrent run behind the others).
     """
 
     kind: ProviderKind = "openai"
@@ -54,6 +56,7 @@ class ProviderSettings(BaseModel):
     tool_result_style: ToolResultStyle = "native"
     models: dict[str, ModelSettings] = Field(default_factory=dict)
     headers: dict[str, str] = Field(default_factory=dict)
+    max_connections: int = Field(default=1024, ge=1)
 
     def for_model(self, model: str) -> ProviderSettings:
         """Return these settings with the overrides for ``model`` applied."""

@@ -56,8 +56,15 @@ def new_client(settings: ProviderSettings) -> httpx.AsyncClient:
     """Return the pooled HTTP client of one provider, with its timeout and extra headers.
 
     The timeout bounds connecting and every read, so a stream that stalls mid-way times out.
+    Idle connections are kept up to the same bound as open ones, so a burst of runs does not
+    reconnect for each call.
     """
-    return httpx.AsyncClient(timeout=httpx.Timeout(settings.timeout), headers=settings.headers)
+    limit = settings.max_connections
+    return httpx.AsyncClient(
+        timeout=httpx.Timeout(settings.timeout),
+        headers=settings.headers,
+        limits=httpx.Limits(max_connections=limit, max_keepalive_connections=limit),
+    )
 
 
 def api_key_for(request: ChatRequest, settings: ProviderSettings) -> str | None:
