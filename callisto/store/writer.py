@@ -26,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
@@ -70,8 +71,10 @@ class Writer:
         self._closing = False
         self._busy = False
         self._connection: Connection | None = None
+        # Counters: batches committed, functions run, seconds the connection was busy.
         self.batches = 0
         self.transactions = 0
+        self.busy_seconds = 0.0
 
     def start(self) -> None:
         """Start draining the queue (call from the event loop)."""
@@ -128,6 +131,7 @@ class Writer:
     def _execute(self, functions: list[Transaction[Any]], relaxed: bool) -> list[_Outcome]:
         # The connection stays open between batches (no checkout or ping per batch); a batch
         # that fails as a whole drops it, and the next batch connects afresh.
+        started = time.perf_counter()
         if self._connection is None:
             self._connection = self.engine.connect()
         connection = self._connection
@@ -153,6 +157,7 @@ class Writer:
             raise
         self.batches += 1
         self.transactions += len(functions)
+        self.busy_seconds += time.perf_counter() - started
         return outcomes
 
     async def aclose(self) -> None:

@@ -7,8 +7,9 @@ from typing import Any
 
 from fastapi import APIRouter
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session as SyncSession
 
-from callisto.api.deps import Session, get_or_404
+from callisto.api.deps import Session, State, get_or_404
 from callisto.api.routes.messages import new_message_row
 from callisto.api.schemas import ThreadCreate, ThreadUpdate
 from callisto.ids import PREFIXES, new_id
@@ -42,10 +43,16 @@ async def add_thread(db: AsyncSession, body: ThreadCreate | None) -> ThreadRow:
 
 
 @router.post("")
-async def create_thread(db: Session, body: ThreadCreate | None = None) -> dict[str, Any]:
+async def create_thread(state: State, body: ThreadCreate | None = None) -> dict[str, Any]:
     """Create a thread, with its initial messages in the same transaction."""
-    row = await add_thread(db, body)
-    await db.commit()
+    row, messages = new_thread(body)
+
+    def create(db: SyncSession) -> None:
+        db.add(row)
+        db.flush()  # the thread before its messages (no ORM relationship orders them)
+        db.add_all(messages)
+
+    await state.runs.writer.run(create)
     return wire.thread(row)
 
 
