@@ -26,8 +26,8 @@ from callisto.errors import ConflictingState, InvalidRequest, NotFound
 from callisto.ids import PREFIXES, new_id
 from callisto.providers.registry import ProviderRegistry
 from callisto.store import wire
+from callisto.store.changes import active_run_query, add_thread
 from callisto.store.models import (
-    ACTIVE_RUN_STATUSES,
     AssistantRow,
     MessageRow,
     RunRow,
@@ -132,17 +132,18 @@ class RunService:
 
         def create(db: Session) -> tuple[RunRow, dict[str, Any], Begin | None]:
             if thread is not None:
-                db.add(thread)
-                db.flush()  # the thread before its messages (no ORM relationship orders them)
+                add_thread(db, thread, extra_rows or [])
             elif db.get(ThreadRow, thread_id) is None:
                 raise NotFound(f"No thread found with id '{thread_id}'.")
+            else:
+                db.add_all(extra_rows or [])
             assistant = db.get(AssistantRow, params.assistant_id)
             if assistant is None:
                 raise NotFound(
                     f"No assistant found with id '{params.assistant_id}'.", param="assistant_id"
                 )
             run = self._new_run(thread_id, assistant, params)
-            db.add_all([*(extra_rows or []), run])
+            db.add(run)
             db.flush()
             queued = wire.run(run)
             return run, queued, begin_turn(db, run) if reserved else None
@@ -152,11 +153,7 @@ class RunService:
         except IntegrityError:
             self._unreserve(reserved)
             active = await self.writer.run(
-                lambda db: db.scalars(
-                    select(RunRow.id).where(
-                        RunRow.thread_id == thread_id, RunRow.status.in_(ACTIVE_RUN_STATUSES)
-                    )
-                ).first()
+                lambda db: db.scalars(active_run_query(thread_id)).first()
             )
             raise ConflictingState(
                 f"Thread {thread_id} already has an active run {active or ''}.".replace(" .", ".")

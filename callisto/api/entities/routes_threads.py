@@ -10,23 +10,24 @@ from fastapi import APIRouter, Query
 from sqlalchemy import select
 
 from callisto.api import schemas as callisto_schemas
-from callisto.api.deps import Session, get_or_404
+from callisto.api.deps import Session, State, get_or_404
 from callisto.api.entities import wire
 from callisto.api.entities.schemas import MessageCreate, ThreadCreate
-from callisto.api.routes.messages import active_run_id, new_message_row
-from callisto.api.routes.threads import add_thread
-from callisto.errors import ConflictingState, InvalidRequest
+from callisto.api.routes.messages import new_message_row
+from callisto.api.routes.threads import new_thread
+from callisto.errors import InvalidRequest
+from callisto.store.changes import add_message, add_thread
 from callisto.store.models import MessageRow, ThreadRow
 
 router = APIRouter(tags=["entities"])
 
 
 @router.post("/threads")
-async def create_thread(db: Session, body: ThreadCreate | None = None) -> dict[str, Any]:
+async def create_thread(state: State, body: ThreadCreate | None = None) -> dict[str, Any]:
     """Create a thread (``participant_ids`` are ignored: Callisto has no users)."""
     meta = body.meta_data if body is not None else None
-    row = await add_thread(db, callisto_schemas.ThreadCreate(metadata=meta))
-    await db.commit()
+    row, messages = new_thread(callisto_schemas.ThreadCreate(metadata=meta))
+    await state.runs.writer.run(lambda db: add_thread(db, row, messages))
     return wire.thread(row)
 
 
@@ -69,7 +70,7 @@ async def list_messages(
 
 
 @router.post("/messages")
-async def create_message(body: MessageCreate, db: Session) -> dict[str, Any]:
+async def create_message(body: MessageCreate, state: State) -> dict[str, Any]:
     """Add a user (or assistant) message to a thread; refused while a run on it is active."""
     if body.role == "tool":
         raise InvalidRequest(
@@ -84,18 +85,11 @@ async def create_message(body: MessageCreate, db: Session) -> dict[str, Any]:
         )
     if not body.content:
         raise InvalidRequest("A message needs some content.", param="content")
-    await get_or_404(db, ThreadRow, body.thread_id, "thread")
-    run_id = await active_run_id(db, body.thread_id)
-    if run_id is not None:
-        raise ConflictingState(
-            f"Can't add messages to {body.thread_id} while a run {run_id} is active."
-        )
     message = callisto_schemas.MessageCreate(
         role=body.role, content=body.content, metadata=body.meta_data
     )
     row = new_message_row(body.thread_id, message, int(time.time()))
-    db.add(row)
-    await db.commit()
+    await state.runs.writer.run(lambda db: add_message(db, row))
     return wire.message(row)
 
 

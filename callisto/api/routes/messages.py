@@ -6,16 +6,16 @@ import time
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
-from sqlalchemy import Select, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import Session as SyncSession
 
 from callisto.api.deps import Listing, Session, State, get_or_404, list_response
 from callisto.api.schemas import MessageCreate, MessageUpdate, dump
-from callisto.errors import ConflictingState, NotFound
+from callisto.errors import NotFound
 from callisto.ids import PREFIXES, new_id
 from callisto.store import wire
-from callisto.store.models import ACTIVE_RUN_STATUSES, MessageRow, RunRow, ThreadRow
+from callisto.store.changes import add_message
+from callisto.store.models import MessageRow, ThreadRow
 
 router = APIRouter(prefix="/threads/{thread_id}/messages", tags=["messages"])
 
@@ -50,20 +50,6 @@ def new_message_row(thread_id: str, body: MessageCreate, now: int) -> MessageRow
     )
 
 
-def active_run_query(thread_id: str) -> Select[str]:
-    """Return the query of the id of the thread's non-terminal run."""
-    return (
-        select(RunRow.id)
-        .where(RunRow.thread_id == thread_id, RunRow.status.in_(ACTIVE_RUN_STATUSES))
-        .limit(1)
-    )
-
-
-async def active_run_id(db: AsyncSession, thread_id: str) -> str | None:
-    """Return the id of the thread's non-terminal run, if it has one."""
-    return (await db.scalars(active_run_query(thread_id))).first()
-
-
 async def _message_of_thread(db: AsyncSession, thread_id: str, message_id: str) -> MessageRow:
     await get_or_404(db, ThreadRow, thread_id, "thread")
     row = await db.get(MessageRow, message_id)
@@ -76,18 +62,7 @@ async def _message_of_thread(db: AsyncSession, thread_id: str, message_id: str) 
 async def create_message(thread_id: str, body: MessageCreate, state: State) -> dict[str, Any]:
     """Add a message to a thread; refused while a run on the thread is active."""
     row = new_message_row(thread_id, body, int(time.time()))
-
-    def create(db: SyncSession) -> None:
-        if db.get(ThreadRow, thread_id) is None:
-            raise NotFound(f"No thread found with id '{thread_id}'.")
-        run_id = db.scalars(active_run_query(thread_id)).first()
-        if run_id is not None:
-            raise ConflictingState(
-                f"Can't add messages to {thread_id} while a run {run_id} is active."
-            )
-        db.add(row)
-
-    await state.runs.writer.run(create)
+    await state.runs.writer.run(lambda db: add_message(db, row))
     return wire.message(row)
 
 

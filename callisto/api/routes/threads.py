@@ -6,14 +6,13 @@ import time
 from typing import Any
 
 from fastapi import APIRouter
-from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import Session as SyncSession
 
 from callisto.api.deps import Session, State, get_or_404
 from callisto.api.routes.messages import new_message_row
 from callisto.api.schemas import ThreadCreate, ThreadUpdate
 from callisto.ids import PREFIXES, new_id
 from callisto.store import wire
+from callisto.store.changes import add_thread
 from callisto.store.models import MessageRow, ThreadRow
 
 router = APIRouter(prefix="/threads", tags=["threads"])
@@ -32,27 +31,11 @@ def new_thread(body: ThreadCreate | None) -> tuple[ThreadRow, list[MessageRow]]:
     return row, [new_message_row(row.id, message, now) for message in body.messages or []]
 
 
-async def add_thread(db: AsyncSession, body: ThreadCreate | None) -> ThreadRow:
-    """Add a new thread and its initial messages to the session (not yet committed)."""
-    row, messages = new_thread(body)
-    db.add(row)
-    # The rows have no ORM relationship, so order the inserts: the thread before its messages.
-    await db.flush()
-    db.add_all(messages)
-    return row
-
-
 @router.post("")
 async def create_thread(state: State, body: ThreadCreate | None = None) -> dict[str, Any]:
     """Create a thread, with its initial messages in the same transaction."""
     row, messages = new_thread(body)
-
-    def create(db: SyncSession) -> None:
-        db.add(row)
-        db.flush()  # the thread before its messages (no ORM relationship orders them)
-        db.add_all(messages)
-
-    await state.runs.writer.run(create)
+    await state.runs.writer.run(lambda db: add_thread(db, row, messages))
     return wire.thread(row)
 
 
