@@ -68,6 +68,12 @@ class EventLog(Protocol):
         ...
 
 
+async def publish(log: EventLog, run_id: str, events: list[tuple[str, Any]]) -> None:
+    """Append ``(event, data)`` pairs to the run's log, in order."""
+    for name, data in events:
+        await log.append(run_id, name, data)
+
+
 @dataclass(slots=True)
 class _RunLog:
     events: list[RunEvent] = field(default_factory=list)

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from callisto.config import RunSettings
-from callisto.engine.events import EventLog
+from callisto.engine.events import EventLog, publish
 from callisto.engine.lifecycle import is_terminal, transition
 from callisto.engine.prompt import build_request, history
 from callisto.engine.replies import ReplyRecorder
@@ -105,7 +105,7 @@ class TurnRunner:
                 begin = await self.writer.run(lambda db: load_turn(db, run_id), durable=False)
             except StaleDataError:
                 return  # changed meanwhile (cancelled, expired): whoever changed it settles it
-            await self._publish(run_id, begin.events)
+            await publish(self.events, run_id, begin.events)
         if begin.settled:
             await self._close(run_id)
         if begin.run is None or begin.settled:
@@ -118,10 +118,6 @@ class TurnRunner:
             await self.fail(run_id, exc.run_error_code, f"The model provider failed: {exc.message}")
         except CallistoError as exc:
             await self.fail(run_id, "server_error", exc.message)
-
-    async def _publish(self, run_id: str, events: list[tuple[str, Any]]) -> None:
-        for name, data in events:
-            await self.events.append(run_id, name, data)
 
     async def _write(self, transaction: Transaction[T]) -> T:
         """Run a transaction that changes the run; a version conflict interrupts the turn."""
@@ -332,7 +328,7 @@ class TurnRunner:
             return
         if recorder is not None:
             await recorder.publish_message_finished()
-        await self._publish(run_id, changed)
+        await publish(self.events, run_id, changed)
         await self.events.append(run_id, "thread.run.failed", wire.run(failed))
         await self._close(run_id)
 
@@ -346,7 +342,7 @@ class TurnRunner:
 
         events = await self.writer.run(settle)
         if events is not None:
-            await self._publish(run_id, events)
+            await publish(self.events, run_id, events)
             await self._close(run_id)
 
     async def _close(self, run_id: str) -> None:

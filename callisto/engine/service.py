@@ -18,7 +18,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from callisto.config import RunSettings
 from callisto.engine.dispatch import EmbeddedDispatcher
-from callisto.engine.events import EventLog
+from callisto.engine.events import EventLog, publish
 from callisto.engine.lifecycle import transition
 from callisto.engine.runner import Begin, TurnRunner, begin_turn
 from callisto.engine.runsteps import settle_open_parts
@@ -161,8 +161,7 @@ class RunService:
         except BaseException:
             self._unreserve(reserved)
             raise
-        for name, data in prelude or []:
-            await self.events.append(run.id, name, data)
+        await publish(self.events, run.id, prelude or [])
         await self.events.append(run.id, "thread.run.created", queued)
         await self.events.append(run.id, "thread.run.queued", queued)
         if dispatch:
@@ -178,8 +177,7 @@ class RunService:
         if begun is None:
             self.dispatcher.submit(run_id)
             return
-        for name, data in begun.events:
-            await self.events.append(run_id, name, data)
+        await publish(self.events, run_id, begun.events)
         self.dispatcher.submit(run_id, begun)
 
     def _new_run(self, thread_id: str, assistant: AssistantRow, p: RunParams) -> RunRow:
@@ -305,15 +303,15 @@ class RunService:
         """
 
         def update(db: Session) -> RunRow:
-            _run_of_thread(db, thread_id, run_id)
+            run = _run_of_thread(db, thread_id, run_id)
             db.execute(
                 sa_update(RunRow)
                 .where(RunRow.id == run_id)
                 .values(metadata_=metadata)
                 .execution_options(synchronize_session=False)
             )
-            db.expire_all()
-            return _run_of_thread(db, thread_id, run_id)
+            db.refresh(run)
+            return run
 
         return await self.writer.run(update)
 
@@ -324,10 +322,7 @@ class RunService:
 
     async def get_run(self, db: AsyncSession, thread_id: str, run_id: str) -> RunRow:
         """Return the run, or raise a 404 if it is not a run of the thread."""
-        run = await db.get(RunRow, run_id, populate_existing=True)
-        if run is None or run.thread_id != thread_id:
-            raise NotFound(f"No run found with id '{run_id}' in thread '{thread_id}'.")
-        return run
+        return await db.run_sync(lambda sync: _run_of_thread(sync, thread_id, run_id))
 
     # -- background ---------------------------------------------------------------------
 
@@ -392,8 +387,7 @@ class RunService:
                 if not self.dispatcher.interrupt(run_id, "expire"):
                     await self.runner.settle(run_id)
                 continue
-            for name, data in changed:
-                await self.events.append(run_id, name, data)
+            await publish(self.events, run_id, changed)
             await self.events.append(run_id, "thread.run.expired", wire.run(run))
             await self.events.close(run_id)
         return expired

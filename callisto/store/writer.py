@@ -24,7 +24,6 @@ changed (with the run's optimistic version check).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Callable
@@ -69,7 +68,6 @@ class Writer:
         self._thread = ThreadPoolExecutor(1, thread_name_prefix="callisto-writer")
         self._task: asyncio.Task[None] | None = None
         self._closing = False
-        self._busy = False
         self._connection: Connection | None = None
         # Counters: batches committed, functions run, seconds the connection was busy.
         self.batches = 0
@@ -101,8 +99,9 @@ class Writer:
         return await future
 
     async def _drain(self) -> None:
+        """Run batches until the queue is empty and the writer is closing."""
         loop = asyncio.get_running_loop()
-        while True:
+        while not self._closing or self._queue:
             await self._wake.wait()
             self._wake.clear()
             while self._queue:
@@ -110,7 +109,6 @@ class Writer:
                 del self._queue[: self.max_batch]
                 functions = [fn for fn, _, _ in batch]
                 relaxed = self._relaxed and not any(durable for _, _, durable in batch)
-                self._busy = True
                 try:
                     outcomes = await loop.run_in_executor(
                         self._thread, self._execute, functions, relaxed
@@ -118,8 +116,6 @@ class Writer:
                 except Exception as exc:  # the batch did not commit: every caller hears why
                     log.warning("a batch of %d transactions failed: %s", len(batch), exc)
                     outcomes = [(False, exc)] * len(batch)
-                finally:
-                    self._busy = False
                 for (_, future, _), (ok, value) in zip(batch, outcomes, strict=True):
                     if future.done():
                         continue
@@ -163,13 +159,9 @@ class Writer:
     async def aclose(self) -> None:
         """Finish what is queued, then stop and release the connection and the thread."""
         self._closing = True
-        while self._queue or self._busy:
-            self._wake.set()
-            await asyncio.sleep(0.001)
+        self._wake.set()
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await self._task
         self._thread.shutdown(wait=True)
         if self._connection is not None:
             self._connection.close()
