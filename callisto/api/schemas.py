@@ -13,6 +13,8 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from callisto.engine.toolschema import external_reference
+
 FUNCTION_NAME_PATTERN = r"^[a-zA-Z0-9_-]{1,64}$"
 # Counts and token limits are stored in 32-bit integer columns (PostgreSQL ``integer``).
 MAX_INT32 = 2**31 - 1
@@ -108,6 +110,14 @@ class FunctionDefinition(Strict):
                     f"the parameters of function '{self.name}' are not a valid JSON Schema: "
                     f"{exc.message} (at {where})"
                 ) from None
+            external = external_reference(self.parameters)
+            if external is not None:
+                pointer, ref = external
+                raise ValueError(
+                    f"the parameters of function '{self.name}' refer outside the schema at "
+                    f"'{pointer or '/'}' ({ref[:200]!r}); only references inside the schema "
+                    "(starting with '#') are allowed, and nothing is ever fetched"
+                )
         return self
 
 

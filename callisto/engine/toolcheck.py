@@ -13,7 +13,9 @@ from typing import Any
 
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import best_match
+from referencing.exceptions import Unresolvable
 
+from callisto.engine.toolschema import local_validator
 from callisto.providers.base import ToolCall, ToolSpec
 
 
@@ -33,7 +35,7 @@ class CallProblem:
 @lru_cache(maxsize=1024)
 def _validator(schema_json: str) -> Draft202012Validator:
     # Compiled once per distinct schema: validation is on the hot path of every call.
-    return Draft202012Validator(json.loads(schema_json))
+    return local_validator(json.loads(schema_json))
 
 
 def validator_for(parameters: dict[str, Any]) -> Draft202012Validator:
@@ -68,7 +70,16 @@ def check_call(call: ToolCall, tools: dict[str, ToolSpec]) -> tuple[ToolCall | N
             None,
             f"The arguments for '{call.name}' must be a JSON object, not {type(args).__name__}.",
         )
-    error = best_match(validator_for(spec.parameters).iter_errors(args))
+    try:
+        error = best_match(validator_for(spec.parameters).iter_errors(args))
+    except Unresolvable:
+        # Only a schema stored before external references were refused can get here; its
+        # reference is never fetched, and what it names is not repeated to anyone.
+        return (
+            None,
+            f"The schema of '{call.name}' holds a reference that cannot be resolved; "
+            "this tool cannot be called until its definition is fixed.",
+        )
     if error is not None:
         return (
             None,

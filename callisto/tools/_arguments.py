@@ -14,6 +14,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any, Protocol
 
 import jsonschema
+import referencing
 from pydantic import ValidationError
 
 from callisto.tools._fast_accept import compile_fast_accept
@@ -132,4 +133,5 @@ def _compile(canonical: str) -> Any:
     schema = json.loads(canonical)
     cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
     cls.check_schema(schema)
-    return cls(schema)
+    # An empty registry: references resolve only inside the schema, and nothing is fetched.
+    return cls(schema, registry=referencing.Registry())

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import socket
+from typing import Any
+
+import pytest
+
 from callisto.engine.toolcheck import check_calls
 from callisto.providers.base import ToolCall, ToolSpec
 
@@ -60,3 +65,24 @@ def test_good_siblings_survive_a_bad_call() -> None:
     ]
     valid, problems = check_calls(calls, (WEATHER,))
     assert [c.id for c in valid] == ["a"] and [p.call.id for p in problems] == ["b"]
+
+
+def test_a_stored_external_reference_is_never_fetched(tmp_path: Any) -> None:
+    # A schema stored before external references were refused: the check reports it and
+    # neither reaches the listener nor reads the file.
+    secret = tmp_path / "secret.json"
+    secret.write_text('{"x": {"type": "integer", "description": "s3cr3t"}}')
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        listener.settimeout(0.05)
+        port = listener.getsockname()[1]
+        for ref in (f"http://127.0.0.1:{port}/s.json#/x", f"file://{secret}#/x"):
+            spec = ToolSpec(
+                name="f", parameters={"type": "object", "properties": {"a": {"$ref": ref}}}
+            )
+            valid, problems = check_calls(
+                [ToolCall(id="c", name="f", arguments='{"a": 1}')], (spec,)
+            )
+            assert valid == [] and "cannot be resolved" in problems[0].message
+            assert "s3cr3t" not in problems[0].message
+        with pytest.raises(TimeoutError):
+            listener.accept()
