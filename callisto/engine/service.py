@@ -28,6 +28,7 @@ from callisto.providers.registry import ProviderRegistry
 from callisto.store import wire
 from callisto.store.changes import active_run_query, add_thread
 from callisto.store.models import (
+    TERMINAL_RUN_STATUSES,
     AssistantRow,
     MessageRow,
     RunRow,
@@ -270,6 +271,29 @@ class RunService:
         await self.events.append(run_id, "thread.run.queued", queued)
         await self._hand_over(run_id, begun)
         return Accepted(run, queued, start)
+
+    async def start_with(self, run_id: str, *, model: str, api_key: str | None) -> RunRow:
+        """Start a run created without dispatch, with the model and provider key of a request.
+
+        The model is set while the run's first turn has not started; the key is kept for the
+        run's turns only (never shown, dropped when the run ends). A ``queued`` run is then
+        dispatched; a run in any other state is returned as it is.
+        """
+
+        def choose(db: Session) -> RunRow:
+            run = db.get(RunRow, run_id)
+            if run is None:
+                raise NotFound(f"No run found with id '{run_id}'.")
+            if run.status == "queued" and run.started_at is None and run.model != model:
+                run.model = model
+            return run
+
+        run = await self.writer.run(choose)
+        if api_key and run.status not in TERMINAL_RUN_STATUSES:
+            self.runner.credentials[run_id] = api_key
+        if run.status == "queued":
+            self.dispatcher.submit(run_id)
+        return run
 
     # -- cancelling ---------------------------------------------------------------------
 

@@ -214,12 +214,6 @@ async def completions(
     resting = run.status == "requires_action" or is_terminal(run.status)
     if resting and after >= await events.last_seq(run.id):
         return error_stream(_nothing_left(run), run.id)
-    if run.status == "queued" and run.started_at is None and run.model != model:
-        # The run's first turn has not started: this request chooses its model.
-        run.model = model
-        await db.commit()
-    if body.api_key and not is_terminal(run.status):
-        state.runs.runner.credentials[run.id] = body.api_key
-    if run.status == "queued":
-        state.runs.dispatcher.submit(run.id)
+    # Before its first turn, this request chooses the run's model; its key serves the run.
+    await state.runs.start_with(run.id, model=model, api_key=body.api_key)
     return _streaming(run_lines(events, memory, run.id, after))
