@@ -1,12 +1,14 @@
-"""The ``callisto`` command: ``serve``, ``migrate``, ``demo``."""
+"""The ``callisto`` command: ``serve``, ``worker``, ``migrate``, ``demo``."""
 
 from __future__ import annotations
 
 import argparse
 import ipaddress
 import logging
+import socket
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 log = logging.getLogger("callisto")
 
@@ -20,10 +22,23 @@ def _settings(args: argparse.Namespace) -> object:
             ("database_url", getattr(args, "database_url", None)),
             ("host", getattr(args, "host", None)),
             ("port", getattr(args, "port", None)),
+            ("dispatch", getattr(args, "dispatch", None)),
         )
         if value is not None
     }
     return Settings(**overrides)
+
+
+def _logged_settings(args: argparse.Namespace) -> Any:
+    """Return the settings, with logging configured at their level."""
+    from callisto.config import Settings
+
+    settings = _settings(args)
+    assert isinstance(settings, Settings)
+    logging.basicConfig(
+        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    return settings
 
 
 def _is_loopback(host: str) -> bool:
@@ -40,13 +55,8 @@ def serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from callisto.api.app import create_app
-    from callisto.config import Settings
 
-    settings = _settings(args)
-    assert isinstance(settings, Settings)
-    logging.basicConfig(
-        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    settings = _logged_settings(args)
     if not settings.api_keys():
         log.warning(
             "CALLISTO_API_KEY is not set: the server runs OPEN, with no authentication. "
@@ -54,7 +64,17 @@ def serve(args: argparse.Namespace) -> int:
         )
         if not _is_loopback(settings.host):
             log.warning("Serving OPEN on non-loopback address %s.", settings.host)
-    uvicorn.run(
+    # The port is bound before the app starts: a second server started by mistake on a taken
+    # port stops here, before it touches any run.
+    try:
+        sock = _bind(settings.host, settings.port)
+    except OSError as exc:
+        print(
+            f"callisto: cannot listen on {settings.host}:{settings.port}: {exc.strerror}",
+            file=sys.stderr,
+        )
+        return 2
+    config = uvicorn.Config(
         create_app(settings),
         host=settings.host,
         port=settings.port,
@@ -66,6 +86,41 @@ def serve(args: argparse.Namespace) -> int:
         http="auto",
         ws="none",
     )
+    uvicorn.Server(config).run(sockets=[sock])
+    return 0
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError:
+        sock.close()
+        raise
+    sock.set_inheritable(True)
+    return sock
+
+
+def worker(args: argparse.Namespace) -> int:
+    """Execute run turns from the job queue (the scaled mode) until interrupted."""
+    import asyncio
+
+    from callisto.engine.jobs import run_worker
+
+    settings = _logged_settings(args)
+    if not settings.database_url.startswith("postgresql"):
+        print("callisto worker: the job queue needs a PostgreSQL database_url", file=sys.stderr)
+        return 2
+    if settings.event_log != "redis":
+        print(
+            "callisto worker: set event_log = 'redis' and redis_url, so API processes see "
+            "the events of the turns this worker executes",
+            file=sys.stderr,
+        )
+        return 2
+    asyncio.run(run_worker(settings, args.concurrency))
     return 0
 
 
@@ -96,7 +151,20 @@ def build_parser() -> argparse.ArgumentParser:
     p_serve.add_argument("--host", default=None, help="address to bind (default 127.0.0.1)")
     p_serve.add_argument("--port", type=int, default=None, help="port (default 8000)")
     p_serve.add_argument("--database-url", default=None, help="sqlite:///PATH or postgresql://...")
+    p_serve.add_argument(
+        "--dispatch",
+        choices=("embedded", "queue"),
+        default=None,
+        help="embedded: execute runs in this process (default); queue: API only, "
+        "`callisto worker` processes execute the runs",
+    )
     p_serve.set_defaults(func=serve)
+    p_worker = commands.add_parser("worker", help="execute runs from the job queue (scaled mode)")
+    p_worker.add_argument("--database-url", default=None, help="postgresql://...")
+    p_worker.add_argument(
+        "--concurrency", type=int, default=64, help="turns executed at once (default 64)"
+    )
+    p_worker.set_defaults(func=worker)
     p_migrate = commands.add_parser("migrate", help="apply database migrations and exit")
     p_migrate.add_argument("--database-url", default=None)
     p_migrate.set_defaults(func=migrate)

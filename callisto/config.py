@@ -14,7 +14,7 @@ import os
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, SecretStr, field_validator
+from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import (
     BaseSettings,
@@ -86,7 +86,11 @@ class RunSettings(BaseModel):
             helper waits that long).
         max_concurrent: Runs executing at once in one process.
         tool_call_retries: How many times a model is asked to correct an invalid tool call.
-        sweep_interval: Seconds between sweeps for expired runs.
+        sweep_interval: Seconds between sweeps for expired runs and runs to take over.
+        lease_seconds: How long a process holds a run's turn without renewing it: a turn
+            whose process died is taken over after at most this plus ``sweep_interval``.
+        heartbeat_interval: Seconds between lease renewals, which is also how soon a cancel
+            or expiry written by another process stops a turn.
     """
 
     expires_after: float = 600.0
@@ -95,6 +99,8 @@ class RunSettings(BaseModel):
     max_concurrent: int = 1024
     tool_call_retries: int = 2
     sweep_interval: float = 1.0
+    lease_seconds: float = Field(default=10.0, gt=1.0)
+    heartbeat_interval: float = Field(default=0.5, gt=0.0)
 
 
 def _lowercase_names(providers: dict[Any, Any]) -> dict[str, Any]:
@@ -154,6 +160,10 @@ class Settings(BaseSettings):
         providers: Providers by name.
         runs: Run behaviour.
         log_level: Python logging level name.
+        dispatch: ``embedded``: this process executes the turns of its runs (the default,
+            no other service needed). ``queue``: the scaled mode; this process serves the API
+            only and enqueues turns for ``callisto worker`` processes (needs PostgreSQL and
+            ``event_log = "redis"``).
     """
 
     model_config = SettingsConfigDict(
@@ -174,6 +184,21 @@ class Settings(BaseSettings):
     providers: dict[str, ProviderSettings] = Field(default_factory=dict)
     runs: RunSettings = Field(default_factory=RunSettings)
     log_level: str = "INFO"
+    dispatch: Literal["embedded", "queue"] = "embedded"
+
+    @model_validator(mode="after")
+    def _scaled_mode_needs_shared_services(self) -> Settings:
+        if self.dispatch == "queue":
+            if not self.database_url.startswith("postgresql"):
+                raise ValueError(
+                    "dispatch = 'queue' (the scaled mode) needs a PostgreSQL database_url"
+                )
+            if self.event_log != "redis":
+                raise ValueError(
+                    "dispatch = 'queue' (the scaled mode) needs event_log = 'redis' and "
+                    "redis_url, so every process sees every run's events"
+                )
+        return self
 
     @field_validator("providers", mode="before")
     @classmethod

@@ -45,13 +45,24 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> ASG
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if migrate:
             run_migrations(settings.database_url)
+            if settings.dispatch == "queue":
+                from callisto.engine.jobs import install_job_schema
+
+                install_job_schema(settings.database_url)
         engine = create_engine(settings.database_url)
         sessions = session_factory(engine)
         writer = Writer(create_sync_engine(settings.database_url))
         writer.start()
         providers = ProviderRegistry(settings)
         await providers.start()  # before runs resume: none pays for building its provider
-        service = RunService(sessions, writer, make_event_log(settings), providers, settings.runs)
+        service = RunService(
+            sessions,
+            writer,
+            make_event_log(settings),
+            providers,
+            settings.runs,
+            dispatch=settings.dispatch,
+        )
         app.state.callisto = ServerState(settings=settings, sessions=sessions, runs=service)
         await service.start()
         try:

@@ -1,8 +1,10 @@
 """Dispatch: who executes a run's next turn.
 
-:class:`EmbeddedDispatcher` runs turns as asyncio tasks in the server process, at most
-``max_concurrent`` at once. A worker-based dispatcher (Redis Streams or PostgreSQL
-``SKIP LOCKED``) implements the same :class:`Dispatcher` protocol.
+:class:`EmbeddedDispatcher` runs turns as asyncio tasks of this process, at most
+``max_concurrent`` at once: the server's runner in the embedded mode, and the executor of a
+``callisto worker`` in the scaled mode. :class:`callisto.engine.jobs.QueueDispatcher` (the API
+processes of the scaled mode) executes nothing: it enqueues a job for the workers in the same
+transaction as the change that needs the turn.
 """
 
 from __future__ import annotations
@@ -11,18 +13,45 @@ import asyncio
 import logging
 from typing import Literal, Protocol
 
+from sqlalchemy.orm import Session
+
+from callisto.engine.leases import Fenced, LostReason
 from callisto.engine.runner import Begin, TurnRunner
 
 log = logging.getLogger("callisto.engine")
 
-StopReason = Literal["cancel", "expire", "shutdown"]
+StopReason = LostReason | Literal["shutdown"]
 
 
 class Dispatcher(Protocol):
     """Hands runs to runners."""
 
-    def submit(self, run_id: str) -> None:
-        """Schedule the next turn of ``run_id``."""
+    executes: bool
+    """Whether this process executes turns (and so sweeps and takes over runs)."""
+
+    def enqueue_in(self, db: Session, run_id: str) -> None:
+        """Record, in the caller's transaction, that ``run_id`` needs a turn."""
+        ...
+
+    async def reserve(self, run_id: str) -> bool:
+        """Take a free slot for ``run_id`` now, if this process has one."""
+        ...
+
+    def release(self) -> None:
+        """Give back a slot taken by :meth:`reserve`."""
+        ...
+
+    def submit(self, run_id: str, begun: Begin | None = None) -> None:
+        """Schedule the next turn of ``run_id`` (after the transaction committed)."""
+        ...
+
+    def is_executing(self, run_id: str) -> bool:
+        """Return whether a turn of ``run_id`` executes in this process."""
+        ...
+
+    @property
+    def active(self) -> int:
+        """Return how many turns this process executes or has waiting."""
         ...
 
     def interrupt(self, run_id: str, reason: StopReason) -> bool:
@@ -41,13 +70,19 @@ class Dispatcher(Protocol):
 class EmbeddedDispatcher:
     """Executes turns as tasks of this process's event loop."""
 
+    executes = True
+
     def __init__(self, runner: TurnRunner, max_concurrent: int) -> None:
         """Create a dispatcher running at most ``max_concurrent`` turns at once."""
         self.runner = runner
+        runner.leases.on_lost = self.interrupt
         self._slots = asyncio.Semaphore(max_concurrent)
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._reasons: dict[str, StopReason] = {}
         self._again: set[str] = set()
+
+    def enqueue_in(self, db: Session, run_id: str) -> None:
+        """Nothing to record: this process starts the turn once the transaction commits."""
 
     async def reserve(self, run_id: str) -> bool:
         """Take a free slot for ``run_id`` now, if there is one and no task of it is finishing.
@@ -101,14 +136,27 @@ class EmbeddedDispatcher:
         async with self._slots:
             await self._guarded(run_id, None)
 
+    async def run_turn(self, run_id: str) -> None:
+        """Execute the next turn of ``run_id`` here and wait for it (a worker's job)."""
+        self.submit(run_id)
+        task = self._tasks.get(run_id)
+        if task is not None:
+            # A turn stopped by a cancel or an expiry ends its job normally.
+            await asyncio.gather(task, return_exceptions=True)
+
     async def _guarded(self, run_id: str, begun: Begin | None) -> None:
         try:
             await self.runner.execute(run_id, begun)
+        except Fenced as exc:
+            log.warning("run %s: turn stopped without writing: %s", run_id, exc)
         except asyncio.CancelledError:
             reason = self._reasons.get(run_id, "shutdown")
-            if reason != "shutdown":
+            if reason in ("cancel", "expire"):
                 # The final write must happen even though this task is being cancelled.
                 await asyncio.shield(self.runner.settle(run_id))
+            elif reason == "gone":
+                # The run was deleted with its thread: end its streams.
+                await asyncio.shield(self.runner.events.close(run_id))
             raise
         except Exception:
             log.exception("run %s: turn crashed", run_id)

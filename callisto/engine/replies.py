@@ -24,7 +24,7 @@ from callisto.ids import PREFIXES, new_id
 from callisto.providers.base import ToolCall, ToolCallDelta
 from callisto.store import wire
 from callisto.store.models import MessageRow, RunRow, RunStepRow
-from callisto.store.writer import Writer
+from callisto.store.writer import Transactions
 
 
 @dataclass(slots=True)
@@ -38,7 +38,7 @@ class _PendingCall:
 class ReplyRecorder:
     """Stores and publishes one model reply of a run."""
 
-    writer: Writer
+    writer: Transactions
     events: EventLog
     run: RunRow
     message: MessageRow | None = None

@@ -22,11 +22,12 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from callisto.config import RunSettings
 from callisto.engine.events import EventLog, publish
+from callisto.engine.leases import FencedEvents, FencedWriter, Lease, LeaseKeeper, release
 from callisto.engine.lifecycle import is_terminal, transition
 from callisto.engine.prompt import build_request, history
 from callisto.engine.replies import ReplyRecorder
 from callisto.engine.retry import RetryPolicy
-from callisto.engine.runsteps import settle_open_parts
+from callisto.engine.runsteps import remove_open_parts, settle_open_parts
 from callisto.engine.toolcheck import CallProblem, check_calls
 from callisto.errors import CallistoError, ProviderError
 from callisto.providers.base import (
@@ -42,7 +43,7 @@ from callisto.providers.base import (
 from callisto.providers.registry import ProviderRegistry
 from callisto.store import wire
 from callisto.store.models import RunRow
-from callisto.store.writer import Transaction, Writer
+from callisto.store.writer import Transaction, Transactions, Writer
 
 T = TypeVar("T")
 
@@ -64,6 +65,15 @@ class Begin:
     conversation: list[ChatMessage] = field(default_factory=list)
     events: list[tuple[str, Any]] = field(default_factory=list)
     settled: bool = False
+    lease: Lease | None = None
+
+
+@dataclass(slots=True)
+class _Turn:
+    """What one turn writes through: the store and the event log, fenced by its lease."""
+
+    writer: Transactions
+    events: EventLog
 
 
 class TurnRunner:
@@ -80,12 +90,14 @@ class TurnRunner:
         events: EventLog,
         providers: ProviderRegistry,
         settings: RunSettings,
+        leases: LeaseKeeper,
     ) -> None:
-        """Create a runner over the given store writer, event log and providers."""
+        """Create a runner over the given store writer, event log, providers and leases."""
         self.writer = writer
         self.events = events
         self.providers = providers
         self.settings = settings
+        self.leases = leases
         # Per-run provider keys given with a request (Entities' streaming call): kept in
         # memory only, never written to the database, dropped when the run ends (a run waiting
         # for tool outputs keeps its key: its next turn starts as soon as they arrive).
@@ -102,32 +114,41 @@ class TurnRunner:
         begin = begun
         if begin is None:
             try:
-                begin = await self.writer.run(lambda db: load_turn(db, run_id), durable=False)
+                begin = await self.writer.run(
+                    lambda db: load_turn(db, run_id, self.leases), durable=False
+                )
             except StaleDataError:
-                return  # changed meanwhile (cancelled, expired): whoever changed it settles it
+                return  # changed meanwhile (cancelled, expired, claimed): its changer goes on
             await publish(self.events, run_id, begin.events)
         if begin.settled:
             await self._close(run_id)
-        if begin.run is None or begin.settled:
+        if begin.run is None or begin.settled or begin.lease is None:
             return
+        lease = begin.lease
+        self.leases.hold(lease)
+        turn = _Turn(FencedWriter(self.writer, lease), FencedEvents(self.events, lease))
         try:
-            await self._turn(begin.run, begin.conversation)
+            await self._turn(begin.run, begin.conversation, turn)
         except RunInterrupted:
             await self.settle(run_id)
         except ProviderError as exc:
-            await self.fail(run_id, exc.run_error_code, f"The model provider failed: {exc.message}")
+            message = f"The model provider failed: {exc.message}"
+            await self.fail(run_id, exc.run_error_code, message, turn=turn)
         except CallistoError as exc:
-            await self.fail(run_id, "server_error", exc.message)
+            await self.fail(run_id, "server_error", exc.message, turn=turn)
+        finally:
+            self.leases.drop(run_id)
 
-    async def _write(self, transaction: Transaction[T]) -> T:
+    @staticmethod
+    async def _write(turn: _Turn, transaction: Transaction[T]) -> T:
         """Run a transaction that changes the run; a version conflict interrupts the turn."""
         try:
-            return await self.writer.run(transaction)
+            return await turn.writer.run(transaction)
         except StaleDataError:
             # Someone else (cancel, the sweeper) changed the run first: their change wins.
             raise RunInterrupted from None
 
-    async def _turn(self, run: RunRow, conversation: list[ChatMessage]) -> None:
+    async def _turn(self, run: RunRow, conversation: list[ChatMessage], turn: _Turn) -> None:
         provider, model = self.providers.resolve(run.model)
         name, _ = self.providers.split(run.model)
         retry = RetryPolicy(max_retries=self.providers.settings_for(name).max_retries)
@@ -136,7 +157,7 @@ class TurnRunner:
             request = build_request(run, conversation, model)
             if run.id in self.credentials:
                 request = dataclasses.replace(request, api_key=self.credentials[run.id])
-            recorder = ReplyRecorder(self.writer, self.events, run)
+            recorder = ReplyRecorder(turn.writer, turn.events, run)
             try:
                 usage, finish = await self._stream(provider, request, recorder, retry)
             except BaseException:
@@ -150,7 +171,7 @@ class TurnRunner:
             valid, problems = check_calls(calls, request.tools)
             if problems and repairs < self.settings.tool_call_retries:
                 repairs += 1
-                await self._refuse_round(run, recorder, problems)
+                await self._refuse_round(turn, run, recorder, problems)
                 conversation = conversation + self._repair_messages(
                     recorder, calls, valid, problems
                 )
@@ -163,9 +184,10 @@ class TurnRunner:
                     f"The model made invalid tool calls {repairs + 1} times in a row. Last: {detail}",
                     recorder=recorder,
                     run=run,
+                    turn=turn,
                 )
                 return
-            await self._end_turn(run, recorder, valid, finish)
+            await self._end_turn(turn, run, recorder, valid, finish)
             return
 
     async def _stream(
@@ -208,7 +230,7 @@ class TurnRunner:
                 await asyncio.sleep(delay)
 
     async def _refuse_round(
-        self, run: RunRow, recorder: ReplyRecorder, problems: list[CallProblem]
+        self, turn: _Turn, run: RunRow, recorder: ReplyRecorder, problems: list[CallProblem]
     ) -> None:
         step = recorder.tool_step
         error = {"code": "server_error", "message": "; ".join(p.message for p in problems)}
@@ -222,10 +244,10 @@ class TurnRunner:
                 step.status, step.failed_at = "failed", int(time.time())
                 step.last_error, step.step_details = error, details
 
-        await self._write(refuse)
+        await self._write(turn, refuse)
         await recorder.publish_message_finished()
         if step is not None:
-            await self.events.append(run.id, "thread.run.step.failed", wire.run_step(step))
+            await turn.events.append(run.id, "thread.run.step.failed", wire.run_step(step))
 
     @staticmethod
     def _repair_messages(
@@ -253,10 +275,11 @@ class TurnRunner:
         return messages
 
     async def _end_turn(
-        self, run: RunRow, recorder: ReplyRecorder, calls: list[ToolCall], finish: str
+        self, turn: _Turn, run: RunRow, recorder: ReplyRecorder, calls: list[ToolCall], finish: str
     ) -> None:
         def end(db: Session) -> None:
             db.add(run)
+            release(run)
             incomplete = _incomplete_reason(run, finish)
             recorder.finish_message(db, incomplete_reason=incomplete)
             if calls and incomplete is None:
@@ -279,7 +302,7 @@ class TurnRunner:
             else:
                 transition(run, "completed")
 
-        await self._write(end)
+        await self._write(turn, end)
         await recorder.publish_message_finished()
         event = {"requires_action": "thread.run.requires_action"}.get(
             run.status, f"thread.run.{run.status}"
@@ -296,12 +319,15 @@ class TurnRunner:
         *,
         recorder: ReplyRecorder | None = None,
         run: RunRow | None = None,
+        turn: _Turn | None = None,
     ) -> None:
         """End the run ``failed`` with ``last_error`` ``{code, message}``.
 
         With ``run`` (the runner's own copy, carrying this turn's usage) and ``recorder`` (whose
-        message is completed first), the turn's last reply is kept as it was streamed.
+        message is completed first), the turn's last reply is kept as it was streamed. With
+        ``turn``, the write is fenced by the turn's lease.
         """
+        writer: Transactions = self.writer if turn is None else turn.writer
         error = {"code": code, "message": message}
 
         def fail(db: Session) -> tuple[RunRow | None, list[tuple[str, Any]]]:
@@ -317,10 +343,11 @@ class TurnRunner:
             row.last_error = error
             changed = settle_open_parts(db, row, step_status="failed", error=error)
             transition(row, "failed")
+            release(row)
             return row, changed
 
         try:
-            failed, changed = await self.writer.run(fail)
+            failed, changed = await writer.run(fail)
         except StaleDataError:
             await self.settle(run_id)
             return
@@ -351,30 +378,34 @@ class TurnRunner:
         await self.events.close(run_id)
 
 
-def load_turn(db: Session, run_id: str) -> Begin:
+def load_turn(db: Session, run_id: str, leases: LeaseKeeper) -> Begin:
     """Load the run and begin its turn (a transaction function)."""
     run = db.get(RunRow, run_id)
-    return Begin(None) if run is None else begin_turn(db, run)
+    return Begin(None) if run is None else begin_turn(db, run, leases)
 
 
-def begin_turn(db: Session, run: RunRow) -> Begin:
-    """Start the run's turn (``queued`` -> ``in_progress``) and read the model's view of it.
+def begin_turn(db: Session, run: RunRow, leases: LeaseKeeper) -> Begin:
+    """Claim the run's turn, start it (``queued`` -> ``in_progress``) and read the model's view.
 
-    For use inside a transaction function; the caller publishes the returned events.
+    For use inside a transaction function; the caller publishes the returned events. A run
+    whose turn another live process holds is left to it (``Begin(None)``).
     """
+    if run.status not in ("queued", "in_progress", "cancelling"):
+        return Begin(None)
+    lease = leases.claim(db, run)
+    if lease is None:
+        return Begin(None)
     if run.status == "cancelling":
         return Begin(run, events=_settle(db, run) or [], settled=True)
     events: list[tuple[str, Any]] = []
     if run.status == "in_progress":
-        # Left by a process that stopped mid-turn: its open parts fail, the turn restarts.
-        settle_open_parts(db, run, step_status="failed")
+        # Left by a process that stopped mid-turn: the turn restarts from the history before it.
+        remove_open_parts(db, run)
     elif run.status == "queued":
         transition(run, "in_progress")
         db.flush()  # the version check, before the event is built
         events.append(("thread.run.in_progress", wire.run(run)))
-    else:
-        return Begin(None)
-    return Begin(run, history(db, run), events)
+    return Begin(run, history(db, run), events, lease=lease)
 
 
 def _settle(db: Session, run: RunRow) -> list[tuple[str, Any]] | None:
@@ -386,6 +417,7 @@ def _settle(db: Session, run: RunRow) -> list[tuple[str, Any]] | None:
         changed = settle_open_parts(db, run, step_status="expired")
     else:
         return None
+    release(run)
     db.flush()
     return [*changed, (f"thread.run.{run.status}", wire.run(run))]
 

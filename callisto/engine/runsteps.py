@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from callisto.store import wire
@@ -52,3 +52,21 @@ def settle_open_parts(
         message.incomplete_details = {"reason": f"run_{step_status}"}
         events.append(("thread.message.incomplete", wire.message(message)))
     return events
+
+
+def remove_open_parts(db: Session, run: RunRow) -> None:
+    """Delete the steps and messages an interrupted turn left in progress.
+
+    A turn restarted after its process died begins again from the history before it: its
+    partial reply is removed, so the model never sees a half-written or empty message of its own.
+    """
+    db.execute(
+        delete(RunStepRow)
+        .where(RunStepRow.run_id == run.id, RunStepRow.status == "in_progress")
+        .execution_options(synchronize_session=False)
+    )
+    db.execute(
+        delete(MessageRow)
+        .where(MessageRow.run_id == run.id, MessageRow.status == "in_progress")
+        .execution_options(synchronize_session=False)
+    )

@@ -17,8 +17,9 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from callisto.config import RunSettings
-from callisto.engine.dispatch import EmbeddedDispatcher
+from callisto.engine.dispatch import Dispatcher, EmbeddedDispatcher
 from callisto.engine.events import EventLog, publish
+from callisto.engine.leases import LeaseKeeper
 from callisto.engine.lifecycle import transition
 from callisto.engine.runner import Begin, TurnRunner, begin_turn
 from callisto.engine.runsteps import settle_open_parts
@@ -85,6 +86,8 @@ class RunService:
         events: EventLog,
         providers: ProviderRegistry,
         settings: RunSettings,
+        *,
+        dispatch: str = "embedded",
     ) -> None:
         """Wire the runner, dispatcher and sweeper together.
 
@@ -94,14 +97,25 @@ class RunService:
             events: The event log.
             providers: The model providers.
             settings: The run settings.
+            dispatch: ``embedded`` (this process executes turns) or ``queue`` (``callisto
+                worker`` processes do; this process only enqueues them).
         """
         self.sessions = sessions
         self.writer = writer
         self.events = events
         self.providers = providers
         self.settings = settings
-        self.runner = TurnRunner(writer, events, providers, settings)
-        self.dispatcher = EmbeddedDispatcher(self.runner, settings.max_concurrent)
+        self.leases = LeaseKeeper(
+            writer, seconds=settings.lease_seconds, interval=settings.heartbeat_interval
+        )
+        self.runner = TurnRunner(writer, events, providers, settings, self.leases)
+        self.dispatcher: Dispatcher
+        if dispatch == "queue":
+            from callisto.engine.jobs import QueueDispatcher
+
+            self.dispatcher = QueueDispatcher()
+        else:
+            self.dispatcher = EmbeddedDispatcher(self.runner, settings.max_concurrent)
         self._sweeper: asyncio.Task[None] | None = None
 
     # -- creating -----------------------------------------------------------------------
@@ -147,7 +161,9 @@ class RunService:
             db.add(run)
             db.flush()
             queued = wire.run(run)
-            return run, queued, begin_turn(db, run) if reserved else None
+            if dispatch:
+                self.dispatcher.enqueue_in(db, run.id)
+            return run, queued, begin_turn(db, run, self.leases) if reserved else None
 
         try:
             run, queued, begun = await self.writer.run(create)
@@ -253,7 +269,8 @@ class RunService:
             transition(run, "queued")
             db.flush()
             queued = wire.run(run)
-            return run, step, queued, begin_turn(db, run) if reserved else None
+            self.dispatcher.enqueue_in(db, run_id)
+            return run, step, queued, begin_turn(db, run, self.leases) if reserved else None
 
         try:
             run, step, queued, begun = await self.writer.run(submit)
@@ -286,6 +303,8 @@ class RunService:
                 raise NotFound(f"No run found with id '{run_id}'.")
             if run.status == "queued" and run.started_at is None and run.model != model:
                 run.model = model
+            if run.status == "queued":
+                self.dispatcher.enqueue_in(db, run_id)
             return run
 
         run = await self.writer.run(choose)
@@ -305,6 +324,9 @@ class RunService:
             if run.status not in ("queued", "in_progress", "requires_action"):
                 raise ConflictingState(f"Cannot cancel run with status '{run.status}'.")
             transition(run, "cancelling")
+            # Whoever holds the turn stops it (within a heartbeat); with no turn held, the
+            # next turn settles the run as cancelled.
+            self.dispatcher.enqueue_in(db, run_id)
             return run
 
         try:
@@ -351,26 +373,47 @@ class RunService:
     # -- background ---------------------------------------------------------------------
 
     async def start(self) -> None:
-        """Resume runs a previous process left unfinished, and start the expiry sweeper."""
-        async with self.sessions() as db:
-            ids = (
-                await db.scalars(
-                    select(RunRow.id).where(
-                        RunRow.status.in_(("queued", "in_progress", "cancelling"))
-                    )
-                )
-            ).all()
-        for run_id in ids:
-            log.info("resuming run %s left unfinished by an earlier process", run_id)
-            self.dispatcher.submit(run_id)
+        """In a process that executes turns: resume runs whose process is gone, start the
+        lease heartbeat and the sweeper (expiry and takeover). An API-only process starts
+        nothing."""
+        if not self.dispatcher.executes:
+            return
+        self.leases.start()
+        await self.take_over()
         self._sweeper = asyncio.create_task(self._sweep_forever(), name="callisto:sweeper")
+
+    async def take_over(self, now: float | None = None) -> list[str]:
+        """Start the turns of runs whose executing process is gone; return their ids.
+
+        A run is orphaned when it needs a turn (``queued``, ``in_progress``, ``cancelling``)
+        and its lease has run out, or, ``queued`` with no lease, when it has waited longer than
+        a lease without any process claiming it. A run another live process holds is left
+        alone, so starting a second process (or one that then fails to bind its port) takes
+        nothing from a live one.
+        """
+        now = time.time() if now is None else now
+        stale = now - self.settings.lease_seconds
+        query = select(RunRow.id).where(
+            RunRow.status.in_(("queued", "in_progress", "cancelling")),
+            ((RunRow.lease_until.is_not(None)) & (RunRow.lease_until < now))
+            | ((RunRow.lease_until.is_(None)) & (RunRow.created_at < stale)),
+        )
+        async with self.sessions() as db:
+            ids = [
+                i for i in (await db.scalars(query)).all() if not self.dispatcher.is_executing(i)
+            ]
+        for run_id in ids:
+            log.info("taking over run %s: the process executing it is gone", run_id)
+            self.dispatcher.submit(run_id)
+        return ids
 
     async def _sweep_forever(self) -> None:
         while True:
             try:
                 await self.expire_due()
+                await self.take_over()
             except Exception:
-                log.exception("expiry sweep failed; retrying")
+                log.exception("sweep failed; retrying")
             await asyncio.sleep(self.settings.sweep_interval)
 
     async def expire_due(self, now: float | None = None) -> list[str]:
@@ -384,17 +427,18 @@ class RunService:
         )
         expired: list[str] = []
         for run_id in due:
-            executing = self.dispatcher.is_executing(run_id)
 
-            def expire(db: Session, run_id: str = run_id, executing: bool = executing) -> Any:
+            def expire(db: Session, run_id: str = run_id) -> Any:
                 run = db.get(RunRow, run_id)
                 if run is None or run.status not in live:
                     return None
-                transition(run, "expired", now=now)
-                # With no turn executing, the run's open steps expire in the same transaction,
+                # A turn executing anywhere (its lease is live) settles its own steps when its
+                # heartbeat sees the expiry; otherwise they expire in this same transaction,
                 # so no reader sees an expired run with a step still in progress.
+                executing = (run.lease_until or 0.0) > now
+                transition(run, "expired", now=now)
                 changed = [] if executing else settle_open_parts(db, run, step_status="expired")
-                return run, changed
+                return run, changed, executing
 
             # One transaction per run: a run that changed meanwhile is skipped, not retried.
             try:
@@ -403,13 +447,11 @@ class RunService:
                 continue
             if result is None:
                 continue
-            run, changed = result
+            run, changed, executing = result
             expired.append(run_id)
             if executing:
-                # The interrupted turn settles its own steps and publishes; a turn that ended
-                # meanwhile is settled here.
-                if not self.dispatcher.interrupt(run_id, "expire"):
-                    await self.runner.settle(run_id)
+                # A turn here is interrupted at once; one elsewhere sees it at its heartbeat.
+                self.dispatcher.interrupt(run_id, "expire")
                 continue
             await publish(self.events, run_id, changed)
             await self.events.append(run_id, "thread.run.expired", wire.run(run))
@@ -423,6 +465,7 @@ class RunService:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._sweeper
         await self.dispatcher.aclose()
+        await self.leases.aclose()
 
 
 def _run_of_thread(db: Session, thread_id: str, run_id: str) -> RunRow:

@@ -96,6 +96,7 @@ class RunRow(Base):
             postgresql_where=text(_ACTIVE_SQL),
         ),
         Index("ix_runs_status_expires_at", "status", "expires_at"),
+        Index("ix_runs_status_lease_until", "status", "lease_until"),
     )
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
@@ -127,6 +128,12 @@ class RunRow(Base):
     # Internal bookkeeping, never on the wire.
     expires_at_exact: Mapped[float | None] = mapped_column(Float)
     repair_attempts: Mapped[int] = mapped_column(Integer, default=0)
+    # The lease of the process executing the run's turn (see callisto.engine.leases): its
+    # owner, until when (Unix seconds) it holds the turn, and the turn's fencing token, which
+    # every claim raises so that a writer holding an older token is refused.
+    lease_owner: Mapped[str | None] = mapped_column(String(128))
+    lease_until: Mapped[float | None] = mapped_column(Float)
+    turn_token: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     # Optimistic locking: an UPDATE matches only the version it read, so of two concurrent
     # writers (two submits, a submit and the sweeper) exactly one wins.
     version: Mapped[int] = mapped_column(Integer, default=0)

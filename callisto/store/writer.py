@@ -28,7 +28,7 @@ import logging
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import Connection, Engine, text
 from sqlalchemy.orm import Session
@@ -40,6 +40,15 @@ Transaction = Callable[[Session], T]
 """A transaction function: reads and changes rows through the session; the writer commits."""
 
 log = logging.getLogger("callisto.store")
+
+
+class Transactions(Protocol):
+    """Whatever runs transaction functions: the :class:`Writer`, or a fenced view of it."""
+
+    async def run(self, transaction: Transaction[T], *, durable: bool = True) -> T:
+        """Run ``transaction`` and return its result once committed."""
+        ...
+
 
 _Outcome = tuple[bool, Any]
 

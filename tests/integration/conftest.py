@@ -26,7 +26,9 @@ BACKENDS = [b for b in os.environ.get("CALLISTO_TEST_BACKENDS", "sqlite,postgres
 
 
 @pytest.fixture(scope="session", params=BACKENDS)
-def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def database_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
     """A fresh database per backend for the whole session."""
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'callisto.db'}"
@@ -57,7 +59,13 @@ def make_settings(database_url: str, fake_llm: FakeLLM | None = None, **override
     if fake_llm is not None:
         providers.setdefault(
             "fake",
-            ProviderSettings(kind="openai", base_url=fake_llm.base_url, api_key="sk-fake-test-key", timeout=5, max_retries=2),
+            ProviderSettings(
+                kind="openai",
+                base_url=fake_llm.base_url,
+                api_key="sk-fake-test-key",
+                timeout=5,
+                max_retries=2,
+            ),
         )
     runs = {"poll_after_ms": 10, "sweep_interval": 0.1, **overrides.pop("runs", {})}
     return Settings(database_url=database_url, providers=providers, runs=runs, **overrides)
@@ -71,7 +79,9 @@ def server(database_url: str, fake_llm: FakeLLM) -> Iterator[ThreadedServer]:
 
 
 @pytest.fixture
-def make_server(database_url: str, fake_llm: FakeLLM, tmp_path: Path) -> Iterator[Callable[..., ThreadedServer]]:
+def make_server(
+    database_url: str, fake_llm: FakeLLM, tmp_path: Path
+) -> Iterator[Callable[..., ThreadedServer]]:
     """Start extra servers with other settings; each is stopped at the end of the test."""
     with ExitStack() as stack:
 
@@ -84,7 +94,9 @@ def make_server(database_url: str, fake_llm: FakeLLM, tmp_path: Path) -> Iterato
 
 def sdk_client(base_url: str, api_key: str = "test-key", **kwargs: Any) -> openai.OpenAI:
     """An official SDK client for a Callisto server (no SDK retries, so failures show)."""
-    return openai.OpenAI(base_url=base_url + "/v1", api_key=api_key, max_retries=0, timeout=30, **kwargs)
+    return openai.OpenAI(
+        base_url=base_url + "/v1", api_key=api_key, max_retries=0, timeout=30, **kwargs
+    )
 
 
 @pytest.fixture
@@ -98,6 +110,8 @@ def openai_client(server: ThreadedServer) -> Iterator[openai.OpenAI]:
 @pytest.fixture
 async def async_openai_client(server: ThreadedServer) -> Any:
     """The official async SDK client, pointed at the session's server."""
-    client = openai.AsyncOpenAI(base_url=server.url + "/v1", api_key="test-key", max_retries=0, timeout=30)
+    client = openai.AsyncOpenAI(
+        base_url=server.url + "/v1", api_key="test-key", max_retries=0, timeout=30
+    )
     yield client
     await client.close()

@@ -29,6 +29,9 @@ def test_run_in_flight_is_resumed_after_restart(database_url: str, fake_llm: Fak
         messages = client.beta.threads.messages.list(
             thread_id=thread.id, run_id=run.id, order="asc"
         ).data
-        assert [m.status for m in messages] == ["incomplete", "completed"]
+        # The interrupted turn's partial reply is removed: the retried turn replaces it, and
+        # the model is never shown its own half-written (or empty) message.
+        assert [m.status for m in messages] == ["completed"]
         assert messages[-1].content[0].text.value == "Resumed answer."
+        assert [m["role"] for m in fake_llm.requests[-1].messages] == ["user"]
         client.close()
