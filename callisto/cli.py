@@ -132,6 +132,10 @@ def migrate(args: argparse.Namespace) -> int:
     settings = _settings(args)
     assert isinstance(settings, Settings)
     run_migrations(settings.database_url)
+    if settings.database_url.startswith("postgresql"):
+        from callisto.engine.jobs import install_job_schema
+
+        install_job_schema(settings.database_url)  # the scaled mode's job queue
     print("database is up to date")
     return 0
 

@@ -124,3 +124,24 @@ def test_serve_with_a_key_does_not_warn(tmp_path: Path) -> None:
     output = log_path.read_text()
     assert "runs OPEN" not in output
     assert "secret-key" not in output
+
+
+def test_serve_on_a_taken_port_exits_before_touching_any_run(tmp_path: Path) -> None:
+    with callisto_serve(tmp_path) as (url, _):
+        port = url.rsplit(":", 1)[1]
+        env = {k: v for k, v in os.environ.items() if not k.startswith("CALLISTO_")}
+        db = f"sqlite:///{tmp_path / 'serve.db'}"
+        second = subprocess.run(
+            [sys.executable, "-m", "callisto.cli", "serve", "--port", port, "--database-url", db],
+            capture_output=True,
+            text=True,
+            env=env,
+            cwd=tmp_path,
+            timeout=60,
+        )
+        assert second.returncode == 2
+        lines = [line for line in second.stderr.splitlines() if "cannot listen" in line]
+        assert lines and f"127.0.0.1:{port}" in lines[0], second.stderr
+        # The app never started: no migration ran, no run was resumed or taken over.
+        assert "taking over" not in second.stderr and "alembic" not in second.stderr.lower()
+        assert httpx.get(url + "/health").status_code == 200
