@@ -91,6 +91,9 @@ class RunSettings(BaseModel):
             whose process died is taken over after at most this plus ``sweep_interval``.
         heartbeat_interval: Seconds between lease renewals, which is also how soon a cancel
             or expiry written by another process stops a turn.
+        first_token_timeout: Seconds a model call may take to send its first text or tool
+            call (keep-alive bytes do not count).
+        model_call_timeout: Seconds a whole model call may take.
     """
 
     expires_after: float = 600.0
@@ -101,6 +104,8 @@ class RunSettings(BaseModel):
     sweep_interval: float = 1.0
     lease_seconds: float = Field(default=10.0, gt=1.0)
     heartbeat_interval: float = Field(default=0.5, gt=0.0)
+    first_token_timeout: float = Field(default=120.0, gt=0.0)
+    model_call_timeout: float = Field(default=600.0, gt=0.0)
 
 
 def _lowercase_names(providers: dict[Any, Any]) -> dict[str, Any]:

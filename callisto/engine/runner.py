@@ -29,7 +29,7 @@ from callisto.engine.replies import ReplyRecorder
 from callisto.engine.retry import RetryPolicy
 from callisto.engine.runsteps import remove_open_parts, settle_open_parts
 from callisto.engine.toolcheck import CallProblem, check_calls
-from callisto.errors import CallistoError, ProviderError
+from callisto.errors import CallistoError, ProviderError, ProviderTimeout
 from callisto.providers.base import (
     ChatMessage,
     ChatRequest,
@@ -202,12 +202,20 @@ class TurnRunner:
             started = False
             usage: Usage | None = None
             finish = "stop"
+            loop = asyncio.get_running_loop()
+            whole = loop.time() + self.settings.model_call_timeout
+            deadline = asyncio.timeout_at(
+                min(whole, loop.time() + self.settings.first_token_timeout)
+            )
             try:
                 stream = provider.stream(request)
                 # Closing explicitly: an early exit (cancel) ends the provider's HTTP stream at
-                # once instead of when the generator is garbage-collected.
-                async with _closing(stream):
+                # once instead of when the generator is garbage-collected. The deadlines count
+                # the model's events, so keep-alive bytes extend neither.
+                async with _closing(stream), _model_deadline(deadline, self.settings):
                     async for event in stream:
+                        if not started and isinstance(event, TextDelta | ToolCallDelta):
+                            deadline.reschedule(whole)
                         if isinstance(event, TextDelta):
                             started = True
                             await recorder.on_text(event.text)
@@ -439,6 +447,19 @@ def _incomplete_reason(run: RunRow, finish: str) -> str | None:
     if finish == "length":
         return "max_completion_tokens"
     return None
+
+
+@contextlib.asynccontextmanager
+async def _model_deadline(deadline: asyncio.Timeout, settings: RunSettings) -> AsyncIterator[None]:
+    """Apply ``deadline`` to a model call; its expiry becomes a :class:`ProviderTimeout`."""
+    try:
+        async with deadline:
+            yield
+    except TimeoutError:
+        raise ProviderTimeout(
+            f"the model sent no output within {settings.first_token_timeout:g} s, or did not "
+            f"finish within {settings.model_call_timeout:g} s"
+        ) from None
 
 
 @contextlib.asynccontextmanager
