@@ -18,7 +18,7 @@ from callisto.api.errors import error_response, install_error_handlers
 from callisto.api.middleware import install_middleware
 from callisto.api.routes import assistants, events, messages, runs, threads
 from callisto.config import Settings
-from callisto.engine.events import EventLog, MemoryEventLog
+from callisto.engine.backends import make_credentials, make_event_log
 from callisto.engine.service import RunService
 from callisto.providers.registry import ProviderRegistry
 from callisto.store.database import (
@@ -62,6 +62,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> ASG
             providers,
             settings.runs,
             dispatch=settings.dispatch,
+            credentials=make_credentials(settings),
         )
         app.state.callisto = ServerState(settings=settings, sessions=sessions, runs=service)
         await service.start()
@@ -100,17 +101,6 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> ASG
         return {"status": "ok", "version": __version__}
 
     return install_middleware(app, keys=settings.api_keys(), max_body_bytes=settings.max_body_bytes)
-
-
-def make_event_log(settings: Settings) -> EventLog:
-    """Return the event log ``settings.event_log`` names."""
-    if settings.event_log == "redis":
-        if not settings.redis_url:
-            raise ValueError("event_log = 'redis' needs redis_url (CALLISTO_REDIS_URL)")
-        from callisto.engine.redis_events import RedisEventLog
-
-        return RedisEventLog(settings.redis_url)
-    return MemoryEventLog()
 
 
 def server_state_from(app: FastAPI) -> ServerState:

@@ -109,7 +109,7 @@ def install_job_schema(database_url: str) -> None:
 
 async def run_worker(settings: Any, concurrency: int) -> None:
     """Execute turns from the job queue until stopped (SIGINT/SIGTERM)."""
-    from callisto.api.app import make_event_log
+    from callisto.engine.backends import make_credentials, make_event_log
     from callisto.engine.service import RunService
     from callisto.providers.registry import ProviderRegistry
     from callisto.store.database import (
@@ -128,7 +128,14 @@ async def run_worker(settings: Any, concurrency: int) -> None:
     providers = ProviderRegistry(settings)
     await providers.start()
     runs = settings.runs.model_copy(update={"max_concurrent": concurrency})
-    service = RunService(session_factory(engine), writer, make_event_log(settings), providers, runs)
+    service = RunService(
+        session_factory(engine),
+        writer,
+        make_event_log(settings),
+        providers,
+        runs,
+        credentials=make_credentials(settings),
+    )
     app = job_app(settings.database_url)
 
     @app.task(name=TURN_TASK, queue=QUEUE)

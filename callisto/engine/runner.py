@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from callisto.config import RunSettings
+from callisto.engine.credentials import Credentials, MemoryCredentials
 from callisto.engine.events import EventLog, publish
 from callisto.engine.leases import FencedEvents, FencedWriter, Lease, LeaseKeeper, release
 from callisto.engine.lifecycle import is_terminal, transition
@@ -91,6 +92,7 @@ class TurnRunner:
         providers: ProviderRegistry,
         settings: RunSettings,
         leases: LeaseKeeper,
+        credentials: Credentials | None = None,
     ) -> None:
         """Create a runner over the given store writer, event log, providers and leases."""
         self.writer = writer
@@ -98,10 +100,10 @@ class TurnRunner:
         self.providers = providers
         self.settings = settings
         self.leases = leases
-        # Per-run provider keys given with a request (Entities' streaming call): kept in
-        # memory only, never written to the database, dropped when the run ends (a run waiting
-        # for tool outputs keeps its key: its next turn starts as soon as they arrive).
-        self.credentials: dict[str, str] = {}
+        # Provider keys given with a request (Entities' streaming call): never written to
+        # the database, dropped when the run ends (a run waiting for tool outputs keeps its
+        # key: its next turn starts as soon as they arrive).
+        self.credentials: Credentials = credentials or MemoryCredentials()
 
     async def execute(self, run_id: str, begun: Begin | None = None) -> None:
         """Run the next turn of ``run_id`` if it is waiting for one.
@@ -155,8 +157,9 @@ class TurnRunner:
         repairs = 0
         while True:
             request = build_request(run, conversation, model)
-            if run.id in self.credentials:
-                request = dataclasses.replace(request, api_key=self.credentials[run.id])
+            api_key = await self.credentials.get(run.id)
+            if api_key is not None:
+                request = dataclasses.replace(request, api_key=api_key)
             recorder = ReplyRecorder(turn.writer, turn.events, run)
             try:
                 usage, finish = await self._stream(provider, request, recorder, retry)
@@ -382,7 +385,7 @@ class TurnRunner:
 
     async def _close(self, run_id: str) -> None:
         # The run is over: forget its request-given provider key, then close its log.
-        self.credentials.pop(run_id, None)
+        await self.credentials.drop(run_id)
         await self.events.close(run_id)
 
 

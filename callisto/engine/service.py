@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from callisto.config import RunSettings
+from callisto.engine.credentials import Credentials
 from callisto.engine.dispatch import Dispatcher, EmbeddedDispatcher
 from callisto.engine.events import EventLog, publish
 from callisto.engine.leases import LeaseKeeper
@@ -88,6 +89,7 @@ class RunService:
         settings: RunSettings,
         *,
         dispatch: str = "embedded",
+        credentials: Credentials | None = None,
     ) -> None:
         """Wire the runner, dispatcher and sweeper together.
 
@@ -99,6 +101,8 @@ class RunService:
             settings: The run settings.
             dispatch: ``embedded`` (this process executes turns) or ``queue`` (``callisto
                 worker`` processes do; this process only enqueues them).
+            credentials: Where request-given provider keys wait for their runs (in this
+                process's memory when omitted).
         """
         self.sessions = sessions
         self.writer = writer
@@ -108,7 +112,7 @@ class RunService:
         self.leases = LeaseKeeper(
             writer, seconds=settings.lease_seconds, interval=settings.heartbeat_interval
         )
-        self.runner = TurnRunner(writer, events, providers, settings, self.leases)
+        self.runner = TurnRunner(writer, events, providers, settings, self.leases, credentials)
         self.dispatcher: Dispatcher
         if dispatch == "queue":
             from callisto.engine.jobs import QueueDispatcher
@@ -309,7 +313,7 @@ class RunService:
 
         run = await self.writer.run(choose)
         if api_key and run.status not in TERMINAL_RUN_STATUSES:
-            self.runner.credentials[run_id] = api_key
+            await self.runner.credentials.put(run_id, api_key, ttl=self.settings.expires_after)
         if run.status == "queued":
             self.dispatcher.submit(run_id)
         return run

@@ -229,8 +229,8 @@ async def test_memory_log_drops_finished_runs_after_retention() -> None:
 
 
 async def test_settings_choose_the_event_log() -> None:
-    from callisto.api.app import make_event_log
     from callisto.config import Settings
+    from callisto.engine.backends import make_event_log
 
     assert isinstance(make_event_log(Settings(database_url="sqlite://")), MemoryEventLog)
     with pytest.raises(ValueError, match="redis_url"):
