@@ -94,6 +94,8 @@ class RunSettings(BaseModel):
         first_token_timeout: Seconds a model call may take to send its first text or tool
             call (keep-alive bytes do not count).
         model_call_timeout: Seconds a whole model call may take.
+        history_max_messages: The most thread messages a turn reads (the newest); fewer
+            with ``truncation_strategy`` ``last_messages`` or ``max_prompt_tokens``.
     """
 
     expires_after: float = 600.0
@@ -106,6 +108,7 @@ class RunSettings(BaseModel):
     heartbeat_interval: float = Field(default=0.5, gt=0.0)
     first_token_timeout: float = Field(default=120.0, gt=0.0)
     model_call_timeout: float = Field(default=600.0, gt=0.0)
+    history_max_messages: int = Field(default=1000, ge=1)
 
 
 def _lowercase_names(providers: dict[Any, Any]) -> dict[str, Any]:

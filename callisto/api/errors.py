@@ -8,7 +8,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import DataError
+from sqlalchemy.exc import DataError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -143,6 +143,25 @@ def install_error_handlers(app: FastAPI) -> None:
         response = error_response(
             503,
             "The server is busy: no database connection was free in time. Please retry shortly.",
+            "server_error",
+            code="server_busy",
+        )
+        response.headers["Retry-After"] = str(BUSY_RETRY_AFTER)
+        return response
+
+    @app.exception_handler(OperationalError)
+    async def _database_unavailable(request: Request, exc: OperationalError) -> JSONResponse:
+        # The connection was lost (a restart, a failover, a terminated backend) or the
+        # transaction lost a deadlock: nothing was saved, and the same request can succeed.
+        log.warning(
+            "answered 503 to %s %s: database error %s",
+            request.method,
+            request.url.path,
+            str(exc.orig or exc).split("\n", 1)[0],
+        )
+        response = error_response(
+            503,
+            "The server could not reach its database; nothing was changed. Please retry.",
             "server_error",
             code="server_busy",
         )

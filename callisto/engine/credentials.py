@@ -28,6 +28,10 @@ class Credentials(Protocol):
         """Forget the run's key (its run ended)."""
         ...
 
+    async def aclose(self) -> None:
+        """Release connections."""
+        ...
+
 
 class MemoryCredentials:
     """Keys in this process's memory."""
@@ -47,6 +51,10 @@ class MemoryCredentials:
     async def drop(self, run_id: str) -> None:
         """Forget the run's key."""
         self._keys.pop(run_id, None)
+
+    async def aclose(self) -> None:
+        """Forget every key."""
+        self._keys.clear()
 
 
 class RedisCredentials:
@@ -72,3 +80,7 @@ class RedisCredentials:
     async def drop(self, run_id: str) -> None:
         """Forget the run's key."""
         await self.redis.delete(self._key(run_id))
+
+    async def aclose(self) -> None:
+        """Close the connection pool."""
+        await self.redis.aclose()

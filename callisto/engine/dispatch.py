@@ -13,6 +13,7 @@ import asyncio
 import logging
 from typing import Literal, Protocol
 
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from callisto.engine.leases import Fenced, LostReason
@@ -21,6 +22,8 @@ from callisto.engine.runner import Begin, TurnRunner
 log = logging.getLogger("callisto.engine")
 
 StopReason = LostReason | Literal["shutdown"]
+# Seconds before a turn stopped by a database error runs again (the writer reconnects).
+RESTART_DELAY = 0.5
 
 
 class Dispatcher(Protocol):
@@ -149,6 +152,13 @@ class EmbeddedDispatcher:
             await self.runner.execute(run_id, begun)
         except Fenced as exc:
             log.warning("run %s: turn stopped without writing: %s", run_id, exc)
+        except OperationalError as exc:
+            # The database dropped the connection, or chose this transaction as a deadlock's
+            # victim: nothing of the failed write was saved, and the turn can simply run again.
+            log.warning(
+                "run %s: turn restarts after a database error: %s", run_id, _first_line(exc)
+            )
+            asyncio.get_running_loop().call_later(RESTART_DELAY, self.submit, run_id)
         except asyncio.CancelledError:
             reason = self._reasons.get(run_id, "shutdown")
             if reason in ("cancel", "expire"):
@@ -195,3 +205,7 @@ class EmbeddedDispatcher:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def _first_line(exc: BaseException) -> str:
+    return str(exc).split("\n", 1)[0]

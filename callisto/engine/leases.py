@@ -10,8 +10,8 @@ While it runs a turn, a process renews its leases with one statement for all of 
 an expiry written by any process reaches the turn within one heartbeat, and a run whose lease
 was taken over, or which was deleted, is stopped.
 
-Every write of a turn is fenced (:class:`FencedWriter`): the transaction locks the run row and
-checks the token first. Every event a turn publishes is fenced by time (:class:`FencedEvents`):
+Every write of a turn is fenced (:class:`FencedWriter`): the transaction checks the token and
+the lease's deadline first. Every event a turn publishes is fenced by time (:class:`FencedEvents`):
 a process that was frozen past its lease (SIGSTOP, a long GC pause) finds its lease expired by
 its own monotonic clock before it appends anything, and stops. Another process can claim the
 run only once ``lease_until`` has passed, which is later than that local deadline.
@@ -94,8 +94,15 @@ def release(run: RunRow) -> None:
 
 
 def check_token(db: Session, lease: Lease) -> None:
-    """Lock the run row and raise :class:`Fenced` unless ``lease`` still holds it."""
-    token = db.scalar(select(RunRow.turn_token).where(RunRow.id == lease.run_id).with_for_update())
+    """Raise :class:`Fenced` unless ``lease`` still holds the run (in the writing transaction).
+
+    The token is read without a row lock (locks taken in a different order by another
+    process's batch could deadlock), so the lease's own deadline closes the gap: another
+    process can claim the run only after ``lease_until``, which is at least ``MARGIN`` seconds
+    past the deadline checked here, and the transaction commits well within that.
+    """
+    lease.check()
+    token = db.scalar(select(RunRow.turn_token).where(RunRow.id == lease.run_id))
     if token != lease.token:
         raise Fenced(f"run {lease.run_id} was taken over or deleted")
 

@@ -75,37 +75,38 @@ def _tool_round(step: RunStepRow) -> list[ChatMessage]:
     return out
 
 
-def history(db: Session, run: RunRow) -> list[ChatMessage]:
-    """Return the thread's messages and answered tool rounds, oldest first.
+def history(db: Session, run: RunRow, *, max_messages: int) -> list[ChatMessage]:
+    """Return the thread's newest messages and their answered tool rounds, oldest first.
 
-    ``truncation_strategy`` ``last_messages: N`` keeps the newest N thread messages (tool
-    rounds of the kept span stay with them).
+    Read with a limit, never the whole thread: ``truncation_strategy`` ``last_messages: N``
+    keeps the newest N messages, ``auto`` the newest ``max_messages``; then, when the run sets
+    ``max_prompt_tokens``, the oldest are dropped until the prompt fits (:func:`fit_prompt`).
+    Tool rounds of the kept span stay with them.
     """
-    messages = list(
-        (
-            db.scalars(
-                select(MessageRow)
-                .where(MessageRow.thread_id == run.thread_id)
-                .order_by(MessageRow.id)
-            )
-        ).all()
-    )
     strategy = run.truncation_strategy or {}
     keep = strategy.get("last_messages") if strategy.get("type") == "last_messages" else None
-    if keep:
-        messages = messages[-keep:]
-    oldest = _sort_key(messages[0].id) if messages else ""
+    limit = min(keep, max_messages) if keep else max_messages
+    newest = db.scalars(
+        select(MessageRow)
+        .where(MessageRow.thread_id == run.thread_id)
+        .order_by(MessageRow.id.desc())
+        .limit(limit)
+    ).all()
+    messages = list(reversed(newest))
+    since = messages[0].created_at if messages else 0
     steps = (
         db.scalars(
             select(RunStepRow)
             .where(
                 RunStepRow.thread_id == run.thread_id,
+                RunStepRow.created_at >= since,
                 RunStepRow.type == "tool_calls",
                 RunStepRow.status == "completed",
             )
             .order_by(RunStepRow.id)
         )
     ).all()
+    oldest_key = _sort_key(messages[0].id) if messages else ""
     items: list[tuple[str, list[ChatMessage]]] = []
     for m in messages:
         if m.status == "in_progress":
@@ -113,10 +114,35 @@ def history(db: Session, run: RunRow) -> list[ChatMessage]:
         role: Role = "assistant" if m.role == "assistant" else "user"
         items.append((_sort_key(m.id), [ChatMessage(role=role, content=message_text(m.content))]))
     for step in steps:
-        if _sort_key(step.id) >= oldest:
+        if _sort_key(step.id) >= oldest_key:
             items.append((_sort_key(step.id), _tool_round(step)))
     items.sort(key=lambda item: item[0])
-    return [message for _, chunk in items for message in chunk]
+    return fit_prompt([chunk for _, chunk in items], run)
+
+
+def estimate_tokens(message: ChatMessage) -> int:
+    """Return a rough token count of a message (4 characters a token, as OpenAI's rule of thumb)."""
+    size = len(message.content or "") + sum(
+        len(c.name) + len(c.arguments) for c in message.tool_calls
+    )
+    return 4 + size // 4
+
+
+def fit_prompt(chunks: list[list[ChatMessage]], run: RunRow) -> list[ChatMessage]:
+    """Drop the oldest chunks (a message, or a tool round whole) until the prompt fits the run's
+    ``max_prompt_tokens`` (estimated; the newest chunk is always kept)."""
+    budget = run.max_prompt_tokens
+    if budget is not None:
+        budget -= estimate_tokens(ChatMessage(role="system", content=run.instructions or ""))
+        kept: list[list[ChatMessage]] = []
+        for chunk in reversed(chunks):
+            cost = sum(estimate_tokens(m) for m in chunk)
+            if kept and cost > budget:
+                break
+            kept.append(chunk)
+            budget -= cost
+        chunks = list(reversed(kept))
+    return [message for chunk in chunks for message in chunk]
 
 
 def build_request(run: RunRow, conversation: list[ChatMessage], model: str) -> ChatRequest:

@@ -17,6 +17,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -63,7 +64,6 @@ class Begin:
     """
 
     run: RunRow | None
-    conversation: list[ChatMessage] = field(default_factory=list)
     events: list[tuple[str, Any]] = field(default_factory=list)
     settled: bool = False
     lease: Lease | None = None
@@ -93,8 +93,14 @@ class TurnRunner:
         settings: RunSettings,
         leases: LeaseKeeper,
         credentials: Credentials | None = None,
+        *,
+        sessions: async_sessionmaker[Any],
     ) -> None:
-        """Create a runner over the given store writer, event log, providers and leases."""
+        """Create a runner over the given store writer, event log, providers and leases.
+
+        ``sessions`` read a thread's history, outside the writer's transactions.
+        """
+        self.sessions = sessions
         self.writer = writer
         self.events = events
         self.providers = providers
@@ -130,7 +136,9 @@ class TurnRunner:
         self.leases.hold(lease)
         turn = _Turn(FencedWriter(self.writer, lease), FencedEvents(self.events, lease))
         try:
-            await self._turn(begin.run, begin.conversation, turn)
+            # Read outside the writer's serial transaction: a long thread delays no other write.
+            conversation = await self._history(begin.run)
+            await self._turn(begin.run, conversation, turn)
         except RunInterrupted:
             await self.settle(run_id)
         except ProviderError as exc:
@@ -140,6 +148,14 @@ class TurnRunner:
             await self.fail(run_id, "server_error", exc.message, turn=turn)
         finally:
             self.leases.drop(run_id)
+
+    async def _history(self, run: RunRow) -> list[ChatMessage]:
+        limit = self.settings.history_max_messages
+        async with self.sessions() as db:
+            conversation: list[ChatMessage] = await db.run_sync(
+                lambda sync: history(sync, run, max_messages=limit)
+            )
+            return conversation
 
     @staticmethod
     async def _write(turn: _Turn, transaction: Transaction[T]) -> T:
@@ -416,7 +432,7 @@ def begin_turn(db: Session, run: RunRow, leases: LeaseKeeper) -> Begin:
         transition(run, "in_progress")
         db.flush()  # the version check, before the event is built
         events.append(("thread.run.in_progress", wire.run(run)))
-    return Begin(run, history(db, run), events, lease=lease)
+    return Begin(run, events, lease=lease)
 
 
 def _settle(db: Session, run: RunRow) -> list[tuple[str, Any]] | None:

@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy import update as sa_update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
@@ -112,7 +112,9 @@ class RunService:
         self.leases = LeaseKeeper(
             writer, seconds=settings.lease_seconds, interval=settings.heartbeat_interval
         )
-        self.runner = TurnRunner(writer, events, providers, settings, self.leases, credentials)
+        self.runner = TurnRunner(
+            writer, events, providers, settings, self.leases, credentials, sessions=sessions
+        )
         self.dispatcher: Dispatcher
         if dispatch == "queue":
             from callisto.engine.jobs import QueueDispatcher
@@ -416,6 +418,8 @@ class RunService:
             try:
                 await self.expire_due()
                 await self.take_over()
+            except OperationalError as exc:  # the database is restarting, or unreachable
+                log.warning("sweep failed (%s); retrying", str(exc.orig or exc).split("\n", 1)[0])
             except Exception:
                 log.exception("sweep failed; retrying")
             await asyncio.sleep(self.settings.sweep_interval)
@@ -470,6 +474,7 @@ class RunService:
                 await self._sweeper
         await self.dispatcher.aclose()
         await self.leases.aclose()
+        await self.runner.credentials.aclose()
 
 
 def _run_of_thread(db: Session, thread_id: str, run_id: str) -> RunRow:

@@ -145,7 +145,10 @@ class RunStepRow(Base):
     """A step of a run: a message creation or a round of tool calls."""
 
     __tablename__ = "run_steps"
-    __table_args__ = (Index("ix_run_steps_run_id_id", "run_id", "id"),)
+    __table_args__ = (
+        Index("ix_run_steps_run_id_id", "run_id", "id"),
+        Index("ix_run_steps_thread_id_created_at", "thread_id", "created_at"),
+    )
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     run_id: Mapped[str] = mapped_column(String(64), ForeignKey("runs.id", ondelete="CASCADE"))

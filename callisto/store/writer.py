@@ -31,6 +31,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import Connection, Engine, text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from callisto.errors import CallistoError
@@ -153,13 +154,23 @@ class Writer:
                         connection.execute(_ASYNC_COMMIT)
                     # Each function in its own savepoint: the session begins one on the shared
                     # transaction, releases it on commit, rolls back to it on failure.
-                    outcomes = [
-                        _outcome(fn, Session(bind=connection, **_SAVEPOINT)) for fn in functions
-                    ]
+                    outcomes = []
+                    for fn in functions:
+                        outcomes.append(_outcome(fn, Session(bind=connection, **_SAVEPOINT)))
+                        _raise_if_disconnected(outcomes[-1])
+            _raise_if_disconnected(outcomes[-1])
         except Exception:
+            # The batch did not commit (a lost connection fails every function in it: none of
+            # them was saved, so each caller may simply try again). The next batch connects
+            # afresh.
             self._connection = None
             connection.invalidate()
             raise
+        if any(not ok and isinstance(value, DBAPIError) for ok, value in outcomes):
+            # A function met a database error (a deadlock, say): start the next batch on a
+            # fresh connection rather than on one that may be in a bad state.
+            self._connection = None
+            connection.invalidate()
         self.batches += 1
         self.transactions += len(functions)
         self.busy_seconds += time.perf_counter() - started
@@ -183,6 +194,13 @@ _SAVEPOINT: dict[str, Any] = {
     "expire_on_commit": False,
     "join_transaction_mode": "create_savepoint",
 }
+
+
+def _raise_if_disconnected(outcome: _Outcome) -> None:
+    """Raise the error of a function that lost the connection: the whole batch is lost."""
+    ok, value = outcome
+    if not ok and isinstance(value, DBAPIError) and value.connection_invalidated:
+        raise value
 
 
 def _outcome(function: Transaction[Any], session: Session) -> _Outcome:
