@@ -106,6 +106,15 @@ def _validation_message(exc: RequestValidationError) -> tuple[str, str | None]:
     return message, param
 
 
+def _server_busy(request: Request, cause: str, message: str) -> JSONResponse:
+    """A 503 ``server_busy`` with Retry-After, logged as one line: the client may retry (the
+    SDK does, after Retry-After)."""
+    log.warning("answered 503 to %s %s: %s", request.method, request.url.path, cause)
+    response = error_response(503, message, "server_error", code="server_busy")
+    response.headers["Retry-After"] = str(BUSY_RETRY_AFTER)
+    return response
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Map every error, ours and the framework's, to an OpenAI-shaped JSON response."""
 
@@ -132,41 +141,24 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(PoolTimeout)
     async def _busy(request: Request, exc: PoolTimeout) -> JSONResponse:
         # Every pooled connection stayed in use for the pool's whole timeout: overload, not a
-        # fault. 503 with Retry-After lets clients back off and retry (the SDK does); one line
-        # in the log, since a traceback per refused request would only bury the cause.
-        log.warning(
-            "answered 503 to %s %s: no database connection was free in time (%s)",
-            request.method,
-            request.url.path,
-            str(exc).split(" (Background on this error", 1)[0],
-        )
-        response = error_response(
-            503,
+        # fault. One line in the log, since a traceback per refused request would only bury
+        # the cause.
+        reason = str(exc).split(" (Background on this error", 1)[0]
+        return _server_busy(
+            request,
+            f"no database connection was free in time ({reason})",
             "The server is busy: no database connection was free in time. Please retry shortly.",
-            "server_error",
-            code="server_busy",
         )
-        response.headers["Retry-After"] = str(BUSY_RETRY_AFTER)
-        return response
 
     @app.exception_handler(OperationalError)
     async def _database_unavailable(request: Request, exc: OperationalError) -> JSONResponse:
         # The connection was lost (a restart, a failover, a terminated backend) or the
         # transaction lost a deadlock: nothing was saved, and the same request can succeed.
-        log.warning(
-            "answered 503 to %s %s: database error %s",
-            request.method,
-            request.url.path,
-            str(exc.orig or exc).split("\n", 1)[0],
-        )
-        response = error_response(
-            503,
+        return _server_busy(
+            request,
+            "database error " + str(exc.orig or exc).split("\n", 1)[0],
             "The server could not reach its database; nothing was changed. Please retry.",
-            "server_error",
-            code="server_busy",
         )
-        response.headers["Retry-After"] = str(BUSY_RETRY_AFTER)
-        return response
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:

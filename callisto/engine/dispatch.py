@@ -14,6 +14,7 @@ import logging
 from typing import Literal, Protocol
 
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session
 
 from callisto.engine.leases import Fenced, LostReason
@@ -152,9 +153,10 @@ class EmbeddedDispatcher:
             await self.runner.execute(run_id, begun)
         except Fenced as exc:
             log.warning("run %s: turn stopped without writing: %s", run_id, exc)
-        except OperationalError as exc:
-            # The database dropped the connection, or chose this transaction as a deadlock's
-            # victim: nothing of the failed write was saved, and the turn can simply run again.
+        except (OperationalError, PoolTimeout) as exc:
+            # The database dropped the connection, chose this transaction as a deadlock's
+            # victim, or had no free connection: nothing of the failed write was saved, and the
+            # turn can simply run again.
             log.warning(
                 "run %s: turn restarts after a database error: %s", run_id, _first_line(exc)
             )
