@@ -28,8 +28,9 @@ from callisto.errors import ConflictingState, InvalidRequest, NotFound
 from callisto.ids import PREFIXES, new_id
 from callisto.providers.registry import ProviderRegistry
 from callisto.store import wire
-from callisto.store.changes import active_run_query, add_thread
+from callisto.store.changes import active_run_query, add_thread, thread_or_404
 from callisto.store.models import (
+    ACTIVE_RUN_STATUSES,
     TERMINAL_RUN_STATUSES,
     AssistantRow,
     MessageRow,
@@ -366,6 +367,42 @@ class RunService:
             return run
 
         return await self.writer.run(update)
+
+    async def delete_thread(self, thread_id: str) -> None:
+        """Delete a thread with its messages, runs and steps; an active run is cancelled first.
+
+        Its streams get ``thread.run.cancelled`` and end; a turn executing it stops (here at
+        once, elsewhere at that process's next heartbeat, which finds the run gone). Cancelling
+        rather than refusing: a client deleting a thread is done with it, and should not need a
+        cancel and a wait first.
+
+        Raises:
+            NotFound: The thread does not exist.
+        """
+
+        def delete(db: Session) -> dict[str, Any] | None:
+            thread = thread_or_404(db, thread_id)
+            run = db.scalars(
+                select(RunRow).where(
+                    RunRow.thread_id == thread_id, RunRow.status.in_(ACTIVE_RUN_STATUSES)
+                )
+            ).first()
+            cancelled = None
+            if run is not None:
+                if run.status != "cancelling":
+                    transition(run, "cancelling")
+                transition(run, "cancelled")
+                db.flush()
+                cancelled = wire.run(run)
+            db.delete(thread)
+            return cancelled
+
+        cancelled = await self.writer.run(delete)
+        if cancelled is not None:
+            run_id = cancelled["id"]
+            self.dispatcher.interrupt(run_id, "gone")
+            await self.events.append(run_id, "thread.run.cancelled", cancelled)
+            await self.events.close(run_id)
 
     def poll_after_ms(self) -> int:
         """Return how long poll helpers should wait: longer as more runs are in flight."""

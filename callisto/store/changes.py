@@ -41,3 +41,44 @@ def add_message(db: Session, message: MessageRow) -> None:
     if run_id is not None:
         raise ConflictingState(f"Can't add messages to {thread_id} while a run {run_id} is active.")
     db.add(message)
+
+
+def thread_or_404(db: Session, thread_id: str) -> ThreadRow:
+    """Return the thread, or raise :class:`NotFound`."""
+    thread = db.get(ThreadRow, thread_id)
+    if thread is None:
+        raise NotFound(f"No thread found with id '{thread_id}'.")
+    return thread
+
+
+def update_thread(db: Session, thread_id: str, changes: dict[str, object]) -> ThreadRow:
+    """Set the given columns (``metadata_``, ``tool_resources``) of a thread."""
+    thread = thread_or_404(db, thread_id)
+    for column, value in changes.items():
+        setattr(thread, column, value)
+    db.flush()
+    return thread
+
+
+def message_of_thread(db: Session, thread_id: str, message_id: str) -> MessageRow:
+    """Return the thread's message, or raise :class:`NotFound` for the thread or the message."""
+    thread_or_404(db, thread_id)
+    message = db.get(MessageRow, message_id)
+    if message is None or message.thread_id != thread_id:
+        raise NotFound(f"No message found with id '{message_id}' in thread '{thread_id}'.")
+    return message
+
+
+def update_message_metadata(
+    db: Session, thread_id: str, message_id: str, metadata: dict[str, object]
+) -> MessageRow:
+    """Replace a message's metadata."""
+    message = message_of_thread(db, thread_id, message_id)
+    message.metadata_ = metadata
+    db.flush()
+    return message
+
+
+def delete_message(db: Session, thread_id: str, message_id: str) -> None:
+    """Delete a message of the thread."""
+    db.delete(message_of_thread(db, thread_id, message_id))

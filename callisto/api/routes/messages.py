@@ -13,7 +13,7 @@ from callisto.api.deps import Listing, Session, State, get_or_404, list_response
 from callisto.api.schemas import MessageCreate, MessageUpdate, dump
 from callisto.errors import NotFound
 from callisto.ids import PREFIXES, new_id
-from callisto.store import wire
+from callisto.store import changes, wire
 from callisto.store.changes import add_message
 from callisto.store.models import MessageRow, ThreadRow
 
@@ -88,19 +88,20 @@ async def retrieve_message(thread_id: str, message_id: str, db: Session) -> Any:
 
 
 @router.post("/{message_id}")
-async def update_message(thread_id: str, message_id: str, body: MessageUpdate, db: Session) -> Any:
+async def update_message(thread_id: str, message_id: str, body: MessageUpdate, state: State) -> Any:
     """Update a message's metadata."""
-    row = await _message_of_thread(db, thread_id, message_id)
-    if "metadata" in body.model_fields_set:
-        row.metadata_ = body.metadata or {}
-    await db.commit()
+    if "metadata" not in body.model_fields_set:
+        async with state.sessions() as db:
+            return wire.message(await _message_of_thread(db, thread_id, message_id))
+    metadata = body.metadata or {}
+    row = await state.runs.writer.run(
+        lambda db: changes.update_message_metadata(db, thread_id, message_id, metadata)
+    )
     return wire.message(row)
 
 
 @router.delete("/{message_id}")
-async def delete_message(thread_id: str, message_id: str, db: Session) -> Any:
+async def delete_message(thread_id: str, message_id: str, state: State) -> Any:
     """Delete a message."""
-    row = await _message_of_thread(db, thread_id, message_id)
-    await db.delete(row)
-    await db.commit()
+    await state.runs.writer.run(lambda db: changes.delete_message(db, thread_id, message_id))
     return {"id": message_id, "object": "thread.message.deleted", "deleted": True}

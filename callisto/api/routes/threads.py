@@ -11,6 +11,7 @@ from callisto.api.deps import Session, State, get_or_404
 from callisto.api.routes.messages import new_message_row
 from callisto.api.schemas import ThreadCreate, ThreadUpdate
 from callisto.ids import PREFIXES, new_id
+from callisto.store import changes as store_changes
 from callisto.store import wire
 from callisto.store.changes import add_thread
 from callisto.store.models import MessageRow, ThreadRow
@@ -46,21 +47,21 @@ async def retrieve_thread(thread_id: str, db: Session) -> dict[str, Any]:
 
 
 @router.post("/{thread_id}")
-async def update_thread(thread_id: str, body: ThreadUpdate, db: Session) -> dict[str, Any]:
+async def update_thread(thread_id: str, body: ThreadUpdate, state: State) -> dict[str, Any]:
     """Update a thread's metadata and tool resources."""
-    row = await get_or_404(db, ThreadRow, thread_id, "thread")
+    changes: dict[str, object] = {}
     if "metadata" in body.model_fields_set:
-        row.metadata_ = body.metadata or {}
+        changes["metadata_"] = body.metadata or {}
     if "tool_resources" in body.model_fields_set:
-        row.tool_resources = body.tool_resources
-    await db.commit()
+        changes["tool_resources"] = body.tool_resources
+    row = await state.runs.writer.run(
+        lambda db: store_changes.update_thread(db, thread_id, changes)
+    )
     return wire.thread(row)
 
 
 @router.delete("/{thread_id}")
-async def delete_thread(thread_id: str, db: Session) -> dict[str, Any]:
-    """Delete a thread with its messages, runs and steps."""
-    row = await get_or_404(db, ThreadRow, thread_id, "thread")
-    await db.delete(row)
-    await db.commit()
+async def delete_thread(thread_id: str, state: State) -> dict[str, Any]:
+    """Delete a thread with its messages, runs and steps; an active run is cancelled first."""
+    await state.runs.delete_thread(thread_id)
     return {"id": thread_id, "object": "thread.deleted", "deleted": True}
