@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from callisto.ids import observe
 from callisto.providers.base import ChatMessage, ChatRequest, Role, ToolCall, ToolSpec
 from callisto.store.models import MessageRow, RunRow, RunStepRow
 
@@ -93,6 +94,8 @@ def history(db: Session, run: RunRow, *, max_messages: int) -> list[ChatMessage]
         .limit(limit)
     ).all()
     messages = list(reversed(newest))
+    if messages:
+        observe(messages[-1].id)  # this turn's rows sort after the thread's newest message
     since = messages[0].created_at if messages else 0
     steps = (
         db.scalars(

@@ -8,6 +8,7 @@ from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from callisto.errors import ConflictingState, NotFound
+from callisto.ids import new_id, observe
 from callisto.store.models import ACTIVE_RUN_STATUSES, MessageRow, RunRow, ThreadRow
 
 
@@ -40,6 +41,16 @@ def add_message(db: Session, message: MessageRow) -> None:
     run_id = db.scalars(active_run_query(thread_id)).first()
     if run_id is not None:
         raise ConflictingState(f"Can't add messages to {thread_id} while a run {run_id} is active.")
+    newest = db.scalar(
+        select(MessageRow.id)
+        .where(MessageRow.thread_id == thread_id)
+        .order_by(MessageRow.id.desc())
+        .limit(1)
+    )
+    if newest is not None and newest >= message.id:
+        # Another process (with a clock ahead of ours) wrote the thread's newest message.
+        observe(newest)
+        message.id = new_id(message.id.partition("_")[0] + "_")
     db.add(message)
 
 

@@ -75,3 +75,17 @@ def test_later_ids_sort_after_earlier_ones_across_milliseconds() -> None:
     second = new_id("msg_")
     assert id_time_ms(second) > id_time_ms(first)
     assert first < second
+
+
+def test_ids_sort_after_an_observed_id_from_a_clock_ahead() -> None:
+    from callisto.ids import _ALPHABET, _encode, observe
+
+    # An id made by a process whose clock runs 50 ms ahead of ours.
+    ahead_ms = id_time_ms(new_id("msg_")) + 50
+    theirs = "msg_" + _encode(ahead_ms, 10) + _encode(5, 14)
+    assert new_id("msg_") < theirs
+    observe(theirs)
+    ours = [new_id("msg_") for _ in range(3)]
+    assert theirs < ours[0] < ours[1] < ours[2]
+    observe("asst_client-chosen-id")  # not one of ours: ignored
+    assert set(ours[0][4:]) <= set(_ALPHABET)
