@@ -240,3 +240,31 @@ async def test_settings_choose_the_event_log() -> None:
     )
     assert isinstance(log, RedisEventLog)  # connects lazily: nothing is reached here
     await log.aclose()
+
+
+async def test_a_rested_run_s_deltas_are_trimmed_and_readers_resume_across_the_gap() -> None:
+    log = MemoryEventLog(trim_after=0.0)
+    await log.append("run_1", "thread.run.created", {"n": 1})
+    for i in range(5):
+        await log.append("run_1", "thread.message.delta", {"i": i})
+    await log.append("run_1", "thread.message.completed", {"text": "whole"})
+    log._last_prune = 0.0  # let the next close prune at once
+    await log.close("run_1")
+    events = [e async for e in log.read_from("run_1")]
+    assert [(e.seq, e.event) for e in events] == [
+        (1, "thread.run.created"),
+        (7, "thread.message.completed"),
+    ]
+    # Resuming from a dropped delta's number gives what follows it.
+    assert [e.seq async for e in log.read_from("run_1", after=3) if e] == [7]
+    assert await log.last_seq("run_1") == 7
+    assert log.size == sum(len(e.data) for e in events)
+
+
+async def test_memory_is_bounded_by_dropping_the_oldest_finished_runs() -> None:
+    log = MemoryEventLog(max_bytes=1000)
+    for run in range(10):
+        await log.append(f"run_{run}", "thread.message.delta", "x" * 300)
+        await log.close(f"run_{run}")
+    assert log.size <= 1000
+    assert len(log) < 10 and await log.last_seq("run_9") == 1
