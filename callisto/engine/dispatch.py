@@ -107,38 +107,49 @@ class EmbeddedDispatcher:
     def submit(self, run_id: str, begun: Begin | None = None) -> None:
         """Start a task for ``run_id``, or mark it to go again if one is finishing.
 
-        With ``begun`` (a turn begun in a reserved slot), the task runs that turn in the slot.
+        With ``begun`` (a turn begun in a reserved slot), the task runs that turn in the slot;
+        if a task of the run exists meanwhile, the slot is given back and the run goes again
+        after it (its next turn claims the run afresh).
         """
-        if begun is not None:
-            task = asyncio.create_task(self._continue(run_id, begun), name=f"run:{run_id}")
-            self._track(run_id, task)
-            return
         if run_id in self._tasks:
+            if begun is not None:
+                self._slots.release()
             self._again.add(run_id)
             return
-        task = asyncio.create_task(self._execute(run_id), name=f"run:{run_id}")
-        self._track(run_id, task)
-
-    def _track(self, run_id: str, task: asyncio.Task[None]) -> None:
+        holds_slot = begun is not None
+        coroutine = self._guarded(run_id, begun) if begun is not None else self._execute(run_id)
+        task = asyncio.create_task(coroutine, name=f"run:{run_id}")
         self._tasks[run_id] = task
-        task.add_done_callback(lambda _t: self._done(run_id))
+        # Released by the callback, not by the coroutine: a task cancelled before it ever ran
+        # executes none of its body, and must not keep its slot.
+        task.add_done_callback(lambda t: self._done(run_id, t, holds_slot))
 
-    async def _continue(self, run_id: str, begun: Begin) -> None:
-        try:
-            await self._guarded(run_id, begun)
-        finally:
+    def _done(self, run_id: str, task: asyncio.Task[None], holds_slot: bool) -> None:
+        if holds_slot:
             self._slots.release()
-
-    def _done(self, run_id: str) -> None:
-        self._tasks.pop(run_id, None)
-        self._reasons.pop(run_id, None)
+        if self._tasks.get(run_id) is task:
+            del self._tasks[run_id]
+        reason = self._reasons.pop(run_id, None)
+        if task.cancelled() and reason in ("cancel", "expire"):
+            # It may have been cancelled before it could settle the run: a next turn does
+            # (finding the run at rest already, it does nothing).
+            self._again.add(run_id)
         if run_id in self._again:
             self._again.discard(run_id)
             self.submit(run_id)
 
     async def _execute(self, run_id: str) -> None:
-        async with self._slots:
+        try:
+            await self._slots.acquire()
+        except asyncio.CancelledError:
+            # Cancelled or expired while waiting for a slot: bring the run to rest anyway.
+            if self._reasons.get(run_id) in ("cancel", "expire"):
+                await asyncio.shield(self.runner.settle(run_id))
+            raise
+        try:
             await self._guarded(run_id, None)
+        finally:
+            self._slots.release()
 
     async def run_turn(self, run_id: str) -> None:
         """Execute the next turn of ``run_id`` here and wait for it (a worker's job)."""

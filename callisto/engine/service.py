@@ -185,24 +185,30 @@ class RunService:
         except BaseException:
             self._unreserve(reserved)
             raise
-        await publish(self.events, run.id, prelude or [])
-        await self.events.append(run.id, "thread.run.created", queued)
-        await self.events.append(run.id, "thread.run.queued", queued)
-        if dispatch:
-            await self._hand_over(run.id, begun)
+        created = [*(prelude or []), ("thread.run.created", queued), ("thread.run.queued", queued)]
+        await self._announce_and_hand_over(run.id, created, begun if dispatch else None, dispatch)
         return Accepted(run, queued, 0)
 
     def _unreserve(self, reserved: bool) -> None:
         if reserved:
             self.dispatcher.release()
 
-    async def _hand_over(self, run_id: str, begun: Begin | None) -> None:
-        """Dispatch the run: with its turn already begun (in a reserved slot) or to begin."""
-        if begun is None:
-            self.dispatcher.submit(run_id)
-            return
-        await publish(self.events, run_id, begun.events)
-        self.dispatcher.submit(run_id, begun)
+    async def _announce_and_hand_over(
+        self, run_id: str, events: list[tuple[str, Any]], begun: Begin | None, dispatch: bool
+    ) -> None:
+        """Publish a committed change's events, then dispatch the run (with its turn already
+        begun in a reserved slot, or to begin).
+
+        The change is committed: the run is dispatched even when the event log fails (its
+        streams miss those events, but the run neither strands nor keeps its slot).
+        """
+        try:
+            await publish(self.events, run_id, events + (begun.events if begun else []))
+        except Exception as exc:
+            log.warning("run %s: its events could not be published: %s", run_id, exc)
+        finally:
+            if dispatch:
+                self.dispatcher.submit(run_id, begun)
 
     def _new_run(self, thread_id: str, assistant: AssistantRow, p: RunParams) -> RunRow:
         now = time.time()
@@ -289,11 +295,13 @@ class RunService:
         except BaseException:
             self._unreserve(reserved)
             raise
-        start = await self.events.last_seq(run_id)
-        if step is not None:
-            await self.events.append(run_id, "thread.run.step.completed", wire.run_step(step))
-        await self.events.append(run_id, "thread.run.queued", queued)
-        await self._hand_over(run_id, begun)
+        try:
+            start = await self.events.last_seq(run_id)
+        except Exception:
+            start = 0
+        events = [("thread.run.step.completed", wire.run_step(step))] if step is not None else []
+        events.append(("thread.run.queued", queued))
+        await self._announce_and_hand_over(run_id, events, begun, True)
         return Accepted(run, queued, start)
 
     async def start_with(self, run_id: str, *, model: str, api_key: str | None) -> RunRow:
@@ -340,7 +348,10 @@ class RunService:
             run = await self.writer.run(cancel)
         except StaleDataError:
             raise ConflictingState(f"Run {run_id} changed while cancelling; try again.") from None
-        await self.events.append(run_id, "thread.run.cancelling", wire.run(run))
+        try:
+            await self.events.append(run_id, "thread.run.cancelling", wire.run(run))
+        except Exception as exc:  # committed: the run is still stopped and settled
+            log.warning("run %s: its events could not be published: %s", run_id, exc)
         if not self.dispatcher.interrupt(run_id, "cancel"):
             self.dispatcher.submit(run_id)
         return run
