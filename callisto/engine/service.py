@@ -9,7 +9,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy import update as sa_update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -124,6 +124,7 @@ class RunService:
         else:
             self.dispatcher = EmbeddedDispatcher(self.runner, settings.max_concurrent)
         self._sweeper: asyncio.Task[None] | None = None
+        self._deployment_load = 0
 
     # -- creating -----------------------------------------------------------------------
 
@@ -416,9 +417,14 @@ class RunService:
             await self.events.close(run_id)
 
     def poll_after_ms(self) -> int:
-        """Return how long poll helpers should wait: longer as more runs are in flight."""
+        """Return how long poll helpers should wait: longer as more runs are in flight.
+
+        The runs in flight are this process's own when it executes turns, and the whole
+        deployment's (counted in the database each sweep interval) in an API-only process.
+        """
         runs = self.settings
-        return max(runs.poll_after_ms, min(runs.poll_after_max_ms, 2 * self.dispatcher.active))
+        active = self.dispatcher.active if self.dispatcher.executes else self._deployment_load
+        return max(runs.poll_after_ms, min(runs.poll_after_max_ms, 2 * active))
 
     async def get_run(self, db: AsyncSession, thread_id: str, run_id: str) -> RunRow:
         """Return the run, or raise a 404 if it is not a run of the thread."""
@@ -428,13 +434,24 @@ class RunService:
 
     async def start(self) -> None:
         """In a process that executes turns: resume runs whose process is gone, start the
-        lease heartbeat and the sweeper (expiry and takeover). An API-only process starts
-        nothing."""
+        lease heartbeat and the sweeper (expiry and takeover). An API-only process
+        counts the deployment's runs in flight, for the poll hint."""
         if not self.dispatcher.executes:
+            self._sweeper = asyncio.create_task(self._count_load_forever(), name="callisto:load")
             return
         self.leases.start()
         await self.take_over()
         self._sweeper = asyncio.create_task(self._sweep_forever(), name="callisto:sweeper")
+
+    async def _count_load_forever(self) -> None:
+        query = select(func.count()).where(RunRow.status.in_(("queued", "in_progress")))
+        while True:
+            try:
+                async with self.sessions() as db:
+                    self._deployment_load = int(await db.scalar(query) or 0)
+            except Exception as exc:  # the hint keeps its last value
+                log.debug("counting runs in flight failed: %s", exc)
+            await asyncio.sleep(self.settings.sweep_interval)
 
     async def take_over(self, now: float | None = None) -> list[str]:
         """Start the turns of runs whose executing process is gone; return their ids.

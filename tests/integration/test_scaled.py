@@ -76,7 +76,7 @@ class Deployment:
         name = f"api{len(self.apis)}"
         proc = self._spawn(name, "serve", "--port", str(port), "--dispatch", "queue")
         url = f"http://127.0.0.1:{port}"
-        _wait_healthy(url, proc)
+        _wait_healthy(url, proc, self.logs / f"{name}.log")
         self.apis.append((proc, url))
         return url
 
@@ -86,7 +86,7 @@ class Deployment:
         return proc
 
     def _spawn(self, name: str, *args: str) -> subprocess.Popen[bytes]:
-        with (self.logs / f"{name}-{time.monotonic_ns()}.log").open("wb") as log:
+        with (self.logs / f"{name}.log").open("ab") as log:
             return subprocess.Popen(
                 [sys.executable, "-m", "callisto.cli", *args],
                 env=self.env,
@@ -106,11 +106,12 @@ class Deployment:
                 proc.kill()
 
 
-def _wait_healthy(url: str, proc: subprocess.Popen[bytes]) -> None:
+def _wait_healthy(url: str, proc: subprocess.Popen[bytes], log: Path) -> None:
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise AssertionError(f"{url} exited with {proc.returncode}")
+            tail = log.read_text(errors="replace")[-3000:]
+            raise AssertionError(f"{url} exited with {proc.returncode}:\n{tail}")
         try:
             if httpx.get(url + "/health", timeout=1).status_code == 200:
                 return
@@ -239,6 +240,10 @@ def test_a_killed_worker_s_turns_are_taken_over(deployment: Deployment) -> None:
     for thread_id, run_id in runs:
         wait_status(client, thread_id, run_id, {"in_progress"}, 30)
     time.sleep(1.0)  # the replies are streaming, on both workers
+    # The API process's poll hint counts the deployment's runs in flight (2 ms each).
+    thread_id, run_id = runs[0]
+    hint = httpx.get(f"{api_a}/v1/threads/{thread_id}/runs/{run_id}").headers
+    assert int(hint["openai-poll-after-ms"]) >= 2 * len(runs)
     victim = deployment.workers[0]
     victim.send_signal(signal.SIGKILL)
     victim.wait()
