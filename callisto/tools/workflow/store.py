@@ -1,0 +1,173 @@
+"""Durable checkpoints of workflow runs: a SQLite file by default, PostgreSQL for shared use.
+
+Each checkpoint is one statement in its own transaction, committed before the runner goes on,
+so whatever a crash interrupts, the store holds every step's last recorded state. Records are
+kept as JSON text in two tables, ``callisto_workflow_runs`` and ``callisto_workflow_steps``,
+created when the store opens.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any, Protocol
+
+from callisto.tools.workflow.errors import WorkflowStateError
+from callisto.tools.workflow.records import StepRecord, WorkflowRun, WorkflowStatus
+
+_SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS callisto_workflow_runs ("
+    " id TEXT PRIMARY KEY, workflow TEXT NOT NULL, status TEXT NOT NULL, record TEXT NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS callisto_workflow_steps ("
+    " run_id TEXT NOT NULL, step TEXT NOT NULL, status TEXT NOT NULL, record TEXT NOT NULL,"
+    " PRIMARY KEY (run_id, step))",
+)
+_INSERT_RUN = (
+    "INSERT INTO callisto_workflow_runs (id, workflow, status, record) VALUES (?, ?, ?, ?)"
+    " ON CONFLICT (id) DO NOTHING"
+)
+_UPDATE_RUN = "UPDATE callisto_workflow_runs SET status = ?, record = ? WHERE id = ?"
+_UPSERT_STEP = (
+    "INSERT INTO callisto_workflow_steps (run_id, step, status, record) VALUES (?, ?, ?, ?)"
+    " ON CONFLICT (run_id, step) DO UPDATE SET status = excluded.status, record = excluded.record"
+)
+_SELECT_RUN = "SELECT record FROM callisto_workflow_runs WHERE id = ?"
+_SELECT_STEPS = "SELECT record FROM callisto_workflow_steps WHERE run_id = ?"
+
+
+class CheckpointStore(Protocol):
+    """Where runs and their steps are checkpointed; every write is durable when it returns."""
+
+    def create_run(self, run: WorkflowRun) -> None:
+        """Record a new run (without steps).
+
+        Raises:
+            WorkflowStateError: A run with that id exists.
+        """
+        ...
+
+    def save_run(self, run: WorkflowRun) -> None:
+        """Record the run's status and header."""
+        ...
+
+    def save_step(self, run_id: str, record: StepRecord) -> None:
+        """Record one step's state."""
+        ...
+
+    def load_run(self, run_id: str) -> WorkflowRun | None:
+        """The run with its step records, or ``None`` when there is none."""
+        ...
+
+    def run_ids(self, statuses: Iterable[WorkflowStatus] = ()) -> list[str]:
+        """The ids of the runs in ``statuses`` (all runs when empty)."""
+        ...
+
+    def close(self) -> None:
+        """Release the connection."""
+        ...
+
+
+class _SqlCheckpoints:
+    """The checkpoint store on a DB-API connection; subclasses open it and set the paramstyle."""
+
+    _placeholder = "?"
+
+    def __init__(self, connection: Any) -> None:
+        self._connection = connection
+        self._lock = threading.Lock()
+        for statement in _SCHEMA:
+            self._execute(statement)
+
+    def _execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        if self._placeholder != "?":
+            sql = sql.replace("?", self._placeholder)
+        with self._lock:
+            return self._connection.execute(sql, tuple(params))
+
+    def create_run(self, run: WorkflowRun) -> None:
+        """See :class:`CheckpointStore`."""
+        header = json.dumps(run.header())
+        params = (run.id, run.workflow, run.status.value, header)
+        if self._execute(_INSERT_RUN, params).rowcount != 1:
+            raise WorkflowStateError(f"a workflow run with id {run.id!r} already exists")
+
+    def save_run(self, run: WorkflowRun) -> None:
+        """See :class:`CheckpointStore`."""
+        self._execute(_UPDATE_RUN, (run.status.value, json.dumps(run.header()), run.id))
+
+    def save_step(self, run_id: str, record: StepRecord) -> None:
+        """See :class:`CheckpointStore`."""
+        data = json.dumps(record.to_dict())
+        self._execute(_UPSERT_STEP, (run_id, record.name, record.status.value, data))
+
+    def load_run(self, run_id: str) -> WorkflowRun | None:
+        """See :class:`CheckpointStore`."""
+        row = self._execute(_SELECT_RUN, (run_id,)).fetchone()
+        if row is None:
+            return None
+        records = [
+            StepRecord.from_dict(json.loads(r[0]))
+            for r in self._execute(_SELECT_STEPS, (run_id,)).fetchall()
+        ]
+        return WorkflowRun.from_header(json.loads(row[0]), {r.name: r for r in records})
+
+    def run_ids(self, statuses: Iterable[WorkflowStatus] = ()) -> list[str]:
+        """See :class:`CheckpointStore`."""
+        wanted = [WorkflowStatus(s).value for s in statuses]
+        sql = "SELECT id FROM callisto_workflow_runs"
+        if wanted:
+            sql += " WHERE status IN (" + ", ".join("?" for _ in wanted) + ")"
+        return [row[0] for row in self._execute(sql + " ORDER BY id", wanted).fetchall()]
+
+    def close(self) -> None:
+        """See :class:`CheckpointStore`."""
+        with self._lock:
+            self._connection.close()
+
+    def __enter__(self) -> _SqlCheckpoints:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+class SQLiteCheckpoints(_SqlCheckpoints):
+    """Checkpoints in a SQLite file (stdlib ``sqlite3``), in WAL mode with full sync.
+
+    Several processes may open the same file; each write waits up to ``timeout`` seconds for
+    another's lock.
+
+    Args:
+        path: The database file; created with its directory when missing.
+        timeout: Seconds a write waits for the file's lock.
+    """
+
+    def __init__(self, path: str | Path, *, timeout: float = 30.0) -> None:
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        connection = sqlite3.connect(
+            path, timeout=timeout, isolation_level=None, check_same_thread=False
+        )
+        connection.execute("PRAGMA journal_mode=WAL")
+        # FULL: a commit is on disk before the call returns, also in WAL mode.
+        connection.execute("PRAGMA synchronous=FULL")
+        super().__init__(connection)
+
+
+class PostgresCheckpoints(_SqlCheckpoints):
+    """Checkpoints in PostgreSQL (``psycopg``), for runs shared by several machines.
+
+    Args:
+        conninfo: A ``postgresql://`` URL or libpq connection string.
+    """
+
+    _placeholder = "%s"
+
+    def __init__(self, conninfo: str) -> None:
+        import psycopg  # only needed by those who choose PostgreSQL
+
+        super().__init__(psycopg.connect(conninfo, autocommit=True))
