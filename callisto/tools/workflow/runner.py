@@ -20,7 +20,7 @@ from typing import Any
 from callisto.ids import new_id
 from callisto.tools.executor import ToolExecutor
 from callisto.tools.workflow._steps import StepExecution
-from callisto.tools.workflow.definition import Workflow
+from callisto.tools.workflow.definition import CompiledStep, Workflow
 from callisto.tools.workflow.errors import (
     ExpressionError,
     WorkflowDefinitionError,
@@ -65,8 +65,7 @@ class WorkflowRunner:
         on_event: Called with the run and the step's record after each step checkpoint.
 
     Raises:
-        WorkflowDefinitionError: The executor lacks a step's function, or a step needs a
-            model and none is given.
+        WorkflowDefinitionError: The executor lacks a step's function.
     """
 
     def __init__(
@@ -101,20 +100,28 @@ class WorkflowRunner:
         self._check_setup()
 
     def _check_setup(self) -> None:
-        problems = []
-        for compiled in self.workflow.compiled.values():
-            for part in (compiled, compiled.fallback):
-                if part is None:
-                    continue
-                if self.executor.toolbox.get(part.tool.name) is None:
-                    problems.append(f"the executor's toolbox has no function {part.tool.name!r}")
-                if part.needs_model and self.model is None:
-                    problems.append(
-                        f"step {compiled.name!r} leaves arguments of {part.tool.name} to the "
-                        "model, but the runner has no model"
-                    )
+        problems = [
+            f"the executor's toolbox has no function {part.tool.name!r}"
+            for part in self._parts()
+            if self.executor.toolbox.get(part.tool.name) is None
+        ]
         if problems:
             raise WorkflowDefinitionError(self.workflow.name, problems)
+
+    def _check_model(self) -> None:
+        problems = [
+            f"{part.name!r} leaves arguments of {part.tool.name} to the model, "
+            "but the runner has no model"
+            for part in self._parts()
+            if part.needs_model and self.model is None
+        ]
+        if problems:
+            raise WorkflowDefinitionError(self.workflow.name, problems)
+
+    def _parts(self) -> list[CompiledStep]:
+        """Every step and fallback."""
+        steps = self.workflow.compiled.values()
+        return [*steps, *(s.fallback for s in steps if s.fallback is not None)]
 
     # --- the public calls ----------------------------------------------------------------------
 
@@ -137,7 +144,9 @@ class WorkflowRunner:
 
         Raises:
             WorkflowStateError: ``workflow_id`` is taken.
+            WorkflowDefinitionError: A step leaves arguments to the model and there is none.
         """
+        self._check_model()
         run = WorkflowRun(
             id=workflow_id or new_id("wf_"),
             workflow=self.workflow.name,
@@ -167,12 +176,14 @@ class WorkflowRunner:
         Raises:
             WorkflowStateError: No such run, it belongs to another workflow, or an input
                 is given and no (or more than one, without ``step``) step waits.
+            WorkflowDefinitionError: A step leaves arguments to the model and there is none.
         """
         run = self.get(workflow_id)
-        if run.status in (WorkflowStatus.COMPLETED, WorkflowStatus.FAILED):
-            return run
         if input is not _UNSET:
             self._answer(run, input, step)
+        if run.status in (WorkflowStatus.COMPLETED, WorkflowStatus.FAILED):
+            return run
+        self._check_model()
         return await self._drive(run)
 
     def start_sync(self, request: str = "", **options: Any) -> WorkflowRun:
