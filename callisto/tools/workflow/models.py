@@ -60,13 +60,29 @@ class ChoiceRequest:
         if self.input is not None:
             parts.append("Input from the user: " + _json(self.input))
         if self.fixed:
-            parts.append("Already set (do not change): " + _json(self.fixed))
+            parts.append("Already set by the workflow: " + _json(self.fixed))
         if self.instructions:
             parts.append(self.instructions)
         if self.rejected is not None:
             arguments, reason = self.rejected
             parts.append(f"Your previous arguments {arguments} were refused: {reason}")
         return "\n\n".join(parts)
+
+    def offered_tool(self) -> dict[str, Any]:
+        """The function as offered: its parameters without the ones already set.
+
+        The model is asked only for what is left to choose, so a server that checks calls
+        against the schema (Callisto does) accepts the partial call.
+        """
+        offered = self.tool.definition.openai_tool()
+        schema = dict(offered["function"].get("parameters") or {})
+        if self.fixed:
+            properties = schema.get("properties") or {}
+            schema["properties"] = {k: v for k, v in properties.items() if k not in self.fixed}
+            if "required" in schema:
+                schema["required"] = [k for k in schema["required"] if k not in self.fixed]
+        offered["function"] = {**offered["function"], "parameters": schema}
+        return offered
 
     def tool_choice(self) -> dict[str, Any]:
         """``tool_choice`` forcing this step's function."""
@@ -131,7 +147,7 @@ class ChatArguments:
                 },
                 {"role": "user", "content": request.prompt()},
             ],
-            tools=[request.tool.definition.openai_tool()],
+            tools=[request.offered_tool()],
             tool_choice=request.tool_choice(),
             **self.params,
         )
@@ -144,7 +160,8 @@ class AssistantArguments:
 
     Each choice is a run on a new thread holding the step's context, with only the step's
     function and ``tool_choice`` forcing it; once its arguments are read the run is cancelled
-    (the workflow, not the run, calls the function).
+    (the workflow, not the run, calls the function), and its token usage read when the
+    cancellation has landed.
 
     Args:
         client: ``openai.OpenAI`` or ``openai.AsyncOpenAI`` pointed at Callisto.
@@ -166,13 +183,15 @@ class AssistantArguments:
             assistant_id=self.assistant_id,
             thread={"messages": [{"role": "user", "content": request.prompt()}]},
             instructions=SYSTEM_PROMPT.format(function=request.tool.name),
-            tools=[request.tool.definition.openai_tool()],
+            tools=[request.offered_tool()],
             tool_choice=request.tool_choice(),
             **self.polling,
         )
-        if run.status == "requires_action":
-            await _call(beta.runs.cancel, run.id, thread_id=run.thread_id)
         calls = pending_calls(run) if run.status == "requires_action" else []
+        if run.status == "requires_action":
+            # Usage is reported once the run is over, so wait for the cancellation to land.
+            await _call(beta.runs.cancel, run.id, thread_id=run.thread_id)
+            run = await _call(beta.runs.poll, run.id, thread_id=run.thread_id, **self.polling)
         return _choice(request, calls, getattr(run, "usage", None))
 
 

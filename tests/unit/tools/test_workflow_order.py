@@ -106,6 +106,9 @@ def test_paid_order_runs_every_step_with_arguments_from_model_or_bindings(
         assert request.body["tool_choice"] == {"type": "function", "function": {"name": function}}
         assert [t["function"]["name"] for t in request.body["tools"]] == [function]
         assert REQUEST in request.messages[-1]["content"]
+    # Bound parameters are not offered: the model chooses only the coupon.
+    offered = fake.requests[2].body["tools"][0]["function"]["parameters"]
+    assert (list(offered["properties"]), offered["required"]) == (["coupon"], ["coupon"])
     # The model sees the results of the step's dependencies.
     assert "ada@example.com" in fake.requests[1].messages[-1]["content"]
     assert '"unit_price": 12.5' in fake.requests[2].messages[-1]["content"]
