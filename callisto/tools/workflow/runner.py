@@ -19,6 +19,7 @@ from typing import Any
 
 from callisto.ids import new_id
 from callisto.tools.executor import ToolExecutor
+from callisto.tools.workflow._lease import Lease
 from callisto.tools.workflow._steps import StepExecution
 from callisto.tools.workflow.definition import CompiledStep, Workflow
 from callisto.tools.workflow.errors import (
@@ -63,6 +64,9 @@ class WorkflowRunner:
         argument_retries: Times the model is asked again when its arguments are refused.
         caller: Who the calls run for (allowlists, rate limits, audit).
         on_event: Called with the run and the step's record after each step checkpoint.
+        lease: Seconds the claim of a driving process lasts unless renewed (it is renewed
+            every third of that while the process works); after a crash, the run can be
+            resumed once this much time has passed.
 
     Raises:
         WorkflowDefinitionError: The executor lacks a step's function.
@@ -82,9 +86,10 @@ class WorkflowRunner:
         argument_retries: int = 2,
         caller: str | None = None,
         on_event: EventCallback | None = None,
+        lease: float = 30.0,
     ) -> None:
-        if max_concurrency < 1 or max_steps < 1:
-            raise ValueError("max_concurrency and max_steps must be at least 1")
+        if max_concurrency < 1 or max_steps < 1 or lease <= 0:
+            raise ValueError("max_concurrency and max_steps must be at least 1, lease above 0")
         self.workflow = workflow
         self.store = SQLiteCheckpoints(store) if isinstance(store, str | Path) else store
         self._owns_executor = executor is None
@@ -97,6 +102,7 @@ class WorkflowRunner:
         self.argument_retries = argument_retries
         self.caller = caller
         self.on_event = on_event
+        self.lease = lease
         self._check_setup()
 
     def _check_setup(self) -> None:
@@ -155,7 +161,8 @@ class WorkflowRunner:
         )
         self._add_missing_records(run)
         self.store.create_run(run)
-        return await self._drive(run)
+        async with Lease(self.store, run.id, self.lease) as lease:
+            return await self._drive(run, lease)
 
     async def resume(
         self, workflow_id: str, *, input: Any = _UNSET, step: str | None = None
@@ -174,17 +181,20 @@ class WorkflowRunner:
             The run as it rests.
 
         Raises:
-            WorkflowStateError: No such run, it belongs to another workflow, or an input
-                is given and no (or more than one, without ``step``) step waits.
+            WorkflowStateError: No such run, it belongs to another workflow, another process
+                drives it, or an input is given and no (or more than one, without ``step``)
+                step waits.
             WorkflowDefinitionError: A step leaves arguments to the model and there is none.
         """
-        run = self.get(workflow_id)
-        if input is not _UNSET:
-            self._answer(run, input, step)
-        if run.status in (WorkflowStatus.COMPLETED, WorkflowStatus.FAILED):
-            return run
-        self._check_model()
-        return await self._drive(run)
+        self.get(workflow_id)  # it exists, and is a run of this workflow
+        async with Lease(self.store, workflow_id, self.lease) as lease:
+            run = self.get(workflow_id)  # as the last process to hold the lease left it
+            if input is not _UNSET:
+                self._answer(run, input, step)
+            if run.status in (WorkflowStatus.COMPLETED, WorkflowStatus.FAILED):
+                return run
+            self._check_model()
+            return await self._drive(run, lease)
 
     def start_sync(self, request: str = "", **options: Any) -> WorkflowRun:
         """Blocking :meth:`start`, for programs without an event loop."""
@@ -244,9 +254,9 @@ class WorkflowRunner:
         record.status = StepStatus.PENDING
         self.store.save_step(run.id, record)
 
-    async def _drive(self, run: WorkflowRun) -> WorkflowRun:
+    async def _drive(self, run: WorkflowRun, lease: Lease) -> WorkflowRun:
         run.status, run.error = WorkflowStatus.RUNNING, None
-        session = _Session(self, run)
+        session = _Session(self, run, lease)
         self.store.save_run(run)
         remaining = None if self.deadline is None else max(self.deadline - run.elapsed, 0.0)
         try:
@@ -255,6 +265,11 @@ class WorkflowRunner:
         except TimeoutError:
             session.fail_interrupted("DEADLINE_EXCEEDED", "the run's deadline passed")
             run.error = f"the deadline of {self.deadline:g} s passed"
+        if lease.lost:
+            raise WorkflowStateError(
+                f"this process lost its lease on run {run.id!r} (it stalled for over "
+                f"{self.lease:g} s) and stopped; another process may be driving it"
+            )
         session.conclude()
         return run
 
@@ -271,9 +286,10 @@ class WorkflowRunner:
 class _Session:
     """One process driving one run: the tasks in flight and what is ready."""
 
-    def __init__(self, runner: WorkflowRunner, run: WorkflowRun) -> None:
+    def __init__(self, runner: WorkflowRunner, run: WorkflowRun, lease: Lease) -> None:
         self.runner = runner
         self.run = run
+        self.lease = lease
         self.workflow = runner.workflow
         self.tasks: dict[asyncio.Task[None], str] = {}
         self.stopping = False
@@ -286,6 +302,7 @@ class _Session:
     async def schedule(self) -> None:
         try:
             while True:
+                self.stopping = self.stopping or self.lease.lost
                 free = self.runner.max_concurrency - len(self.tasks)
                 for name in [] if self.stopping else self.ready()[:free]:
                     execution = StepExecution(self, name)

@@ -4,6 +4,11 @@ Each checkpoint is one statement in its own transaction, committed before the ru
 so whatever a crash interrupts, the store holds every step's last recorded state. Records are
 kept as JSON text in two tables, ``callisto_workflow_runs`` and ``callisto_workflow_steps``,
 created when the store opens.
+
+A process drives a run only while it holds the run's *lease* (an owner and an expiry time on the
+run's row, renewed as it works), so two processes never drive one run at once; the lease of a
+process that died runs out by itself. Expiry times come from the clocks of the machines
+involved, so those should agree to well within the lease.
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
+import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any, Protocol
@@ -20,7 +26,8 @@ from callisto.tools.workflow.records import StepRecord, WorkflowRun, WorkflowSta
 
 _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS callisto_workflow_runs ("
-    " id TEXT PRIMARY KEY, workflow TEXT NOT NULL, status TEXT NOT NULL, record TEXT NOT NULL)",
+    " id TEXT PRIMARY KEY, workflow TEXT NOT NULL, status TEXT NOT NULL, record TEXT NOT NULL,"
+    " owner TEXT, lease_until DOUBLE PRECISION)",
     "CREATE TABLE IF NOT EXISTS callisto_workflow_steps ("
     " run_id TEXT NOT NULL, step TEXT NOT NULL, status TEXT NOT NULL, record TEXT NOT NULL,"
     " PRIMARY KEY (run_id, step))",
@@ -33,6 +40,13 @@ _UPDATE_RUN = "UPDATE callisto_workflow_runs SET status = ?, record = ? WHERE id
 _UPSERT_STEP = (
     "INSERT INTO callisto_workflow_steps (run_id, step, status, record) VALUES (?, ?, ?, ?)"
     " ON CONFLICT (run_id, step) DO UPDATE SET status = excluded.status, record = excluded.record"
+)
+_CLAIM = (
+    "UPDATE callisto_workflow_runs SET owner = ?, lease_until = ?"
+    " WHERE id = ? AND (owner IS NULL OR owner = ? OR lease_until < ?)"
+)
+_RELEASE = (
+    "UPDATE callisto_workflow_runs SET owner = NULL, lease_until = NULL WHERE id = ? AND owner = ?"
 )
 _SELECT_RUN = "SELECT record FROM callisto_workflow_runs WHERE id = ?"
 _SELECT_STEPS = "SELECT record FROM callisto_workflow_steps WHERE run_id = ?"
@@ -59,6 +73,14 @@ class CheckpointStore(Protocol):
 
     def load_run(self, run_id: str) -> WorkflowRun | None:
         """The run with its step records, or ``None`` when there is none."""
+        ...
+
+    def claim(self, run_id: str, owner: str, seconds: float) -> bool:
+        """Take (or renew) the lease on a run for ``seconds``; ``False`` if another holds it."""
+        ...
+
+    def release(self, run_id: str, owner: str) -> None:
+        """Give the lease up, if ``owner`` holds it."""
         ...
 
     def run_ids(self, statuses: Iterable[WorkflowStatus] = ()) -> list[str]:
@@ -113,6 +135,15 @@ class _SqlCheckpoints:
             for r in self._execute(_SELECT_STEPS, (run_id,)).fetchall()
         ]
         return WorkflowRun.from_header(json.loads(row[0]), {r.name: r for r in records})
+
+    def claim(self, run_id: str, owner: str, seconds: float) -> bool:
+        """See :class:`CheckpointStore`."""
+        now = time.time()
+        return bool(self._execute(_CLAIM, (owner, now + seconds, run_id, owner, now)).rowcount == 1)
+
+    def release(self, run_id: str, owner: str) -> None:
+        """See :class:`CheckpointStore`."""
+        self._execute(_RELEASE, (run_id, owner))
 
     def run_ids(self, statuses: Iterable[WorkflowStatus] = ()) -> list[str]:
         """See :class:`CheckpointStore`."""

@@ -12,7 +12,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +22,8 @@ from callisto.testing.databases import fresh_postgres_schema, postgres_unavailab
 from callisto.tools.workflow import PostgresCheckpoints, SQLiteCheckpoints, WorkflowRun
 
 CHILD = Path(__file__).with_name("workflow_child.py")
+LEASE = "3"  # seconds: a killed child's run can be resumed this long after it died
+BUSY = "is being driven by another process"
 BACKENDS = [b for b in os.environ.get("CALLISTO_TEST_BACKENDS", "sqlite,postgres").split(",") if b]
 
 
@@ -49,21 +51,43 @@ class Children:
         return [sys.executable, str(CHILD), self.store, str(self.log), workflow, *command]
 
     def run(self, workflow: str, *command: str) -> dict[str, Any]:
-        """Run one child to its end; return the trace it printed."""
-        done = subprocess.run(
-            self.argv(workflow, *command), capture_output=True, text=True, timeout=120, check=False
-        )
+        """Run one child to its end; return the trace it printed.
+
+        While a killed child's lease has not run out, the new child is refused; it is tried
+        again until the lease is over (a bound on waiting, not a timing assertion).
+        """
+        for _ in range(200):
+            done = self.finish(workflow, *command)
+            if done.returncode == 0 or BUSY not in done.stderr:
+                break
+            time.sleep(0.1)
         assert done.returncode == 0, done.stderr
         trace: dict[str, Any] = json.loads(done.stdout.splitlines()[-1])
         return trace
 
+    def finish(self, workflow: str, *command: str) -> subprocess.CompletedProcess[str]:
+        """Run one child to its end, whatever it does."""
+        return subprocess.run(
+            self.argv(workflow, *command),
+            env={**os.environ, "WORKFLOW_LEASE": LEASE},
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+
     def kill_when_logged(
-        self, line: str, workflow: str, *command: str, env: dict[str, str]
+        self,
+        line: str,
+        workflow: str,
+        *command: str,
+        env: dict[str, str],
+        meanwhile: Callable[[], None] = lambda: None,
     ) -> None:
-        """Start a child, wait until ``line`` is in the log, then SIGKILL it."""
+        """Start a child, wait until ``line`` is in the log, call ``meanwhile``, SIGKILL it."""
         child = subprocess.Popen(
             self.argv(workflow, *command),
-            env={**os.environ, **env},
+            env={**os.environ, "WORKFLOW_LEASE": LEASE, **env},
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
         )
@@ -75,6 +99,7 @@ class Children:
                 time.sleep(0.05)
             else:
                 pytest.fail(f"the child never logged {line!r}; log: {self.lines()}")
+            meanwhile()
             child.send_signal(signal.SIGKILL)
             assert child.wait(timeout=30) == -signal.SIGKILL
         finally:
@@ -127,9 +152,21 @@ def test_killed_between_steps_resumes_without_rerunning_finished_steps(
 def test_killed_during_a_step_reruns_it_with_the_same_idempotency_key(
     children: Children, store: str
 ) -> None:
+    refused: list[str] = []
+
+    def resume_while_the_first_lives() -> None:
+        done = children.finish("chain", "resume", "wf_during")
+        refused.append(done.stderr if done.returncode else "it ran")
+
     children.kill_when_logged(
-        "start b wf_during:b", "chain", "start", "wf_during", env={"PAUSE_IN": "b"}
+        "start b wf_during:b",
+        "chain",
+        "start",
+        "wf_during",
+        env={"PAUSE_IN": "b"},
+        meanwhile=resume_while_the_first_lives,
     )
+    assert BUSY in refused[0]  # two processes never drive one run
     interrupted = stored(store, "wf_during").steps["b"]
     assert (interrupted.status, interrupted.attempts) == ("running", 1)
     assert interrupted.arguments == {"value": "s+a"}

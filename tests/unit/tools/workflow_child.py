@@ -10,6 +10,7 @@ Usage: ``python workflow_child.py STORE LOG WORKFLOW start|resume ID [INPUT]``
 - ``PAUSE_IN=STEP``: that step's function, once started, blocks forever (killed mid-step).
 - ``PAUSE_AFTER=STEP``: once that step's success is checkpointed, the process blocks forever
   (killed between steps).
+- ``WORKFLOW_LEASE``: seconds of the runner's lease on the run.
 
 It prints the run's trace as JSON on its last line.
 """
@@ -101,7 +102,8 @@ def store() -> CheckpointStore:
 
 
 def main() -> None:
-    with WorkflowRunner(workflow(), store=store(), on_event=pause_after) as runner:
+    lease = float(os.environ.get("WORKFLOW_LEASE", "30"))
+    with WorkflowRunner(workflow(), store=store(), on_event=pause_after, lease=lease) as runner:
         if COMMAND == "start":
             run = runner.start_sync("", inputs={"start": "s", "item": "shirt"}, workflow_id=RUN_ID)
         elif INPUT is None:
