@@ -55,6 +55,14 @@ class Lease:
         if not self.lost:
             self.store.release(self.run_id, self.owner)
 
+    def lost_error(self) -> WorkflowStateError:
+        """The error of a process whose lease another process took over; marks it lost."""
+        self.lost = True
+        return WorkflowStateError(
+            f"this process lost its lease on workflow run {self.run_id!r} (it stalled for "
+            f"over {self.seconds:g} s) and stopped; another process may be driving it"
+        )
+
     async def _renew(self) -> None:
         while True:
             await asyncio.sleep(self.seconds / 3)

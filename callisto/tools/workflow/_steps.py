@@ -146,7 +146,7 @@ class StepExecution:
             return Failure("MAX_STEPS", f"the run made its most function calls ({limit})")
         part.attempts += 1
         self.session.tick()
-        self.runner.checkpoint(self.run_state, self.record)
+        self.session.checkpoint(self.record)
         context = StepContext(
             workflow_id=self.run_state.id,
             step=self.record.name,
@@ -169,7 +169,7 @@ class StepExecution:
                 context.question,
             )
             self.session.tick()
-            self.runner.checkpoint(self.run_state, self.record, ended=True)
+            self.session.checkpoint(self.record, ended=True)
             return WAITING
         if result.ok:
             part.result = _json_value(result)

@@ -190,7 +190,7 @@ class WorkflowRunner:
         async with Lease(self.store, workflow_id, self.lease) as lease:
             run = self.get(workflow_id)  # as the last process to hold the lease left it
             if input is not _UNSET:
-                self._answer(run, input, step)
+                self._answer(run, input, step, lease)
             if run.status in (WorkflowStatus.COMPLETED, WorkflowStatus.FAILED):
                 return run
             self._check_model()
@@ -242,7 +242,7 @@ class WorkflowRunner:
             for name in self.workflow.order
         }
 
-    def _answer(self, run: WorkflowRun, value: Any, step: str | None) -> None:
+    def _answer(self, run: WorkflowRun, value: Any, step: str | None, lease: Lease) -> None:
         waiting = [r for r in run.waiting if step is None or r.name == step]
         if len(waiting) != 1:
             names = ", ".join(r.name for r in run.waiting) or "none"
@@ -252,12 +252,14 @@ class WorkflowRunner:
         record = waiting[0]
         record.answer, record.answered, record.question = value, True, None
         record.status = StepStatus.PENDING
-        self.store.save_step(run.id, record)
+        if not self.store.save_step(run.id, record, lease.owner):
+            raise lease.lost_error()
 
     async def _drive(self, run: WorkflowRun, lease: Lease) -> WorkflowRun:
         run.status, run.error = WorkflowStatus.RUNNING, None
         session = _Session(self, run, lease)
-        self.store.save_run(run)
+        if not self.store.save_run(run, lease.owner):
+            raise lease.lost_error()
         remaining = None if self.deadline is None else max(self.deadline - run.elapsed, 0.0)
         try:
             async with asyncio.timeout(remaining):
@@ -266,21 +268,9 @@ class WorkflowRunner:
             session.fail_interrupted("DEADLINE_EXCEEDED", "the run's deadline passed")
             run.error = f"the deadline of {self.deadline:g} s passed"
         if lease.lost:
-            raise WorkflowStateError(
-                f"this process lost its lease on run {run.id!r} (it stalled for over "
-                f"{self.lease:g} s) and stopped; another process may be driving it"
-            )
+            raise lease.lost_error()
         session.conclude()
         return run
-
-    def checkpoint(self, run: WorkflowRun, record: StepRecord, *, ended: bool = False) -> None:
-        """Store one step's state (and the run's header when the step ended), then report it."""
-        run.updated_at = time.time()
-        self.store.save_step(run.id, record)
-        if ended:
-            self.store.save_run(run)
-        if self.on_event is not None:
-            self.on_event(run, record)
 
 
 class _Session:
@@ -295,6 +285,20 @@ class _Session:
         self.stopping = False
         self.started = time.monotonic()
         self.elapsed_before = run.elapsed
+
+    def checkpoint(self, record: StepRecord, *, ended: bool = False) -> None:
+        """Store one step's state (and the run's header when the step ended), then report it.
+
+        Raises:
+            WorkflowStateError: Another process took the run over (this one lost its lease).
+        """
+        run, store, owner = self.run, self.runner.store, self.lease.owner
+        run.updated_at = time.time()
+        written = store.save_step(run.id, record, owner)
+        if not written or (ended and not store.save_run(run, owner)):
+            raise self.lease.lost_error()
+        if self.runner.on_event is not None:
+            self.runner.on_event(run, record)
 
     def tick(self) -> None:
         self.run.elapsed = self.elapsed_before + (time.monotonic() - self.started)
@@ -363,7 +367,7 @@ class _Session:
         if compiled.step.ask is not None and not record.answered:
             record.status, record.question = StepStatus.WAITING_FOR_INPUT, compiled.step.ask
             self.tick()
-            self.runner.checkpoint(self.run, record, ended=True)
+            self.checkpoint(record, ended=True)
             return False
         return True
 
@@ -396,7 +400,7 @@ class _Session:
             record.error = {"code": error[0], "message": error[1]}
         record.finished_at = time.time()
         self.tick()
-        self.runner.checkpoint(self.run, record, ended=True)
+        self.checkpoint(record, ended=True)
 
     def fail_interrupted(self, code: str, message: str) -> None:
         """Fail the steps cut off mid-way (by the deadline)."""
@@ -425,4 +429,5 @@ class _Session:
             run.error = run.error or "the run stopped with steps that can never run"
         self.tick()
         run.updated_at = time.time()
-        self.runner.store.save_run(run)
+        if not self.runner.store.save_run(run, self.lease.owner):
+            raise self.lease.lost_error()

@@ -7,7 +7,8 @@ created when the store opens.
 
 A process drives a run only while it holds the run's *lease* (an owner and an expiry time on the
 run's row, renewed as it works), so two processes never drive one run at once; the lease of a
-process that died runs out by itself. Expiry times come from the clocks of the machines
+process that died runs out by itself. A process's writes land only while it holds the lease,
+so one that stalled past it and was replaced can't overwrite its successor's records. Expiry times come from the clocks of the machines
 involved, so those should agree to well within the lease.
 """
 
@@ -36,9 +37,11 @@ _INSERT_RUN = (
     "INSERT INTO callisto_workflow_runs (id, workflow, status, record) VALUES (?, ?, ?, ?)"
     " ON CONFLICT (id) DO NOTHING"
 )
-_UPDATE_RUN = "UPDATE callisto_workflow_runs SET status = ?, record = ? WHERE id = ?"
+# Writes of a driving process only land while it holds the run's lease (see claim).
+_UPDATE_RUN = "UPDATE callisto_workflow_runs SET status = ?, record = ? WHERE id = ? AND owner = ?"
 _UPSERT_STEP = (
-    "INSERT INTO callisto_workflow_steps (run_id, step, status, record) VALUES (?, ?, ?, ?)"
+    "INSERT INTO callisto_workflow_steps (run_id, step, status, record) SELECT ?, ?, ?, ?"
+    " WHERE EXISTS (SELECT 1 FROM callisto_workflow_runs WHERE id = ? AND owner = ?)"
     " ON CONFLICT (run_id, step) DO UPDATE SET status = excluded.status, record = excluded.record"
 )
 _CLAIM = (
@@ -63,12 +66,12 @@ class CheckpointStore(Protocol):
         """
         ...
 
-    def save_run(self, run: WorkflowRun) -> None:
-        """Record the run's status and header."""
+    def save_run(self, run: WorkflowRun, owner: str) -> bool:
+        """Record the run's status and header, if ``owner`` holds its lease; say whether."""
         ...
 
-    def save_step(self, run_id: str, record: StepRecord) -> None:
-        """Record one step's state."""
+    def save_step(self, run_id: str, record: StepRecord, owner: str) -> bool:
+        """Record one step's state, if ``owner`` holds the run's lease; say whether."""
         ...
 
     def load_run(self, run_id: str) -> WorkflowRun | None:
@@ -116,14 +119,16 @@ class _SqlCheckpoints:
         if self._execute(_INSERT_RUN, params).rowcount != 1:
             raise WorkflowStateError(f"a workflow run with id {run.id!r} already exists")
 
-    def save_run(self, run: WorkflowRun) -> None:
+    def save_run(self, run: WorkflowRun, owner: str) -> bool:
         """See :class:`CheckpointStore`."""
-        self._execute(_UPDATE_RUN, (run.status.value, json.dumps(run.header()), run.id))
+        params = (run.status.value, json.dumps(run.header()), run.id, owner)
+        return bool(self._execute(_UPDATE_RUN, params).rowcount == 1)
 
-    def save_step(self, run_id: str, record: StepRecord) -> None:
+    def save_step(self, run_id: str, record: StepRecord, owner: str) -> bool:
         """See :class:`CheckpointStore`."""
         data = json.dumps(record.to_dict())
-        self._execute(_UPSERT_STEP, (run_id, record.name, record.status.value, data))
+        params = (run_id, record.name, record.status.value, data, run_id, owner)
+        return bool(self._execute(_UPSERT_STEP, params).rowcount == 1)
 
     def load_run(self, run_id: str) -> WorkflowRun | None:
         """See :class:`CheckpointStore`."""

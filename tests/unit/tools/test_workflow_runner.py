@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ from callisto.tools import Allowlist, ToolExecutor, tool
 from callisto.tools.workflow import (
     ChatArguments,
     RetryPolicy,
+    SQLiteCheckpoints,
     Step,
     StepStatus,
     Workflow,
@@ -381,3 +383,30 @@ def test_a_model_that_never_calls_fails_the_step(store: Path, fake: FakeLLM) -> 
         "code": "MODEL_ERROR",
         "message": "NoChoice: the model called no function instead of echo",
     }
+
+
+# --- one driver at a time --------------------------------------------------------------------
+
+
+def test_a_process_that_lost_its_lease_writes_nothing_more(store: Path) -> None:
+    taken: list[bool] = []
+
+    @tool
+    async def stall(value: str) -> str:
+        """Block the event loop past the lease (no renewal), while another process takes over."""
+        time.sleep(0.6)  # noqa: ASYNC251 - on purpose: the loop can't renew a 0.2 s lease
+        with SQLiteCheckpoints(store) as other:
+            taken.append(other.claim(current_step().workflow_id, "another-process", 60))
+        return value
+
+    workflow = Workflow("stalling", [bound("a", stall), bound("b", depends_on=["a"])])
+    with WorkflowRunner(workflow, store=store, lease=0.2) as runner:
+        with pytest.raises(WorkflowStateError, match="lost its lease"):
+            runner.start_sync(workflow_id="wf_stalled")
+        assert taken == [True]
+        left = runner.get("wf_stalled")
+    assert left.steps["a"].status is StepStatus.RUNNING  # the stalled process's result: lost
+    assert left.steps["b"].status is StepStatus.PENDING
+    successor = WorkflowRunner(workflow, store=store)
+    with successor, pytest.raises(WorkflowStateError, match="is being driven by another process"):
+        successor.resume_sync("wf_stalled")
