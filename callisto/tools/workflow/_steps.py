@@ -19,7 +19,7 @@ from callisto.tools.workflow.records import StepRecord, StepStatus
 from callisto.tools.workflow.retry import MODEL_ERROR
 
 if TYPE_CHECKING:
-    from callisto.tools.workflow.runner import _Session
+    from callisto.tools.workflow._session import Session
 
 # Arguments the model chose that these codes refuse go back to the model to correct.
 _CORRECTABLE = frozenset({ErrorCode.VALIDATION_ERROR.value, ErrorCode.INVALID_JSON.value})
@@ -51,7 +51,7 @@ WAITING = _Outcome()
 class StepExecution:
     """Runs one step of a run to its end (or to a question), checkpointing on the way."""
 
-    def __init__(self, session: _Session, name: str) -> None:
+    def __init__(self, session: Session, name: str) -> None:
         self.session = session
         self.runner = session.runner
         self.run_state = session.run
