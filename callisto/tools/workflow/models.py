@@ -197,7 +197,8 @@ class AssistantArguments:
 
 async def _call(function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     """Call a sync or async SDK method without blocking the event loop."""
-    if inspect.iscoroutinefunction(function):
+    # The SDK wraps its async methods in plain decorators; the function inside tells.
+    if inspect.iscoroutinefunction(inspect.unwrap(function)):
         return await function(*args, **kwargs)
     return await asyncio.to_thread(function, *args, **kwargs)
 

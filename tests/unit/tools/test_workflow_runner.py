@@ -410,3 +410,20 @@ def test_a_process_that_lost_its_lease_writes_nothing_more(store: Path) -> None:
     successor = WorkflowRunner(workflow, store=store)
     with successor, pytest.raises(WorkflowStateError, match="is being driven by another process"):
         successor.resume_sync("wf_stalled")
+
+
+async def test_an_async_client_and_async_start(store: Path, fake: FakeLLM) -> None:
+    fake.script(Reply.tool_calls(("echo", {"value": "async"})))
+    client = openai.AsyncOpenAI(base_url=fake.base_url, api_key="sk-test", max_retries=0)
+    runner = WorkflowRunner(
+        Workflow("async", [Step("a", echo), bound("b", depends_on=["a"], value="results.a.value")]),
+        store=store,
+        model=ChatArguments(client, model="fake-model"),
+    )
+    with runner:
+        run = await runner.start("say async")
+        again = await runner.resume(run.id)
+    await client.close()
+    assert run.status is WorkflowStatus.COMPLETED
+    assert run.results == {"a": {"value": "async"}, "b": {"value": "async"}}
+    assert again.trace() == run.trace()
