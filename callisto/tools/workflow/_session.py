@@ -42,8 +42,7 @@ class Session:
         """
         run, store, owner = self.run, self.runner.store, self.lease.owner
         run.updated_at = time.time()
-        written = store.save_step(run.id, record, owner)
-        if not written or (ended and not store.save_run(run, owner)):
+        if not store.save_step(run.id, record, owner, run=run if ended else None):
             raise self.lease.lost_error()
         if self.runner.on_event is not None:
             self.runner.on_event(run, record)
