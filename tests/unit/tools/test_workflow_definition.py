@@ -198,3 +198,19 @@ def test_retry_policy_is_a_pure_function_of_attempt_and_code() -> None:
     assert only_model.delay_before(2, timeout) is None
     with pytest.raises(ValueError):
         RetryPolicy(max_attempts=0)
+
+
+def test_a_workflow_refuses_a_condition_that_calls_or_reaches_an_attribute() -> None:
+    with pytest.raises(WorkflowDefinitionError) as caught:
+        Workflow(
+            "sneaky",
+            [
+                Step("a", lookup, when="request.startswith('x')"),
+                Step("b", lookup, depends_on=["a"], when="results.a.__class__"),
+            ],
+        )
+    assert caught.value.problems == [
+        """step 'a': condition "request.startswith('x')": function and method calls are not allowed""",
+        "step 'b': condition 'results.a.__class__': '.__class__': names starting with '_' are "
+        "not allowed",
+    ]

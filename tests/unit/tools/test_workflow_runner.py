@@ -427,3 +427,46 @@ async def test_an_async_client_and_async_start(store: Path, fake: FakeLLM) -> No
     assert run.status is WorkflowStatus.COMPLETED
     assert run.results == {"a": {"value": "async"}, "b": {"value": "async"}}
     assert again.trace() == run.trace()
+
+
+def test_a_timeout_of_the_executor_is_retried(store: Path) -> None:
+    release = asyncio.Event()
+    calls: list[int] = []
+
+    @tool(timeout=0.2)
+    async def slow_once(value: str) -> str:
+        """Hang on the first call, answer on the next."""
+        calls.append(current_step().attempt)
+        if len(calls) == 1:
+            await release.wait()  # never set: the executor's timeout ends this call
+        return value
+
+    workflow = Workflow("timeout", [bound("a", slow_once, retry=RetryPolicy(max_attempts=2))])
+    run = start(workflow, store)
+    assert run.status is WorkflowStatus.COMPLETED
+    assert calls == [1, 2]
+    assert run.steps["a"].retries == 1
+
+
+def test_other_branches_go_on_while_steps_wait_for_input(store: Path) -> None:
+    workflow = Workflow(
+        "two questions",
+        [
+            bound("size", ask="Which size?", value="input"),
+            bound("colour", ask="Which colour?", value="input"),
+            bound("unrelated"),
+            bound("order", depends_on=["size", "colour"], value="results.size.value"),
+        ],
+    )
+    with WorkflowRunner(workflow, store=store) as runner:
+        run = runner.start_sync()
+        assert run.status is WorkflowStatus.WAITING_FOR_INPUT
+        assert [r.name for r in run.waiting] == ["size", "colour"]
+        assert run.steps["unrelated"].status is StepStatus.SUCCEEDED
+        with pytest.raises(WorkflowStateError, match="waiting: size, colour"):
+            runner.resume_sync(run.id, input="L")
+        run = runner.resume_sync(run.id, input="L", step="size")
+        assert run.question == "Which colour?"
+        run = runner.resume_sync(run.id, input="red")
+    assert run.status is WorkflowStatus.COMPLETED
+    assert run.results["order"] == {"value": "L"}
