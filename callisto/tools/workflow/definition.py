@@ -8,6 +8,8 @@ exist yet), so one pass fixes them all.
 from __future__ import annotations
 
 import graphlib
+import hashlib
+import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -146,6 +148,18 @@ class Workflow:
         """The compiled step called ``name``."""
         return self.compiled[name]
 
+    @property
+    def fingerprint(self) -> str:
+        """A digest of the steps' shape: names, functions, dependencies, expressions, options.
+
+        A run records it when it starts; resuming it under a workflow whose fingerprint differs
+        is refused unless asked for. Function bodies are not part of it, so fixing a
+        function's code doesn't strand the runs in flight.
+        """
+        shape = [_shape(step) for step in sorted(self.steps, key=lambda s: s.name)]
+        canonical = json.dumps([self.name, shape], sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+
     def _compile(
         self, step: Step, problems: list[str], names: Sequence[str], owner: Step | None = None
     ) -> CompiledStep | None:
@@ -219,6 +233,19 @@ class Workflow:
                     f"the dependencies of {reader.name!r}"
                 )
         return parsed
+
+
+def _shape(step: Step) -> dict[str, Any]:
+    return {
+        "name": step.name,
+        "function": step.function_name,
+        "depends_on": list(step.depends_on),
+        "when": step.when,
+        "bind": dict(step.bind),
+        "ask": step.ask,
+        "run_if_skipped": step.run_if_skipped,
+        "fallback": _shape(step.fallback) if step.fallback is not None else None,
+    }
 
 
 def _toolbox_of(steps: Sequence[Step], problems: list[str]) -> Toolbox:

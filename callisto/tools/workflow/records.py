@@ -131,6 +131,7 @@ class WorkflowRun:
         created_at: Unix time it was started.
         updated_at: Unix time of the last change.
         elapsed: Seconds spent running, over every process that ran it (for the deadline).
+        definition: The fingerprint of the workflow's definition when the run started.
     """
 
     id: str
@@ -143,6 +144,7 @@ class WorkflowRun:
     created_at: float = field(default_factory=time.time)
     updated_at: float = field(default_factory=time.time)
     elapsed: float = 0.0
+    definition: str = ""
 
     @property
     def waiting(self) -> list[StepRecord]:
@@ -172,6 +174,7 @@ class WorkflowRun:
             "created_at": self.created_at,
             "updated_at": self.updated_at,
             "elapsed": self.elapsed,
+            "definition": self.definition,
         }
 
     def trace(self) -> dict[str, Any]:

@@ -155,6 +155,7 @@ class WorkflowRunner:
             workflow=self.workflow.name,
             request=request,
             inputs=dict(inputs or {}),
+            definition=self.workflow.fingerprint,
         )
         self._add_missing_records(run)
         self.store.create_run(run)
@@ -162,7 +163,12 @@ class WorkflowRunner:
             return await self._drive(run, lease)
 
     async def resume(
-        self, workflow_id: str, *, input: Any = _UNSET, step: str | None = None
+        self,
+        workflow_id: str,
+        *,
+        input: Any = _UNSET,
+        step: str | None = None,
+        changed_definition: bool = False,
     ) -> WorkflowRun:
         """Continue a run: after its process died, or with the input it waits for.
 
@@ -173,24 +179,34 @@ class WorkflowRunner:
             workflow_id: The run.
             input: The answer to the question the run waits on.
             step: Which waiting step the input is for, when several wait.
+            changed_definition: Resume even though the workflow's steps changed since the run
+                started (see :attr:`Workflow.fingerprint`); steps that no longer exist are
+                dropped from the run, new ones start pending.
 
         Returns:
             The run as it rests.
 
         Raises:
-            WorkflowStateError: No such run, it belongs to another workflow, another process
-                drives it, or an input is given and no (or more than one, without ``step``)
-                step waits.
+            WorkflowStateError: No such run, it belongs to another workflow, its definition
+                changed, another process drives it, or an input is given and no (or more
+                than one, without ``step``) step waits.
             WorkflowDefinitionError: A step leaves arguments to the model and there is none.
         """
         self.get(workflow_id)  # it exists, and is a run of this workflow
         async with Lease(self.store, workflow_id, self.lease) as lease:
             run = self.get(workflow_id)  # as the last process to hold the lease left it
-            if input is not _UNSET:
-                self._answer(run, input, step, lease)
-            if run.status in (WorkflowStatus.COMPLETED, WorkflowStatus.FAILED):
+            finished = run.status in (WorkflowStatus.COMPLETED, WorkflowStatus.FAILED)
+            if finished and input is _UNSET:
                 return run
+            if run.definition != self.workflow.fingerprint and not changed_definition:
+                raise WorkflowStateError(
+                    f"the steps of workflow {run.workflow!r} changed since run {run.id!r} "
+                    "started; resume it with changed_definition=True to go on anyway"
+                )
+            if input is not _UNSET:
+                self._answer(run, input, step, lease)  # refuses a finished run: none waits
             self._check_model()
+            run.definition = self.workflow.fingerprint
             return await self._drive(run, lease)
 
     def start_sync(self, request: str = "", **options: Any) -> WorkflowRun:

@@ -470,3 +470,20 @@ def test_other_branches_go_on_while_steps_wait_for_input(store: Path) -> None:
         run = runner.resume_sync(run.id, input="red")
     assert run.status is WorkflowStatus.COMPLETED
     assert run.results["order"] == {"value": "L"}
+
+
+def test_a_run_resumes_only_under_the_definition_it_started_with(store: Path) -> None:
+    asked = Workflow("shop", [bound("a", ask="Go?"), bound("b", depends_on=["a"])])
+    changed = Workflow("shop", [bound("a", ask="Go?"), bound("b", depends_on=["a"], when="input")])
+    assert asked.fingerprint != changed.fingerprint
+    assert asked.fingerprint == Workflow("shop", list(reversed(asked.steps))).fingerprint
+    with WorkflowRunner(asked, store=store) as runner:
+        run = runner.start_sync()
+    with WorkflowRunner(changed, store=store) as runner:
+        with pytest.raises(WorkflowStateError, match="changed since run"):
+            runner.resume_sync(run.id, input="yes")
+        assert runner.get(run.id).waiting[0].answered is False  # nothing was written
+        run = runner.resume_sync(run.id, input="yes", changed_definition=True)
+    assert run.status is WorkflowStatus.COMPLETED
+    assert run.definition == changed.fingerprint
+    assert run.steps["b"].reason == "condition 'input' is false"  # b read its own (no) input
