@@ -48,9 +48,11 @@ class Session:
             self.runner.on_event(run, record)
 
     def tick(self) -> None:
+        """Bring the run's running time up to now."""
         self.run.elapsed = self.elapsed_before + (time.monotonic() - self.started)
 
     async def schedule(self) -> None:
+        """Start ready steps (at most ``max_concurrency`` at once) until none is left."""
         try:
             while True:
                 self.stopping = self.stopping or self.lease.lost
@@ -118,10 +120,9 @@ class Session:
             return False
         return True
 
-    def namespace(self, name: str, record: StepRecord | None = None) -> dict[str, Any]:
-        """What expressions of step ``name`` read."""
+    def namespace(self, name: str) -> dict[str, Any]:
+        """What expressions of step ``name`` (and of its fallback) read."""
         steps = self.run.steps
-        owner = record or steps[name]
         results = {
             a: steps[a].result if steps[a].status is StepStatus.SUCCEEDED else None
             for a in self.workflow.ancestors[name]
@@ -130,7 +131,7 @@ class Session:
             "request": self.run.request,
             "inputs": self.run.inputs,
             "results": results,
-            "input": owner.answer,
+            "input": steps[name].answer,
         }
 
     def end(

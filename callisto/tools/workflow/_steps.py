@@ -66,14 +66,15 @@ class StepExecution:
         if record.fallback is None:  # not resuming into a fallback that had started
             namespace = self.session.namespace(record.name)
             outcome = await self._tries(self.compiled, record, namespace, self._key())
+            if outcome is WAITING:
+                return
             if outcome is SUCCEEDED:
                 self.session.end(record, StepStatus.SUCCEEDED)
                 return
-            if isinstance(outcome, Failure):
-                record.error = {"code": outcome.code, "message": outcome.message}
-            if outcome is WAITING or self.compiled.fallback is None:
-                if outcome is not WAITING:
-                    self.session.end(record, StepStatus.FAILED)
+            assert isinstance(outcome, Failure)
+            record.error = {"code": outcome.code, "message": outcome.message}
+            if self.compiled.fallback is None:
+                self.session.end(record, StepStatus.FAILED)
                 return
         await self._fall_back()
 
@@ -125,8 +126,9 @@ class StepExecution:
             delay = policy.delay_before(tries + 1, outcome.code)
             if delay is None:
                 return outcome
-            if outcome.rejected is not None:
+            if outcome.rejected is not None:  # ask the model afresh, telling it why
                 part.arguments = None
+                rejected = (outcome.rejected, outcome.message)
             await asyncio.sleep(delay)
 
     async def _try(
