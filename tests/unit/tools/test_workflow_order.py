@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
@@ -152,3 +155,26 @@ def test_trace_is_json_and_the_store_gives_back_the_same_run(
         assert reader.get(run.id).trace() == run.trace()
     with SQLiteCheckpoints(tmp_path / "orders.db") as store:
         assert store.run_ids([WorkflowStatus.COMPLETED]) == [run.id]
+
+
+def test_the_example_runs_with_its_fake_model_and_resumes(tmp_path: Path) -> None:
+    env = {**os.environ, "ORDER_WORKFLOW_DB": str(tmp_path / "example.db")}
+    env.pop("CHAT_BASE_URL", None)
+
+    def example(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, str(EXAMPLE), *args],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+
+    done = example()
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "process_payment: succeeded {'payment_id': 'pay-1', 'amount': 25.0}" in done.stdout
+    workflow_id = json.loads(done.stdout[done.stdout.index("{\n") :])["id"]
+    again = example("--resume", workflow_id)
+    assert again.returncode == 0, again.stderr
+    assert ": running" not in again.stdout  # nothing runs twice
