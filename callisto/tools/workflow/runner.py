@@ -33,7 +33,7 @@ from callisto.tools.workflow.records import (
     WorkflowStatus,
 )
 from callisto.tools.workflow.retry import NO_RETRY, RetryPolicy
-from callisto.tools.workflow.store import CheckpointStore, SQLiteCheckpoints
+from callisto.tools.workflow.store import CheckpointStore, open_store
 
 DEFAULT_STORE = "workflows.db"
 EventCallback = Callable[[WorkflowRun, StepRecord], object]
@@ -45,8 +45,9 @@ class WorkflowRunner:
 
     Args:
         workflow: The workflow.
-        store: Where runs are checkpointed: a store, or the path of a SQLite file
-            (``workflows.db`` in the working directory by default).
+        store: Where runs are checkpointed: a store, a ``postgresql://`` URL, or the path of a
+            SQLite file (``workflows.db`` in the working directory by default). The runner
+            closes it in :meth:`close`.
         executor: Runs the calls (carrying gates, audit, metrics, timeouts); by default a
             plain executor over the workflow's toolbox. Its toolbox must hold every step's
             function.
@@ -88,7 +89,7 @@ class WorkflowRunner:
         if max_concurrency < 1 or max_steps < 1 or lease <= 0:
             raise ValueError("max_concurrency and max_steps must be at least 1, lease above 0")
         self.workflow = workflow
-        self.store = SQLiteCheckpoints(store) if isinstance(store, str | Path) else store
+        self.store = open_store(store) if isinstance(store, str | Path) else store
         self._owns_executor = executor is None
         self.executor = executor if executor is not None else ToolExecutor(workflow.toolbox)
         self.model = model

@@ -244,3 +244,11 @@ class PostgresCheckpoints(_SqlCheckpoints):
         import psycopg  # only needed by those who choose PostgreSQL
 
         super().__init__(psycopg.connect(conninfo, autocommit=True))
+
+
+def open_store(location: str | Path) -> CheckpointStore:
+    """The store at ``location``: PostgreSQL for a ``postgresql://`` URL, else a SQLite file."""
+    text = str(location)
+    if text.startswith(("postgresql://", "postgres://")):
+        return PostgresCheckpoints(text)
+    return SQLiteCheckpoints(location)

@@ -24,9 +24,6 @@ from pathlib import Path
 
 from callisto.tools import tool
 from callisto.tools.workflow import (
-    CheckpointStore,
-    PostgresCheckpoints,
-    SQLiteCheckpoints,
     Step,
     StepRecord,
     Workflow,
@@ -95,15 +92,9 @@ def pause_after(run: WorkflowRun, record: StepRecord) -> None:
         block_forever()
 
 
-def store() -> CheckpointStore:
-    if STORE.startswith("postgresql://"):
-        return PostgresCheckpoints(STORE)
-    return SQLiteCheckpoints(STORE)
-
-
 def main() -> None:
     lease = float(os.environ.get("WORKFLOW_LEASE", "30"))
-    with WorkflowRunner(workflow(), store=store(), on_event=pause_after, lease=lease) as runner:
+    with WorkflowRunner(workflow(), store=STORE, on_event=pause_after, lease=lease) as runner:
         if COMMAND == "start":
             run = runner.start_sync("", inputs={"start": "s", "item": "shirt"}, workflow_id=RUN_ID)
         elif INPUT is None:
