@@ -16,6 +16,9 @@ Example::
     toolbox = Toolbox([get_weather])
     assistant = client.beta.assistants.create(model="offline/demo", tools=toolbox.openai_tools())
     outcome = run_until_done(client, thread.id, assistant.id, toolbox)
+
+Multi-step workflows over the same tools (dependencies, conditions, durable checkpoints) are in
+:mod:`callisto.tools.workflow`, and exported here too.
 """
 
 from callisto.tools.audit import (
@@ -48,25 +51,68 @@ from callisto.tools.runs import RunOutcome, async_run_until_done, run_until_done
 from callisto.tools.serialize import serialize_output
 from callisto.tools.tool import Tool, tool
 from callisto.tools.toolbox import Toolbox
+from callisto.tools.workflow import (
+    ArgumentChooser,
+    AssistantArguments,
+    ChatArguments,
+    CheckpointStore,
+    Choice,
+    ChoiceRequest,
+    Expression,
+    ExpressionError,
+    InputRequired,
+    PostgresCheckpoints,
+    RetryPolicy,
+    SQLiteCheckpoints,
+    Step,
+    StepContext,
+    StepRecord,
+    StepStatus,
+    Workflow,
+    WorkflowDefinitionError,
+    WorkflowError,
+    WorkflowRun,
+    WorkflowRunner,
+    WorkflowStateError,
+    WorkflowStatus,
+    ask_for_input,
+    current_step,
+)
 
 __all__ = [
     "Allowlist",
+    "ArgumentChooser",
     "ArgumentGuard",
+    "AssistantArguments",
     "AuditRecord",
     "AuditSink",
     "AuditTrail",
+    "ChatArguments",
     "ChatOutcome",
+    "CheckpointStore",
+    "Choice",
+    "ChoiceRequest",
     "Denial",
     "ErrorCode",
+    "Expression",
+    "ExpressionError",
     "Gate",
+    "InputRequired",
     "JsonLinesSink",
     "LoggingSink",
     "MaxRoundsExceeded",
     "MemorySink",
+    "PostgresCheckpoints",
     "Rate",
     "RateLimit",
     "ResultCache",
+    "RetryPolicy",
     "RunOutcome",
+    "SQLiteCheckpoints",
+    "Step",
+    "StepContext",
+    "StepRecord",
+    "StepStatus",
     "TokenBucket",
     "Tool",
     "ToolCall",
@@ -80,9 +126,18 @@ __all__ = [
     "ToolSignatureError",
     "Toolbox",
     "ToolkitError",
+    "Workflow",
+    "WorkflowDefinitionError",
+    "WorkflowError",
+    "WorkflowRun",
+    "WorkflowRunner",
+    "WorkflowStateError",
+    "WorkflowStatus",
+    "ask_for_input",
     "async_complete_with_tools",
     "async_run_until_done",
     "complete_with_tools",
+    "current_step",
     "no_null_bytes",
     "no_path_traversal",
     "normalize_schema",

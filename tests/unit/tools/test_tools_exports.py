@@ -17,6 +17,12 @@ EXPECTED = {
     "async_complete_with_tools", "async_run_until_done", "complete_with_tools", "no_null_bytes",
     "no_path_traversal", "normalize_schema", "read_only_sql", "redact_secrets", "run_until_done",
     "serialize_output", "tool",
+    # workflows (callisto.tools.workflow)
+    "ArgumentChooser", "AssistantArguments", "ChatArguments", "CheckpointStore", "Choice",
+    "ChoiceRequest", "Expression", "ExpressionError", "InputRequired", "PostgresCheckpoints",
+    "RetryPolicy", "SQLiteCheckpoints", "Step", "StepContext", "StepRecord", "StepStatus",
+    "Workflow", "WorkflowDefinitionError", "WorkflowError", "WorkflowRun", "WorkflowRunner",
+    "WorkflowStateError", "WorkflowStatus", "ask_for_input", "current_step",
 }  # fmt: skip
 
 
@@ -33,7 +39,9 @@ def test_importing_the_toolkit_does_not_import_the_server() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
     ).stdout
     loaded = json.loads(out)
-    forbidden_roots = {"fastapi", "sqlalchemy", "starlette", "uvicorn", "openai", "alembic"}
+    forbidden_roots = {
+        "fastapi", "sqlalchemy", "starlette", "uvicorn", "openai", "alembic", "psycopg",
+    }  # fmt: skip
     forbidden_ours = ("callisto.api", "callisto.engine", "callisto.store")
     leaked = [
         name
