@@ -235,7 +235,7 @@ class LeaseKeeper:
             )
             return {r.id: (r.status, r.turn_token, r.lease_owner) for r in rows}
 
-        seen = await self.writer.run(renew, durable=False)
+        seen = await self.writer.run(renew, durable=False, retry=True)
         for run_id, lease in held.items():
             state = seen.get(run_id)
             if state is None:
@@ -278,6 +278,6 @@ class LeaseKeeper:
             )
 
         try:
-            await self.writer.run(give_up)
+            await self.writer.run(give_up, retry=True)
         except Exception as exc:  # the leases then run out by themselves
             log.warning("could not give up leases at shutdown: %s", exc)

@@ -123,7 +123,7 @@ class TurnRunner:
         if begin is None:
             try:
                 begin = await self.writer.run(
-                    lambda db: load_turn(db, run_id, self.leases), durable=False
+                    lambda db: load_turn(db, run_id, self.leases), durable=False, retry=True
                 )
             except StaleDataError:
                 return  # changed meanwhile (cancelled, expired, claimed): its changer goes on
@@ -394,7 +394,7 @@ class TurnRunner:
             run = db.get(RunRow, run_id)
             return None if run is None else _settle(db, run)
 
-        events = await self.writer.run(settle)
+        events = await self.writer.run(settle, retry=True)
         if events is not None:
             await publish(self.events, run_id, events)
             await self._close(run_id)

@@ -174,7 +174,7 @@ class RunService:
             return run, queued, begin_turn(db, run, self.leases) if reserved else None
 
         try:
-            run, queued, begun = await self.writer.run(create)
+            run, queued, begun = await self.writer.run(create, retry=True)
         except IntegrityError:
             self._unreserve(reserved)
             active = await self.writer.run(
@@ -287,7 +287,7 @@ class RunService:
             return run, step, queued, begin_turn(db, run, self.leases) if reserved else None
 
         try:
-            run, step, queued, begun = await self.writer.run(submit)
+            run, step, queued, begun = await self.writer.run(submit, retry=True)
         except StaleDataError:
             self._unreserve(reserved)
             raise ConflictingState(
@@ -323,7 +323,7 @@ class RunService:
                 self.dispatcher.enqueue_in(db, run_id)
             return run
 
-        run = await self.writer.run(choose)
+        run = await self.writer.run(choose, retry=True)
         if api_key and run.status not in TERMINAL_RUN_STATUSES:
             await self.runner.credentials.put(run_id, api_key, ttl=self.settings.expires_after)
         if run.status == "queued":
@@ -346,7 +346,7 @@ class RunService:
             return run
 
         try:
-            run = await self.writer.run(cancel)
+            run = await self.writer.run(cancel, retry=True)
         except StaleDataError:
             raise ConflictingState(f"Run {run_id} changed while cancelling; try again.") from None
         try:
@@ -378,7 +378,7 @@ class RunService:
             db.refresh(run)
             return run
 
-        return await self.writer.run(update)
+        return await self.writer.run(update, retry=True)
 
     async def delete_thread(self, thread_id: str) -> None:
         """Delete a thread with its messages, runs and steps; an active run is cancelled first.
@@ -409,7 +409,7 @@ class RunService:
             db.delete(thread)
             return cancelled
 
-        cancelled = await self.writer.run(delete)
+        cancelled = await self.writer.run(delete, retry=True)
         if cancelled is not None:
             run_id = cancelled["id"]
             self.dispatcher.interrupt(run_id, "gone")
@@ -515,7 +515,7 @@ class RunService:
 
             # One transaction per run: a run that changed meanwhile is skipped, not retried.
             try:
-                result = await self.writer.run(expire)
+                result = await self.writer.run(expire, retry=True)
             except StaleDataError:
                 continue
             if result is None:

@@ -28,10 +28,11 @@ import logging
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import Connection, Engine, text
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session
 
 from callisto.errors import CallistoError
@@ -72,7 +73,7 @@ class Writer:
         """Create a writer over ``engine``; :meth:`start` starts it."""
         self.engine = engine
         self.max_batch = max_batch
-        self._queue: list[tuple[Transaction[Any], asyncio.Future[Any], bool]] = []
+        self._queue: list[tuple[Transaction[Any], asyncio.Future[Any], bool, bool]] = []
         self._relaxed = engine.dialect.name == "postgresql"
         self._wake = asyncio.Event()
         self._thread = ThreadPoolExecutor(1, thread_name_prefix="callisto-writer")
@@ -89,13 +90,20 @@ class Writer:
         if self._task is None:
             self._task = asyncio.create_task(self._drain(), name="callisto:writer")
 
-    async def run(self, transaction: Transaction[T], *, durable: bool = True) -> T:
+    async def run(
+        self, transaction: Transaction[T], *, durable: bool = True, retry: bool = False
+    ) -> T:
         """Run ``transaction`` in the next batch and return its result once committed.
 
         ``durable=False`` marks a change that a restart would redo anyway (a turn's start, the
         rows of a reply being streamed): on PostgreSQL a batch of only such changes commits
         without waiting for the WAL flush (``synchronous_commit = off``). A crash of the
         database can lose it, never reorder it: a later durable commit flushes it too.
+
+        ``retry=True`` marks a function that may simply run again when the database picks it
+        as a deadlock's victim or refuses it for a serialization conflict (another process's
+        batch locked the same rows in another order): it reads what it changes, and closes
+        over no rows changed outside it. It runs up to three times.
 
         Raises:
             Exception: Whatever the function raised (its savepoint was rolled back), or the
@@ -104,7 +112,7 @@ class Writer:
         if self._closing:
             raise WriterClosed("The server is shutting down.")
         future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
-        self._queue.append((transaction, future, durable))
+        self._queue.append((transaction, future, durable, retry))
         self._wake.set()
         return await future
 
@@ -117,8 +125,8 @@ class Writer:
             while self._queue:
                 batch = self._queue[: self.max_batch]
                 del self._queue[: self.max_batch]
-                functions = [fn for fn, _, _ in batch]
-                relaxed = self._relaxed and not any(durable for _, _, durable in batch)
+                functions = [(fn, retry) for fn, _, _, retry in batch]
+                relaxed = self._relaxed and not any(durable for _, _, durable, _ in batch)
                 try:
                     outcomes = await loop.run_in_executor(
                         self._thread, self._execute, functions, relaxed
@@ -126,7 +134,7 @@ class Writer:
                 except Exception as exc:  # the batch did not commit: every caller hears why
                     log.warning("a batch of %d transactions failed: %s", len(batch), exc)
                     outcomes = [(False, exc)] * len(batch)
-                for (_, future, _), (ok, value) in zip(batch, outcomes, strict=True):
+                for (_, future, _, _), (ok, value) in zip(batch, outcomes, strict=True):
                     if future.done():
                         continue
                     if ok:
@@ -134,7 +142,9 @@ class Writer:
                     else:
                         future.set_exception(value)
 
-    def _execute(self, functions: list[Transaction[Any]], relaxed: bool) -> list[_Outcome]:
+    def _execute(
+        self, functions: list[tuple[Transaction[Any], bool]], relaxed: bool
+    ) -> list[_Outcome]:
         # The connection stays open between batches (no checkout or ping per batch); a batch
         # that fails as a whole drops it, and the next batch connects afresh.
         started = time.perf_counter()
@@ -144,10 +154,15 @@ class Writer:
         try:
             if len(functions) == 1:
                 # Alone in its transaction: no savepoint needed, the session owns it.
-                session = Session(bind=connection, **_SESSION)
-                if relaxed:
-                    session.execute(_ASYNC_COMMIT)
-                outcomes = [_outcome(functions[0], session)]
+                function, retry = functions[0]
+
+                def alone() -> Session:
+                    session = Session(bind=connection, **_SESSION)
+                    if relaxed:
+                        session.execute(_ASYNC_COMMIT)
+                    return session
+
+                outcomes = [_outcome(function, alone, retry)]
             else:
                 with connection.begin():
                     if relaxed:
@@ -155,8 +170,9 @@ class Writer:
                     # Each function in its own savepoint: the session begins one on the shared
                     # transaction, releases it on commit, rolls back to it on failure.
                     outcomes = []
-                    for fn in functions:
-                        outcomes.append(_outcome(fn, Session(bind=connection, **_SAVEPOINT)))
+                    for fn, retry in functions:
+                        savepoint = partial(Session, bind=connection, **_SAVEPOINT)
+                        outcomes.append(_outcome(fn, savepoint, retry))
                         _raise_if_disconnected(outcomes[-1])
             _raise_if_disconnected(outcomes[-1])
         except Exception:
@@ -203,14 +219,37 @@ def _raise_if_disconnected(outcome: _Outcome) -> None:
         raise value
 
 
-def _outcome(function: Transaction[Any], session: Session) -> _Outcome:
-    """Run one transaction function in ``session`` and commit it, or roll it back."""
-    try:
-        value = function(session)
-        session.commit()
-        return True, value
-    except Exception as exc:
-        session.rollback()
-        return False, exc
-    finally:
-        session.close()  # detaches the rows, loaded, for the caller
+# PostgreSQL's deadlock victim and serialization failure: the same transaction may succeed.
+_CONFLICTS = frozenset({"40P01", "40001"})
+_ATTEMPTS = 3
+
+
+def _is_conflict(exc: Exception) -> bool:
+    return isinstance(exc, OperationalError) and getattr(exc.orig, "sqlstate", None) in _CONFLICTS
+
+
+def _outcome(
+    function: Transaction[Any], new_session: Callable[[], Session], retry: bool
+) -> _Outcome:
+    """Run one transaction function in a new session and commit it, or roll it back.
+
+    A ``retry`` function that lost a deadlock runs again in a fresh session.
+    """
+    for attempt in range(1, _ATTEMPTS + 1):
+        session = new_session()
+        try:
+            value = function(session)
+            session.commit()
+            return True, value
+        except Exception as exc:
+            session.rollback()
+            if not (retry and attempt < _ATTEMPTS and _is_conflict(exc)):
+                return False, exc
+            log.info(
+                "a transaction lost a deadlock; running it again (attempt %d): %s",
+                attempt + 1,
+                str(exc).split("\n", 1)[0],
+            )
+        finally:
+            session.close()  # detaches the rows, loaded, for the caller
+    raise AssertionError("unreachable")  # pragma: no cover

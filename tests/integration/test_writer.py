@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import AsyncIterator
 
 import pytest
@@ -131,3 +132,40 @@ async def test_closed_writer_refuses_new_work(database_url: str) -> None:
     assert await pending == 1  # queued before the close: finished, not dropped
     with pytest.raises(WriterClosed):
         await w.run(lambda db: None)
+
+
+async def test_a_deadlock_victim_marked_retry_runs_again(
+    writer: Writer, database_url: str, request: pytest.FixtureRequest
+) -> None:
+    if not database_url.startswith("postgresql"):
+        pytest.skip("SQLite has one writer: no deadlock between two")
+    prefix = f"thread_dl_{request.node.callspec.id}_"
+    first, second = prefix + "a", prefix + "b"
+    await writer.run(lambda db: db.add_all([_thread(first), _thread(second)]))
+    other = Writer(create_sync_engine(database_url))
+    other.start()
+    both_locked = threading.Barrier(2, timeout=10)
+    attempts = {"one": 0, "two": 0}
+
+    def lock_in_order(name: str, ids: tuple[str, str]):  # type: ignore[no-untyped-def]
+        def change(db: Session) -> str:
+            attempts[name] += 1
+            db.execute(text("UPDATE threads SET metadata = '{}' WHERE id = :id"), {"id": ids[0]})
+            if attempts[name] == 1:
+                both_locked.wait()  # each holds its first row: the second updates deadlock
+            db.execute(text("UPDATE threads SET metadata = '{}' WHERE id = :id"), {"id": ids[1]})
+            return name
+
+        return change
+
+    try:
+        done = await asyncio.gather(
+            writer.run(lock_in_order("one", (first, second)), retry=True),
+            other.run(lock_in_order("two", (second, first)), retry=True),
+        )
+    finally:
+        await other.aclose()
+    assert done == ["one", "two"]
+    # A victim ran again (its retry can meet the other's waiting update and deadlock once more,
+    # so each may have run twice).
+    assert sum(attempts.values()) >= 3 and max(attempts.values()) <= 3

@@ -62,7 +62,7 @@ async def _message_of_thread(db: AsyncSession, thread_id: str, message_id: str) 
 async def create_message(thread_id: str, body: MessageCreate, state: State) -> dict[str, Any]:
     """Add a message to a thread; refused while a run on the thread is active."""
     row = new_message_row(thread_id, body, int(time.time()))
-    await state.runs.writer.run(lambda db: add_message(db, row))
+    await state.runs.writer.run(lambda db: add_message(db, row), retry=True)
     return wire.message(row)
 
 

@@ -36,7 +36,7 @@ def new_thread(body: ThreadCreate | None) -> tuple[ThreadRow, list[MessageRow]]:
 async def create_thread(state: State, body: ThreadCreate | None = None) -> dict[str, Any]:
     """Create a thread, with its initial messages in the same transaction."""
     row, messages = new_thread(body)
-    await state.runs.writer.run(lambda db: add_thread(db, row, messages))
+    await state.runs.writer.run(lambda db: add_thread(db, row, messages), retry=True)
     return wire.thread(row)
 
 
