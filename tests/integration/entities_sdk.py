@@ -38,7 +38,9 @@ def sdk_skip_reason(version: str) -> str | None:
     """Return why the SDK ``version`` cannot run here, or ``None`` when it can."""
     if (SDK_ROOT / version / "projectdavid").is_dir():
         return None
-    return f"the Entities SDK {version} is not installed in {SDK_ROOT / version}: run `make install`"
+    return (
+        f"the Entities SDK {version} is not installed in {SDK_ROOT / version}: run `make install`"
+    )
 
 
 @pytest.fixture

@@ -38,8 +38,6 @@ router = APIRouter(tags=["entities"])
 SDK_PLACEHOLDER_MODEL = "gpt-4"
 
 
-
-
 def routed_model(providers: ProviderRegistry, model: str | None) -> str | None:
     """Return ``model`` if it names a configured provider (``name/model``), else ``None``."""
     if not model or model == SDK_PLACEHOLDER_MODEL:
