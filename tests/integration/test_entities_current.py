@@ -12,13 +12,16 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
+from callisto.config import ProviderSettings
 from callisto.testing._server import ThreadedServer
+from callisto.testing.databases import redis_unavailable_reason, redis_url
 from callisto.testing.fake_llm import FakeLLM, RecordedRequest, Reply
 from tests.integration.conftest import sdk_client
 from tests.integration.entities_sdk import (
@@ -486,3 +489,47 @@ def test_cancelling_a_waiting_run_through_entities(
     assert cancelled.status_code == 200
     assert '"type": "error", "message": "The run was cancelled."' in stream
     assert listed["data"][0]["id"] == run["id"] and listed["data"][0]["status"] == "cancelled"
+
+
+@pytest.mark.redis
+def test_two_processes_on_one_database_serve_one_conversation(
+    make_server: Callable[..., ThreadedServer], fake_llm: FakeLLM
+) -> None:
+    """Stream on one server; the action, the output and the next stream on another one.
+
+    The servers share the database (actions, stream positions) and a Redis event log.
+    """
+    reason = redis_unavailable_reason()
+    if reason is not None:
+        pytest.skip(reason)
+    hyperbolic = ProviderSettings(kind="openai", base_url=fake_llm.base_url, max_retries=0)
+    settings = {"api_key": ENTITIES_KEY, "providers": {"hyperbolic": hyperbolic}}
+    first, second = (
+        make_server(event_log="redis", redis_url=redis_url(), **settings) for _ in range(2)
+    )
+    fake_llm.script(flight_agent, flight_agent)
+    assistant_id = _assistant_id()
+    tool = {"type": "function", "function": {"name": "get_flight_times"}}
+    output = json.dumps({"departure_time": "7:00", "arrival_time": "15:00"})
+    with _entities(first) as one, _entities(second) as two:
+        one.post(
+            "/assistants", json={"id": assistant_id, "name": "a", "model": MODEL, "tools": [tool]}
+        ).raise_for_status()
+        run = _start_run(one, assistant_id, "flights?")
+        started = one.post("/completions", json=_completion(run)).text
+        [action] = two.get(f"/actions/pending/{run['id']}").json()
+        assert f'"action_id": "{action["action_id"]}"' in started
+        two.put(f"/actions/{action['action_id']}", json={"status": "processing"})
+        two.post(
+            "/messages/tools",
+            json={
+                "thread_id": run["thread_id"],
+                "content": output,
+                "tool_id": action["action_id"],
+                "assistant_id": assistant_id,
+            },
+        ).raise_for_status()
+        answer = _content(two.post("/completions", json=_completion(run)).text)
+        status = one.get(f"/runs/{run['id']}").json()["status"]
+    assert answer == "Your flight leaves at 7:00 and lands at 15:00."
+    assert status == "completed"
