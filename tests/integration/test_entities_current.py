@@ -39,6 +39,8 @@ from tests.integration.entities_sdk import (
 
 __all__ = ["entities_server"]  # a fixture, used by name
 
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+
 pytestmark = pytest.mark.skipif(
     sdk_skip_reason(CURRENT_SDK) is not None, reason=sdk_skip_reason(CURRENT_SDK) or ""
 )
@@ -533,3 +535,32 @@ def test_two_processes_on_one_database_serve_one_conversation(
         status = one.get(f"/runs/{run['id']}").json()["status"]
     assert answer == "Your flight leaves at 7:00 and lands at 15:00."
     assert status == "completed"
+
+
+def test_the_entities_example_runs(
+    make_server: Callable[..., ThreadedServer], tmp_path: Path
+) -> None:
+    """``examples/entities_flight_times.py`` on the built-in offline model."""
+    server = make_server(api_key=ENTITIES_KEY)
+    script = (EXAMPLES / "entities_flight_times.py").read_text()
+    out = run_sdk(CURRENT_SDK, server, tmp_path, "example", script)
+    assert "[calling get_flight_times with {'departure': 'LAX', 'arrival': 'JFK'}]" in out
+    assert "5h 30m" in out
+
+
+def test_a_refused_provider_key_is_a_failed_event_and_a_failed_run(
+    make_server: Callable[..., ThreadedServer], tmp_path: Path
+) -> None:
+    with FakeLLM(api_key=PROVIDER_KEY) as strict_llm:
+        hyperbolic = ProviderSettings(kind="openai", base_url=strict_llm.base_url, max_retries=0)
+        server = make_server(api_key=ENTITIES_KEY, providers={"hyperbolic": hyperbolic})
+        out, actions, _, _ = run_flights(
+            server, tmp_path, _assistant_id(), HYPERBOLIC_API_KEY="sk-wrong-provider-key"
+        )
+        sent = [r.headers.get("authorization") for r in strict_llm.requests]
+    assert sent == ["Bearer sk-wrong-provider-key"] and actions == []
+    event = json.loads(marked(out, "EVENT"))
+    assert event["type"] == "web_status" and event["status"] == "failed"
+    assert event["message"].startswith("The model provider failed")
+    assert marked(out, "STATUS") == "failed"
+    assert "sk-wrong-provider-key" not in out
