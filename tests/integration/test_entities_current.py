@@ -358,13 +358,15 @@ def _completion(run: dict[str, Any], **extra: Any) -> dict[str, Any]:
 def test_stream_false_answers_one_json_object(
     entities_server: ThreadedServer, fake_llm: FakeLLM
 ) -> None:
-    fake_llm.script(Reply.text("Hello from the model."))
+    fake_llm.script(Reply.text("Hello from the model."), Reply.error(400, "Bad request."))
     assistant_id = _assistant_id()
     with _entities(entities_server) as http:
         http.post("/assistants", json={"id": assistant_id, "name": "a", "model": MODEL})
         run = _start_run(http, assistant_id, "hi")
         answer = http.post("/completions", json=_completion(run, stream=False))
         again = http.post("/completions", json=_completion(run, stream=False))
+        failing = _start_run(http, assistant_id, "hi again")
+        failed = http.post("/completions", json=_completion(failing, stream=False))
     assert answer.status_code == 200
     body = answer.json()
     assert body.pop("elapsed_s") >= 0
@@ -375,6 +377,8 @@ def test_stream_false_answers_one_json_object(
         "model": MODEL,
     }
     assert again.status_code == 400 and "already ended" in again.json()["error"]["message"]
+    assert failed.status_code == 502
+    assert failed.json()["error"]["message"].startswith("The model provider failed")
 
 
 def test_a_chosen_assistant_id_cannot_take_another_objects_id(
