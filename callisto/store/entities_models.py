@@ -38,7 +38,8 @@ class EntitiesActionRow(Base):
     run_id: Mapped[str] = mapped_column(String(64), ForeignKey("runs.id", ondelete="CASCADE"))
     tool_call_id: Mapped[str] = mapped_column(String(64), unique=True)
     tool_name: Mapped[str] = mapped_column(String(256))
-    function_args: Mapped[dict[str, Any]] = mapped_column(JsonType, default=dict)
+    # The arguments as the model wrote them (JSON text): a JSON column would reorder the keys.
+    arguments: Mapped[str] = mapped_column(Text, default="{}")
     turn_index: Mapped[int] = mapped_column(Integer, default=0)
     status: Mapped[str] = mapped_column(String(16), default="pending")
     triggered_at: Mapped[float] = mapped_column(Float)

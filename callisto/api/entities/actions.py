@@ -64,10 +64,10 @@ def pending_calls(run: RunRow) -> list[dict[str, Any]]:
     return calls
 
 
-def call_arguments(call: dict[str, Any]) -> dict[str, Any]:
-    """Return a call's arguments as an object (Entities sends them parsed)."""
+def parsed_arguments(arguments: str) -> dict[str, Any]:
+    """Return a call's arguments (JSON text) as an object (Entities sends them parsed)."""
     try:
-        parsed = json.loads(call["function"]["arguments"] or "{}")
+        parsed = json.loads(arguments or "{}")
     except ValueError:
         return {}
     return parsed if isinstance(parsed, dict) else {"value": parsed}
@@ -101,7 +101,7 @@ def action_read(row: EntitiesActionRow, run: RunRow | None = None) -> dict[str, 
         "is_processed": row.output is not None or row.status in FINISHED_STATUSES,
         "processed_at": _iso(row.processed_at),
         "status": row.status,
-        "function_args": row.function_args,
+        "function_args": parsed_arguments(row.arguments),
         "result": row.result,
     }
 
@@ -118,7 +118,7 @@ def pending_entry(row: EntitiesActionRow) -> dict[str, Any]:
         "action_id": row.id,
         "tool_name": row.tool_name,
         "tool_call_id": row.tool_call_id,
-        "function_arguments": row.function_args,
+        "function_arguments": parsed_arguments(row.arguments),
         "run_id": row.run_id,
         "status": row.status,
     }
@@ -132,7 +132,7 @@ def manifest(row: EntitiesActionRow) -> dict[str, Any]:
         "action_id": row.id,
         "tool_call_id": row.tool_call_id,
         "tool": row.tool_name,
-        "args": row.function_args,
+        "args": parsed_arguments(row.arguments),
     }
 
 
@@ -174,7 +174,7 @@ def save_actions(
                         run_id=run_id,
                         tool_call_id=c["id"],
                         tool_name=c["function"]["name"],
-                        function_args=call_arguments(c),
+                        arguments=c["function"]["arguments"] or "{}",
                         turn_index=turn,
                         status="pending",
                         triggered_at=now,

@@ -184,7 +184,7 @@ def call_chunks(row: EntitiesActionRow) -> list[dict[str, Any]]:
         "type": "function_call",
         "id": row.tool_call_id,
         "name": row.tool_name,
-        "arguments": json.dumps(row.function_args),
+        "arguments": row.arguments,
         "run_id": row.run_id,
     }
     return [legacy, actions.manifest(row)]

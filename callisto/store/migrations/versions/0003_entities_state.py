@@ -1,7 +1,7 @@
 """Entities state in the database: actions, stream positions, tools, assistant settings
 
 Revision ID: 0003
-Revises: 0001
+Revises: 0002
 Create Date: 2026-12-01 15:20:00
 
 The Entities face kept these in each process's memory; in the database any API process can
@@ -17,7 +17,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision = "0003"
-down_revision = "0001"
+down_revision = "0002"
 branch_labels = None
 depends_on = None
 
@@ -34,7 +34,7 @@ def upgrade() -> None:
         sa.Column("run_id", sa.String(length=64), nullable=False),
         sa.Column("tool_call_id", sa.String(length=64), nullable=False),
         sa.Column("tool_name", sa.String(length=256), nullable=False),
-        sa.Column("function_args", _json(), nullable=False),
+        sa.Column("arguments", sa.Text(), nullable=False),
         sa.Column("turn_index", sa.Integer(), nullable=False),
         sa.Column("status", sa.String(length=16), nullable=False),
         sa.Column("triggered_at", sa.Float(), nullable=False),
