@@ -568,3 +568,24 @@ def test_a_refused_provider_key_is_a_failed_event_and_a_failed_run(
     assert event["message"].startswith("The model provider failed")
     assert marked(out, "STATUS") == "failed"
     assert "sk-wrong-provider-key" not in out
+
+
+def test_assistant_updates_and_deletes_as_the_current_sdk_sends_them(
+    entities_server: ThreadedServer,
+) -> None:
+    assistant_id = _assistant_id()
+    tool = {"type": "function", "function": {"name": "lookup", "parameters": {"type": "object"}}}
+    with _entities(entities_server) as http:
+        http.post("/assistants", json={"id": assistant_id, "name": "a", "model": MODEL})
+        updated = http.put(
+            f"/assistants/{assistant_id}",
+            json={"tools": [tool, {"type": "web_search"}], "max_turns": 4, "agent_mode": True},
+        ).json()
+        refused = http.put(f"/assistants/{assistant_id}", json={"vector_stores": ["vs_1"]})
+        deleted = http.delete(f"/assistants/{assistant_id}", params={"permanent": False})
+        gone = http.get(f"/assistants/{assistant_id}")
+    assert [t["function"]["name"] for t in updated["tools"]] == ["lookup"]
+    assert updated["max_turns"] == 4 and updated["agent_mode"] is True
+    assert refused.status_code == 400
+    assert deleted.json() == {"id": assistant_id, "object": "assistant.deleted", "deleted": True}
+    assert gone.status_code == 404

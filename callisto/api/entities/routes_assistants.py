@@ -62,6 +62,8 @@ FOREIGN_PREFIXES = (
 
 
 def _refuse_unsupported(body: AssistantCreate | AssistantUpdate) -> None:
+    if isinstance(body, AssistantUpdate) and body.vector_stores:
+        raise InvalidRequest("Callisto keeps no vector stores.", param="vector_stores")
     for flag in PLATFORM_FLAGS:
         if getattr(body, flag):
             raise InvalidRequest(
@@ -151,9 +153,13 @@ async def retrieve_assistant(assistant_id: str, db: Session) -> dict[str, Any]:
 
 @router.put("/assistants/{assistant_id}")
 async def update_assistant(assistant_id: str, body: AssistantUpdate, state: State) -> Any:
-    """Update the fields given; tools change through ``/assistants/{id}/tools/{tool_id}``."""
+    """Update the fields given (tools too: the function tools among them replace its tools)."""
     _refuse_unsupported(body)
     given = body.model_fields_set
+    tools = function_tools(body.tools) if body.tools is not None else None
+    response_format = (
+        _response_format(body.response_format) if body.response_format is not None else None
+    )
 
     def update(db: SyncSession) -> tuple[AssistantRow, EntitiesAssistantRow | None]:
         row = db.get(AssistantRow, assistant_id)
@@ -164,6 +170,10 @@ async def update_assistant(assistant_id: str, body: AssistantUpdate, state: Stat
                 setattr(row, name, getattr(body, name))
         if "meta_data" in given:
             row.metadata_ = body.meta_data or {}
+        if tools is not None:
+            row.tools = tools
+        if response_format is not None:
+            row.response_format = response_format
         settings = db.get(EntitiesAssistantRow, assistant_id)
         changes = {n: getattr(body, n) for n in SETTINGS if n in given}
         changes = {n: v for n, v in changes.items() if v is not None or n == "max_tokens"}
@@ -177,6 +187,24 @@ async def update_assistant(assistant_id: str, body: AssistantUpdate, state: Stat
 
     row, settings = await state.runs.writer.run(update)
     return wire.assistant(row, settings)
+
+
+@router.delete("/assistants/{assistant_id}")
+async def delete_assistant(assistant_id: str, state: State) -> dict[str, Any]:
+    """Delete an assistant (its runs stay). The SDK's ``permanent`` flag changes nothing."""
+
+    def delete(db: SyncSession) -> None:
+        row = db.get(AssistantRow, assistant_id)
+        if row is None:
+            raise NotFound(f"No assistant found with id '{assistant_id}'.")
+        settings = db.get(EntitiesAssistantRow, assistant_id)
+        if settings is not None:
+            db.delete(settings)
+            db.flush()
+        db.delete(row)
+
+    await state.runs.writer.run(delete)
+    return {"id": assistant_id, "object": "assistant.deleted", "deleted": True}
 
 
 @router.post("/tools")

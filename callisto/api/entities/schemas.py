@@ -109,7 +109,8 @@ class AssistantCreate(WithMetaData):
 
 
 class AssistantUpdate(WithMetaData):
-    """``PUT /v1/assistants/{id}``: scalar fields; tools change through tool association."""
+    """``PUT /v1/assistants/{id}``: the fields given change (tools too, as the current SDK sends
+    them); ``users`` is accepted and ignored (Callisto has no users)."""
 
     name: str | None = Field(default=None, max_length=256)
     description: str | None = Field(default=None, max_length=512)
@@ -117,6 +118,9 @@ class AssistantUpdate(WithMetaData):
     instructions: str | None = None
     temperature: float | None = Field(default=None, ge=0, le=2)
     top_p: float | None = Field(default=None, ge=0, le=1)
+    tools: list[Any] | None = None
+    response_format: str | None = None
+    vector_stores: list[str] | None = None
     max_tokens: int | None = Field(default=None, ge=1)
     max_turns: int | None = Field(default=None, ge=1)
     agent_mode: bool | None = None
