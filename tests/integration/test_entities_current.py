@@ -490,10 +490,12 @@ def test_cancelling_a_waiting_run_through_entities(
         pending = http.get(f"/actions/pending/{run['id']}").json()
         cancelled = http.post(f"/runs/{run['id']}/cancel")
         stream = http.post("/completions", json=_completion(run)).text
+        action = http.get(f"/actions/{pending[0]['action_id']}").json()
         listed = http.get("/runs", params={"order": "desc", "limit": 1}).json()
     assert [p["tool_name"] for p in pending] == ["get_flight_times"]
     assert cancelled.status_code == 200
     assert '"type": "error", "message": "The run was cancelled."' in stream
+    assert action["status"] == "cancelled" and action["is_processed"] is False
     assert listed["data"][0]["id"] == run["id"] and listed["data"][0]["status"] == "cancelled"
 
 

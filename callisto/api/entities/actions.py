@@ -77,6 +77,17 @@ def _iso(seconds: float | None) -> str | None:
     return None if seconds is None else datetime.fromtimestamp(seconds, UTC).isoformat()
 
 
+def action_status(row: EntitiesActionRow, run: RunRow | None) -> str:
+    """Return an action's status: the client's report, or how its run ended without its output."""
+    if run is None or row.output is not None or row.status in FINISHED_STATUSES:
+        return row.status
+    if run.status in ("expired", "cancelled"):
+        return run.status
+    if run.status in ("completed", "failed", "incomplete"):
+        return "cancelled"  # the run ended without this call's output
+    return row.status
+
+
 def action_read(row: EntitiesActionRow, run: RunRow | None = None) -> dict[str, Any]:
     """Return an action as the current SDK's strict ``ActionRead`` (no other key allowed)."""
     tool = next(
@@ -100,7 +111,7 @@ def action_read(row: EntitiesActionRow, run: RunRow | None = None) -> dict[str, 
         "expires_at": _iso(run.expires_at_exact) if run is not None else None,
         "is_processed": row.output is not None or row.status in FINISHED_STATUSES,
         "processed_at": _iso(row.processed_at),
-        "status": row.status,
+        "status": action_status(row, run),
         "function_args": parsed_arguments(row.arguments),
         "result": row.result,
     }
