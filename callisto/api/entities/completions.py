@@ -42,11 +42,12 @@ from starlette.responses import JSONResponse, StreamingResponse
 
 from callisto.api.deps import ServerState, State
 from callisto.api.entities import actions
+from callisto.api.entities.routes_runs import load_run, waiting_actions
 from callisto.api.entities.schemas import CompletionRequest
 from callisto.api.streaming import END_EVENTS, KEEPALIVE_SECONDS
 from callisto.engine.events import EventLog, RunEvent
 from callisto.engine.lifecycle import is_terminal
-from callisto.errors import CallistoError, ConflictingState, InvalidRequest, NotFound
+from callisto.errors import CallistoError, ConflictingState, InvalidRequest
 from callisto.providers.registry import ProviderRegistry
 from callisto.store.entities_models import EntitiesActionRow, EntitiesStreamRow
 from callisto.store.models import RunRow
@@ -242,15 +243,14 @@ async def run_chunks(
 
 async def _outstanding(state: ServerState, run_id: str) -> list[EntitiesActionRow]:
     """Return the actions of the run's waiting calls that have no output yet."""
-    _, rows = await state.runs.writer.run(lambda db: actions.run_actions(db, run_id))
-    return [r for r in rows if r.output is None]
+    async with state.sessions() as db:
+        _, rows = await waiting_actions(state, db, run_id)
+    return rows
 
 
 async def _check_run(state: ServerState, body: CompletionRequest) -> RunRow:
     async with state.sessions() as db:
-        run: RunRow | None = await db.get(RunRow, body.run_id, populate_existing=True)
-    if run is None:
-        raise NotFound(f"No run found with id '{body.run_id}'.", param="run_id")
+        run = await load_run(db, body.run_id)
     if run.thread_id != body.thread_id:
         raise InvalidRequest(
             f"Run {run.id} belongs to thread {run.thread_id}, not {body.thread_id}.",
