@@ -541,6 +541,8 @@ def test_two_processes_on_one_database_serve_one_conversation(
         status = one.get(f"/runs/{run['id']}").json()["status"]
     assert answer == "Your flight leaves at 7:00 and lands at 15:00."
     assert status == "completed"
+    # The key came with the first server's request; the second server's turn used it too.
+    assert [r.headers["authorization"] for r in fake_llm.requests] == [f"Bearer {PROVIDER_KEY}"] * 2
 
 
 def test_the_entities_example_runs(
