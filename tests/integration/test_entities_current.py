@@ -11,8 +11,10 @@ LLM serving as provider ``hyperbolic``.
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -593,3 +595,53 @@ def test_assistant_updates_and_deletes_as_the_current_sdk_sends_them(
     assert refused.status_code == 400
     assert deleted.json() == {"id": assistant_id, "object": "assistant.deleted", "deleted": True}
     assert gone.status_code == 404
+
+
+def test_outputs_of_one_round_sent_at_once_to_two_servers_continue_the_run_once(
+    make_server: Callable[..., ThreadedServer], fake_llm: FakeLLM
+) -> None:
+    """Each of two calls' outputs goes to another server at the same moment, a few times over.
+
+    Exactly one of the two requests completes the round and hands it to the run.
+    """
+    hyperbolic = ProviderSettings(kind="openai", base_url=fake_llm.base_url, max_retries=0)
+    settings = {"api_key": ENTITIES_KEY, "providers": {"hyperbolic": hyperbolic}}
+    servers = [make_server(**settings) for _ in range(2)]
+    tools = [
+        {"type": "function", "function": {"name": name, "parameters": {"type": "object"}}}
+        for name in ("first", "second")
+    ]
+    assistant_id = _assistant_id()
+    rounds = 4
+    for _ in range(rounds):
+        fake_llm.script(Reply.tool_calls(("first", {}), ("second", {})), Reply.text("Both done."))
+    with _entities(servers[0]) as http, ThreadPoolExecutor(2) as pool:
+        http.post(
+            "/assistants", json={"id": assistant_id, "name": "a", "model": MODEL, "tools": tools}
+        ).raise_for_status()
+        for _ in range(rounds):
+            run = _start_run(http, assistant_id, "both?")
+            http.post("/completions", json=_completion(run)).raise_for_status()
+            pending = http.get(f"/actions/pending/{run['id']}").json()
+            assert len(pending) == 2
+
+            def send(server: ThreadedServer, action: dict[str, Any], run: Any = run) -> int:
+                with _entities(server) as client:
+                    body = {
+                        "thread_id": run["thread_id"],
+                        "content": action["tool_name"] + " ok",
+                        "tool_id": action["action_id"],
+                        "assistant_id": assistant_id,
+                    }
+                    return client.post("/messages/tools", json=body).status_code
+
+            assert list(pool.map(send, servers, pending)) == [200, 200]
+            for _ in range(400):  # bounded wait for the run's next turn to end
+                status = http.get(f"/runs/{run['id']}").json()["status"]
+                if status not in ("queued", "in_progress"):
+                    break
+                time.sleep(0.05)
+            assert status == "completed"
+    answered = [r for r in fake_llm.requests if tool_outputs(r)]
+    assert len(fake_llm.requests) == 2 * rounds and len(answered) == rounds
+    assert all(sorted(tool_outputs(r)) == ["first ok", "second ok"] for r in answered)

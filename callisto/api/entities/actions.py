@@ -264,6 +264,7 @@ def record_output(
         select(EntitiesActionRow)
         .where(EntitiesActionRow.tool_call_id.in_([c["id"] for c in calls]))
         .with_for_update()
+        .execution_options(populate_existing=True)  # the locked rows as committed, not as read
     )
     rows = {row.id: row for row in db.scalars(round_query)}
     row = rows.get(action_id(tool_id))
@@ -277,7 +278,9 @@ def record_output(
     row.output = content
     row.output_at = int(time.time())
     row.output_message_id = new_id(PREFIXES["message"])
-    if row.status == "pending":
+    # An output completes the call unless the client says otherwise (execute() reports
+    # "failed" after sending a failing handler's error; poll_and_execute_action reports nothing).
+    if row.status in ("pending", "processing"):
         row.status = "completed"
     if row.processed_at is None:
         row.processed_at = time.time()
