@@ -8,11 +8,16 @@ STAMP := $(VENV)/.installed
 
 install: $(STAMP)
 
-$(STAMP): pyproject.toml tests/entities-requirements.txt
+# Each Entities SDK generation gets a folder of its own (tests run it with PYTHONPATH set to it).
+ENTITIES_SDKS := $(VENV)/entities
+
+$(STAMP): pyproject.toml tests/entities-requirements.txt tests/entities-current-requirements.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e ".[dev]"
-	$(PY) -m pip install --quiet --no-deps -r tests/entities-requirements.txt
+	rm -rf $(ENTITIES_SDKS)
+	$(PY) -m pip install --quiet --no-deps --target $(ENTITIES_SDKS)/1.36.1 -r tests/entities-requirements.txt
+	$(PY) -m pip install --quiet --no-deps --target $(ENTITIES_SDKS)/1.113.1 -r tests/entities-current-requirements.txt
 	touch $(STAMP)
 
 demo: install

@@ -1,41 +1,45 @@
-"""Entities V1 compatibility: scripts written for the ``projectdavid`` SDK run unchanged.
+"""Entities V1 compatibility: scripts written for the seed-era ``projectdavid`` SDK run unchanged.
 
 The real SDK (``projectdavid==1.36.1``, installed by ``make install`` from
-``tests/entities-requirements.txt``) runs in a subprocess, with empty stand-ins for the heavy
-packages it imports but never uses (``entities_stubs/``) on that subprocess's path only. The
-model is the fake LLM serving as provider ``hyperbolic``: it calls ``get_flight_times``, then
-answers with what the tool returned, so the answer proves the output reached the model.
+``tests/entities-requirements.txt`` into a folder of its own) runs in a subprocess with that
+folder and empty stand-ins for the heavy packages it imports but never uses
+(``entities_stubs/``) on its path (see ``tests/integration/entities_sdk.py``). The model is the
+fake LLM serving as provider ``hyperbolic``: it calls ``get_flight_times``, then answers with
+what the tool returned, so the answer proves the output reached the model. The current SDK's
+flow is in ``test_entities_current.py``.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import os
-import subprocess
-import sys
-import textwrap
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 
 from callisto.config import ProviderSettings
 from callisto.testing._server import ThreadedServer
-from callisto.testing.fake_llm import FakeLLM, RecordedRequest, Reply
+from callisto.testing.fake_llm import FakeLLM
 from tests.integration.conftest import sdk_client
+from tests.integration.entities_sdk import (
+    ENTITIES_KEY,
+    MODEL,
+    PROVIDER_KEY,
+    SEED_SDK,
+    entities_server,
+    flight_agent,
+    marked,
+    sdk_skip_reason,
+    text_of,
+)
+from tests.integration.entities_sdk import run_sdk as run_any_sdk
+
+__all__ = ["entities_server"]  # a fixture, used by name
 
 pytestmark = pytest.mark.skipif(
-    importlib.util.find_spec("projectdavid") is None,
-    reason="the Entities SDK is not installed: run `make install` (tests/entities-requirements.txt)",
+    sdk_skip_reason(SEED_SDK) is not None, reason=sdk_skip_reason(SEED_SDK) or ""
 )
-
-STUBS = Path(__file__).parent / "entities_stubs"
-ENTITIES_KEY = "entities-test-key"
-PROVIDER_KEY = "hb-test-key"
-MODEL = "hyperbolic/deepseek-ai/DeepSeek-V3"
 
 SETUP_SCRIPT = """
 from projectdavid import Entity
@@ -238,71 +242,17 @@ print("REPORT " + json.dumps(report))
 """
 
 
-def _text_of(content: Any) -> str:
-    if isinstance(content, str):
-        return content
-    return "".join(part.get("text", "") for part in content or [] if isinstance(part, dict))
-
-
-def flight_agent(request: RecordedRequest) -> Reply:
-    """Call get_flight_times first; once its output is in the prompt, answer from it."""
-    outputs = [_text_of(m.get("content")) for m in request.messages if m.get("role") == "tool"]
-    if not outputs:
-        return Reply.tool_calls(("get_flight_times", {"departure": "LAX", "arrival": "JFK"}))
-    result = json.loads(outputs[-1])
-    return Reply.text(
-        f"Your flight leaves at {result['departure_time']} and lands at {result['arrival_time']}."
-    )
-
-
-@pytest.fixture
-def entities_server(
-    make_server: Callable[..., ThreadedServer], fake_llm: FakeLLM
-) -> ThreadedServer:
-    """A server with an API key, whose provider ``hyperbolic`` is the fake LLM, keyless."""
-    hyperbolic = ProviderSettings(
-        kind="openai", base_url=fake_llm.base_url, timeout=5, max_retries=0
-    )
-    return make_server(api_key=ENTITIES_KEY, providers={"hyperbolic": hyperbolic})
-
-
 def run_sdk(server: ThreadedServer, tmp_path: Path, name: str, script: str, *args: str) -> str:
-    """Run an SDK script against ``server`` in a subprocess; return its stdout."""
-    path = tmp_path / f"{name}.py"
-    path.write_text(textwrap.dedent(script))
-    env = {
-        **os.environ,
-        "PYTHONPATH": str(STUBS),
-        "ENTITIES_BASE_URL": server.url + "/entities",
-        "ENTITIES_API_KEY": ENTITIES_KEY,
-        "ENTITIES_USER_ID": "user_test",
-        "HYPERBOLIC_API_KEY": PROVIDER_KEY,
-    }
-    done = subprocess.run(
-        [sys.executable, str(path), *args],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert done.returncode == 0, f"{name} failed:\n{done.stdout}\n{done.stderr[-4000:]}"
-    return done.stdout
-
-
-def _marked(stdout: str, marker: str) -> str:
-    lines = [line for line in stdout.splitlines() if line.startswith(marker + " ")]
-    assert lines, f"no {marker} line in:\n{stdout}"
-    return lines[-1][len(marker) + 1 :]
+    """Run a seed-era SDK script against ``server`` in a subprocess; return its stdout."""
+    return run_any_sdk(SEED_SDK, server, tmp_path, name, script, *args)
 
 
 def test_seed_script_runs_unchanged(
     entities_server: ThreadedServer, fake_llm: FakeLLM, tmp_path: Path
 ) -> None:
     setup = run_sdk(entities_server, tmp_path, "setup", SETUP_SCRIPT)
-    assert _marked(setup, "TOOLS") == "['get_flight_times']"
-    assert _marked(setup, "TOOL_ID").endswith(" get_flight_times")
+    assert marked(setup, "TOOLS") == "['get_flight_times']"
+    assert marked(setup, "TOOL_ID").endswith(" get_flight_times")
 
     fake_llm.script(flight_agent, flight_agent)
     out = run_sdk(entities_server, tmp_path, "seed", SEED_SCRIPT)
@@ -320,10 +270,10 @@ def test_seed_script_runs_unchanged(
     for request in fake_llm.requests:
         assert request.headers["authorization"] == f"Bearer {PROVIDER_KEY}"
     tool_message = next(m for m in second.messages if m.get("role") == "tool")
-    assert "06:30 PM EST" in _text_of(tool_message["content"])
+    assert "06:30 PM EST" in text_of(tool_message["content"])
 
     # The same run, seen through the Assistants API.
-    thread_id, run_id = _marked(out, "IDS").split()
+    thread_id, run_id = marked(out, "IDS").split()
     with sdk_client(entities_server.url, api_key=ENTITIES_KEY) as openai_client:
         run = openai_client.beta.threads.runs.retrieve(thread_id=thread_id, run_id=run_id)
         assert run.status == "completed"
@@ -340,7 +290,7 @@ def test_seed_script_runs_unchanged(
 
     # Errors, in the shapes the SDK handles.
     report = json.loads(
-        _marked(
+        marked(
             run_sdk(entities_server, tmp_path, "errors", ERRORS_SCRIPT, thread_id, run_id), "REPORT"
         )
     )

@@ -3,16 +3,22 @@ Entities tool associated with one becomes one of its function tools."""
 
 from __future__ import annotations
 
+import contextlib
+import time
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import APIRouter
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session as SyncSession
 
-from callisto.api.deps import Session, get_or_404
+from callisto.api.deps import Session, State, get_or_404
 from callisto.api.entities import wire
-from callisto.api.entities.memory import Memory
+from callisto.api.entities.actions import ACTION_PREFIX
 from callisto.api.entities.schemas import AssistantCreate, AssistantUpdate, ToolCreate
 from callisto.api.entities.tooldefs import (
+    TOOL_ID_PREFIX,
     entities_tool,
     function_tool,
     function_tools,
@@ -21,9 +27,10 @@ from callisto.api.entities.tooldefs import (
     without_tool,
 )
 from callisto.api.routes.assistants import new_assistant_row
-from callisto.errors import ConflictingState, InvalidRequest, NotFound
+from callisto.errors import InvalidRequest, NotFound
 from callisto.ids import PREFIXES, new_id
-from callisto.store.models import AssistantRow
+from callisto.store.entities_models import EntitiesAssistantRow, EntitiesToolRow
+from callisto.store.models import AssistantRow, RunRow, ThreadRow
 
 router = APIRouter(tags=["entities"])
 
@@ -43,65 +50,168 @@ def _response_format(value: str | None) -> Any:
     return formats[value]
 
 
+PLATFORM_FLAGS = ("web_access", "deep_research", "engineer")
+SETTINGS = ("max_turns", "agent_mode", "decision_telemetry", "max_tokens")
+# Prefixes of the ids of every other kind of object: an assistant's id chosen by the client
+# must not look like one (``asst_`` is an assistant's own prefix).
+FOREIGN_PREFIXES = (
+    *(p for kind, p in PREFIXES.items() if kind != "assistant"),
+    ACTION_PREFIX,
+    TOOL_ID_PREFIX,
+)
+
+
+def _refuse_unsupported(body: AssistantCreate | AssistantUpdate) -> None:
+    if isinstance(body, AssistantUpdate) and body.vector_stores:
+        raise InvalidRequest("Callisto keeps no vector stores.", param="vector_stores")
+    for flag in PLATFORM_FLAGS:
+        if getattr(body, flag):
+            raise InvalidRequest(
+                f"'{flag}' asks for a platform tool; Callisto runs no platform tools, only "
+                "functions your client executes.",
+                param=flag,
+            )
+    if body.webhook_url:
+        raise InvalidRequest(
+            "Callisto sends no webhooks: leave 'webhook_url' unset.", param="webhook_url"
+        )
+
+
+def _check_chosen_id(db: SyncSession, assistant_id: str) -> None:
+    """Refuse a client-chosen id that names, or looks like the id of, an existing object."""
+    if assistant_id.startswith(FOREIGN_PREFIXES):
+        raise InvalidRequest(
+            f"The id '{assistant_id}' has the prefix of another kind of object; choose an id "
+            f"that starts with none of {', '.join(FOREIGN_PREFIXES)}.",
+            param="id",
+        )
+    for kind, model in (("assistant", AssistantRow), ("thread", ThreadRow), ("run", RunRow)):
+        if db.get(model, assistant_id) is not None:
+            raise InvalidRequest(
+                f"The id '{assistant_id}' is already the id of a{'n' if kind[0] == 'a' else ''} "
+                f"{kind}; choose another.",
+                param="id",
+            )
+
+
+async def _settings_of(db: Session, ids: list[str]) -> dict[str, EntitiesAssistantRow]:
+    query = select(EntitiesAssistantRow).where(EntitiesAssistantRow.assistant_id.in_(ids))
+    return {row.assistant_id: row for row in await db.scalars(query)}
+
+
+async def _read(db: Session, row: AssistantRow) -> dict[str, Any]:
+    return wire.assistant(row, (await _settings_of(db, [row.id])).get(row.id))
+
+
 @router.post("/assistants")
-async def create_assistant(body: AssistantCreate, db: Session) -> dict[str, Any]:
-    """Create an assistant; its function tools are offered to the model, platform tools are not."""
-    assistant_id = body.id or new_id(PREFIXES["assistant"])
-    if await db.get(AssistantRow, assistant_id) is not None:
-        raise ConflictingState(f"An assistant with id '{assistant_id}' already exists.")
+async def create_assistant(body: AssistantCreate, state: State) -> dict[str, Any]:
+    """Create an assistant; its function tools are offered to the model, platform tools are not.
+
+    An id chosen by the client (e.g. ``default``) is kept, unless an object has it already.
+    """
+    _refuse_unsupported(body)
     row = new_assistant_row(
-        assistant_id,
+        body.id or new_id(PREFIXES["assistant"]),
         body,
         tools=function_tools(body.tools),
         metadata=body.meta_data or {},
         response_format=_response_format(body.response_format),
     )
-    db.add(row)
-    await db.commit()
-    return wire.assistant(row)
+    settings = EntitiesAssistantRow(
+        assistant_id=row.id, **{name: getattr(body, name) for name in SETTINGS}
+    )
+
+    def create(db: SyncSession) -> None:
+        if body.id:
+            _check_chosen_id(db, body.id)
+        db.add(row)
+        db.flush()
+        db.add(settings)
+
+    try:
+        await state.runs.writer.run(create)
+    except IntegrityError:
+        raise InvalidRequest(
+            f"The id '{row.id}' is already taken; choose another.", param="id"
+        ) from None
+    return wire.assistant(row, settings)
 
 
 @router.get("/assistants")
 async def list_assistants(db: Session) -> list[dict[str, Any]]:
     """List every assistant, oldest first (Entities answers with a plain list)."""
     rows = (await db.scalars(select(AssistantRow).order_by(AssistantRow.created_at))).all()
-    return [wire.assistant(r) for r in rows]
+    settings = await _settings_of(db, [r.id for r in rows])
+    return [wire.assistant(r, settings.get(r.id)) for r in rows]
 
 
 @router.get("/assistants/{assistant_id}")
 async def retrieve_assistant(assistant_id: str, db: Session) -> dict[str, Any]:
     """Retrieve an assistant."""
-    return wire.assistant(await get_or_404(db, AssistantRow, assistant_id, "assistant"))
+    return await _read(db, await get_or_404(db, AssistantRow, assistant_id, "assistant"))
 
 
 @router.put("/assistants/{assistant_id}")
-async def update_assistant(assistant_id: str, body: AssistantUpdate, db: Session) -> Any:
-    """Update the fields given; tools change through ``/assistants/{id}/tools/{tool_id}``."""
-    row = await get_or_404(db, AssistantRow, assistant_id, "assistant")
+async def update_assistant(assistant_id: str, body: AssistantUpdate, state: State) -> Any:
+    """Update the fields given (tools too: the function tools among them replace its tools)."""
+    _refuse_unsupported(body)
     given = body.model_fields_set
-    for name in ("name", "description", "model", "instructions", "temperature", "top_p"):
-        if name in given and (name != "model" or body.model is not None):
-            setattr(row, name, getattr(body, name))
-    if "meta_data" in given:
-        row.metadata_ = body.meta_data or {}
-    await db.commit()
-    return wire.assistant(row)
+    tools = function_tools(body.tools) if body.tools is not None else None
+    response_format = (
+        _response_format(body.response_format) if body.response_format is not None else None
+    )
+
+    def update(db: SyncSession) -> tuple[AssistantRow, EntitiesAssistantRow | None]:
+        row = db.get(AssistantRow, assistant_id)
+        if row is None:
+            raise NotFound(f"No assistant found with id '{assistant_id}'.")
+        for name in ("name", "description", "model", "instructions", "temperature", "top_p"):
+            if name in given and (name != "model" or body.model is not None):
+                setattr(row, name, getattr(body, name))
+        if "meta_data" in given:
+            row.metadata_ = body.meta_data or {}
+        if tools is not None:
+            row.tools = tools
+        if response_format is not None:
+            row.response_format = response_format
+        settings = db.get(EntitiesAssistantRow, assistant_id)
+        changes = {n: getattr(body, n) for n in SETTINGS if n in given}
+        changes = {n: v for n, v in changes.items() if v is not None or n == "max_tokens"}
+        if changes:
+            if settings is None:
+                settings = EntitiesAssistantRow(assistant_id=assistant_id, max_turns=1)
+                db.add(settings)
+            for name, value in changes.items():
+                setattr(settings, name, value)
+        return row, settings
+
+    row, settings = await state.runs.writer.run(update)
+    return wire.assistant(row, settings)
 
 
 @router.delete("/assistants/{assistant_id}")
-async def delete_assistant(assistant_id: str, db: Session) -> dict[str, Any]:
-    """Delete an assistant; its threads and runs stay."""
-    row = await get_or_404(db, AssistantRow, assistant_id, "assistant")
-    await db.delete(row)
-    await db.commit()
+async def delete_assistant(assistant_id: str, state: State) -> dict[str, Any]:
+    """Delete an assistant (its runs stay). The SDK's ``permanent`` flag changes nothing."""
+
+    def delete(db: SyncSession) -> None:
+        row = db.get(AssistantRow, assistant_id)
+        if row is None:
+            raise NotFound(f"No assistant found with id '{assistant_id}'.")
+        settings = db.get(EntitiesAssistantRow, assistant_id)
+        if settings is not None:
+            db.delete(settings)
+            db.flush()
+        db.delete(row)
+
+    await state.runs.writer.run(delete)
     return {"id": assistant_id, "object": "assistant.deleted", "deleted": True}
 
 
 @router.post("/tools")
-async def create_tool(body: ToolCreate, memory: Memory) -> dict[str, Any]:
+async def create_tool(body: ToolCreate, state: State) -> dict[str, Any]:
     """Create a function tool, to be associated with assistants.
 
-    Held in this process until associated; the same definition always gets the same id.
+    Kept until deleted with its definition; the same definition always gets the same id.
     """
     if body.type != "function":
         raise InvalidRequest(
@@ -114,47 +224,62 @@ async def create_tool(body: ToolCreate, memory: Memory) -> dict[str, Any]:
             f"The tool is named '{body.name}' but its function '{tool['function']['name']}'.",
             param="name",
         )
-    memory.tools[tool_id(tool)] = tool
+    row = EntitiesToolRow(id=tool_id(tool), created_at=int(time.time()), tool=tool)
+
+    def keep(db: SyncSession) -> None:
+        if db.get(EntitiesToolRow, row.id) is None:
+            db.add(row)
+
+    with contextlib.suppress(IntegrityError):  # the same definition, kept meanwhile
+        await state.runs.writer.run(keep)
     return entities_tool(tool)
 
 
-async def _find_tool(db: Session, memory: Memory, entities_id: str) -> dict[str, Any]:
-    tool = memory.tools.get(entities_id)
-    if tool is not None:
-        return tool
+async def _find_tool(db: Session, entities_id: str) -> dict[str, Any]:
+    kept = await db.get(EntitiesToolRow, entities_id)
+    if kept is not None:
+        return kept.tool
     for tools in (await db.scalars(select(AssistantRow.tools))).all():
         for candidate in tools or []:
             if candidate.get("type") == "function" and tool_id(candidate) == entities_id:
-                memory.tools[entities_id] = candidate
                 return dict(candidate)
     raise NotFound(f"No tool found with id '{entities_id}'.")
 
 
 @router.get("/tools/{entities_id}")
-async def retrieve_tool(entities_id: str, db: Session, memory: Memory) -> dict[str, Any]:
+async def retrieve_tool(entities_id: str, db: Session) -> dict[str, Any]:
     """Retrieve a tool."""
-    return entities_tool(await _find_tool(db, memory, entities_id))
+    return entities_tool(await _find_tool(db, entities_id))
 
 
 @router.post("/assistants/{assistant_id}/tools/{entities_id}")
 async def associate_tool(
-    assistant_id: str, entities_id: str, db: Session, memory: Memory
+    assistant_id: str, entities_id: str, db: Session, state: State
 ) -> dict[str, Any]:
     """Give an assistant a tool (a function of the same name is replaced)."""
-    row = await get_or_404(db, AssistantRow, assistant_id, "assistant")
-    tool = await _find_tool(db, memory, entities_id)
-    row.tools = with_tool(row.tools or [], tool)
-    await db.commit()
+    tool = await _find_tool(db, entities_id)
+    await state.runs.writer.run(
+        lambda sync: _change_tools(sync, assistant_id, lambda tools: with_tool(tools, tool))
+    )
     return {"message": f"Tool {entities_id} associated with assistant {assistant_id}."}
 
 
 @router.delete("/assistants/{assistant_id}/tools/{entities_id}")
-async def disassociate_tool(assistant_id: str, entities_id: str, db: Session) -> dict[str, Any]:
+async def disassociate_tool(assistant_id: str, entities_id: str, state: State) -> dict[str, Any]:
     """Take a tool away from an assistant."""
-    row = await get_or_404(db, AssistantRow, assistant_id, "assistant")
-    row.tools = without_tool(row.tools or [], entities_id)
-    await db.commit()
+    await state.runs.writer.run(
+        lambda sync: _change_tools(sync, assistant_id, lambda t: without_tool(t, entities_id))
+    )
     return {"message": f"Tool {entities_id} disassociated from assistant {assistant_id}."}
+
+
+def _change_tools(
+    db: SyncSession, assistant_id: str, change: Callable[[list[Any]], list[Any]]
+) -> None:
+    row = db.get(AssistantRow, assistant_id)
+    if row is None:
+        raise NotFound(f"No assistant found with id '{assistant_id}'.")
+    row.tools = change(list(row.tools or []))
 
 
 @router.get("/assistants/{assistant_id}/tools")

@@ -3,28 +3,34 @@
 is the output of one call.
 
 A run created here waits, ``queued``, for ``POST /v1/completions``, which names the model and
-may carry the provider's key. Entities sends tool outputs one call at a time; Callisto takes
-them when every pending call of the round has one, and the run's next turn starts at once.
+may carry the provider's key. Entities sends tool outputs one call at a time; they are kept on
+the actions (``callisto.api.entities.actions``) until every pending call of the round has one,
+and then the run's next turn starts at once.
 """
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from fastapi import APIRouter
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from callisto.api.deps import Session, State
-from callisto.api.entities import wire
-from callisto.api.entities.memory import Memory
-from callisto.api.entities.schemas import MessageCreate, RunCreate
+from callisto.api.deps import (
+    Listing,
+    ServerState,
+    Session,
+    State,
+    get_or_404,
+    list_response,
+)
+from callisto.api.entities import actions, wire
+from callisto.api.entities.schemas import ActionUpdate, MessageCreate, RunCreate
 from callisto.engine.service import RunParams
-from callisto.errors import ConflictingState, InvalidRequest, NotFound
-from callisto.ids import PREFIXES, new_id
+from callisto.errors import InvalidRequest, NotFound
 from callisto.providers.registry import ProviderRegistry
-from callisto.store.models import RunRow
+from callisto.store.entities_models import EntitiesActionRow
+from callisto.store.models import RunRow, ThreadRow
 
 router = APIRouter(tags=["entities"])
 
@@ -71,8 +77,25 @@ async def load_run(db: AsyncSession, run_id: str) -> RunRow:
     return run
 
 
-def _answered(memory: Memory, run_id: str) -> frozenset[str]:
-    return frozenset(memory.outputs.get(run_id, {}))
+async def waiting_actions(
+    state: ServerState, db: AsyncSession, run_id: str
+) -> tuple[RunRow, list[EntitiesActionRow]]:
+    """Return the run and its actions still waiting for an output.
+
+    Reads first; only a run whose waiting calls have no saved actions yet goes to the writer.
+    """
+    run = await load_run(db, run_id)
+    calls = actions.pending_calls(run)
+    if not calls:
+        return run, []
+    ids = [actions.action_id(c["id"]) for c in calls]
+    query = select(EntitiesActionRow).where(EntitiesActionRow.id.in_(ids))
+    rows = list((await db.scalars(query)).all())
+    if len(rows) < len(ids):
+        run, rows = await state.runs.writer.run(lambda sync: actions.run_actions(sync, run_id))
+    order = {action_id: index for index, action_id in enumerate(ids)}
+    rows.sort(key=lambda r: order.get(r.id, len(order)))
+    return run, [r for r in rows if r.output is None]
 
 
 @router.post("/runs")
@@ -88,10 +111,25 @@ async def create_run(body: RunCreate, state: State) -> Any:
     return wire.run(accepted.run)
 
 
+@router.get("/runs")
+async def list_all_runs(db: Session, listing: Listing) -> Any:
+    """List every run (``RunListResponse``); the SDK asks ``order=asc`` unless told otherwise."""
+    return await list_response(db, select(RunRow), RunRow.id, listing, wire.run)
+
+
+@router.get("/threads/{thread_id}/runs")
+async def list_runs(thread_id: str, db: Session, listing: Listing) -> Any:
+    """List a thread's runs (``RunListResponse``); the SDK asks ``order=asc`` by default."""
+    await get_or_404(db, ThreadRow, thread_id, "thread")
+    query = select(RunRow).where(RunRow.thread_id == thread_id)
+    return await list_response(db, query, RunRow.id, listing, wire.run)
+
+
 @router.get("/runs/{run_id}")
-async def retrieve_run(run_id: str, db: Session, memory: Memory) -> Any:
-    """Retrieve a run, with its pending actions."""
-    return wire.run(await load_run(db, run_id), answered=_answered(memory, run_id))
+async def retrieve_run(run_id: str, db: Session, state: State) -> Any:
+    """Retrieve a run, with its actions still waiting for an output."""
+    run, rows = await waiting_actions(state, db, run_id)
+    return wire.run(run, [actions.embedded_action(r, run) for r in rows])
 
 
 @router.post("/runs/{run_id}/cancel")
@@ -102,69 +140,48 @@ async def cancel_run(run_id: str, db: Session, state: State) -> Any:
 
 
 @router.get("/actions/pending/{run_id}")
-async def pending_actions(run_id: str, db: Session, memory: Memory) -> list[dict[str, Any]]:
+async def pending_actions(run_id: str, db: Session, state: State) -> list[dict[str, Any]]:
     """List the run's tool calls still waiting for an output, oldest first."""
-    run = await load_run(db, run_id)
-    answered = _answered(memory, run_id)
-    return [
-        {
-            "action_id": call["id"],
-            "tool_name": call["function"]["name"],
-            "function_arguments": wire.call_arguments(call),
-            "run_id": run_id,
-            "status": "pending",
-        }
-        for call in wire.pending_calls(run)
-        if call["id"] not in answered
-    ]
+    _, rows = await waiting_actions(state, db, run_id)
+    return [actions.pending_entry(r) for r in rows]
 
 
-async def _waiting_run(db: AsyncSession, thread_id: str, call_id: str) -> RunRow:
-    query = select(RunRow).where(RunRow.thread_id == thread_id, RunRow.status == "requires_action")
-    run = (await db.scalars(query.limit(1))).first()
-    if run is None:
-        raise ConflictingState(f"No run of thread {thread_id} is waiting for tool outputs.")
-    await db.refresh(run)
-    if call_id not in {c["id"] for c in wire.pending_calls(run)}:
-        raise NotFound(f"No pending action '{call_id}' on run {run.id}.", param="tool_id")
-    return run
+@router.get("/actions/{action_id}")
+async def retrieve_action(action_id: str, db: Session) -> dict[str, Any]:
+    """Retrieve an action (``ActionRead``)."""
+    row = await get_or_404(db, EntitiesActionRow, actions.action_id(action_id), "action")
+    return actions.action_read(row, await db.get(RunRow, row.run_id))
+
+
+@router.put("/actions/{action_id}")
+async def update_action(action_id: str, body: ActionUpdate, state: State) -> dict[str, Any]:
+    """Set an action's status (``processing``, ``completed``, ``failed``, ...) and result.
+
+    The status is the client's report; the run moves on when the call's output arrives.
+    """
+    status = actions.check_status(body.status)
+    return await state.runs.writer.run(
+        lambda db: actions.update_action(db, action_id, status, body.result)
+    )
 
 
 @router.post("/messages/tools")
-async def submit_tool_output(
-    body: MessageCreate, db: Session, state: State, memory: Memory
-) -> dict[str, Any]:
+async def submit_tool_output(body: MessageCreate, state: State) -> dict[str, Any]:
     """Take the output of one pending call; the run continues once every call has one.
 
-    The output is stored on the run's tool-call step, as the Assistants API stores it, not as
-    a thread message; the answer has the shape of Entities' tool message.
+    ``tool_id`` names the action (or its call id). The output is stored on the action and, when
+    the round is complete, on the run's tool-call step, as the Assistants API stores it; the
+    answer is Entities' tool message, which ``GET /v1/messages/{id}`` reads back.
     """
     if not body.tool_id:
         raise InvalidRequest("A tool output needs 'tool_id': the action id.", param="tool_id")
-    run = await _waiting_run(db, body.thread_id, body.tool_id)
-    received = memory.outputs.setdefault(run.id, {})
-    received[body.tool_id] = body.content
-    pending = [c["id"] for c in wire.pending_calls(run)]
-    if all(call_id in received for call_id in pending):
-        outputs = [(call_id, received[call_id]) for call_id in pending]
+    tool_id = body.tool_id
+    run, action, outputs = await state.runs.writer.run(
+        lambda db: actions.record_output(db, body.thread_id, tool_id, body.content)
+    )
+    if outputs is not None:
         await state.runs.submit_tool_outputs(run.thread_id, run.id, outputs)
-        memory.outputs.pop(run.id, None)
-    now = int(time.time())
-    return {
-        "id": new_id(PREFIXES["message"]),
-        "object": "thread.message",
-        "created_at": now,
-        "thread_id": run.thread_id,
-        "run_id": run.id,
-        "assistant_id": run.assistant_id,
-        "role": "tool",
-        "tool_id": body.tool_id,
-        "content": body.content,
-        "status": "completed",
-        "completed_at": now,
-        "incomplete_at": None,
-        "incomplete_details": None,
-        "attachments": [],
-        "meta_data": body.meta_data or {},
-        "sender_id": body.sender_id,
-    }
+    message = wire.tool_message(action, run)
+    message["meta_data"] = body.meta_data or {}
+    message["sender_id"] = body.sender_id
+    return message

@@ -15,9 +15,10 @@ from callisto.api.entities import wire
 from callisto.api.entities.schemas import MessageCreate, ThreadCreate
 from callisto.api.routes.messages import new_message_row
 from callisto.api.routes.threads import new_thread
-from callisto.errors import InvalidRequest
+from callisto.errors import InvalidRequest, NotFound
 from callisto.store.changes import add_message, add_thread
-from callisto.store.models import MessageRow, ThreadRow
+from callisto.store.entities_models import EntitiesActionRow
+from callisto.store.models import MessageRow, RunRow, ThreadRow
 
 router = APIRouter(tags=["entities"])
 
@@ -95,5 +96,12 @@ async def create_message(body: MessageCreate, state: State) -> dict[str, Any]:
 
 @router.get("/messages/{message_id}")
 async def retrieve_message(message_id: str, db: Session) -> dict[str, Any]:
-    """Retrieve a message by its id alone."""
-    return wire.message(await get_or_404(db, MessageRow, message_id, "message"))
+    """Retrieve a message by its id alone (a tool output's message too)."""
+    row = await db.get(MessageRow, message_id)
+    if row is not None:
+        return wire.message(row)
+    query = select(EntitiesActionRow).where(EntitiesActionRow.output_message_id == message_id)
+    action = (await db.scalars(query)).first()
+    if action is None:
+        raise NotFound(f"No message found with id '{message_id}'.")
+    return wire.tool_message(action, await get_or_404(db, RunRow, action.run_id, "run"))

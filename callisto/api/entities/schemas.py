@@ -46,6 +46,7 @@ class MessageCreate(WithMetaData):
     assistant_id: str | None = None
     role: str = "user"
     tool_id: str | None = None
+    tool_call_id: str | None = None
     sender_id: str | None = None
     is_last_chunk: bool = False
 
@@ -65,17 +66,22 @@ class RunCreate(WithMetaData):
     top_p: float | None = Field(default=None, ge=0, le=1)
 
 
-class CompletionRequest(Lenient):
-    """``POST /v1/completions``: start or continue a run with a model, and stream it."""
+class CompletionRequest(WithMetaData):
+    """``POST /v1/completions``: start or continue a run with a model, and stream it.
 
-    provider: str
-    model: str
+    The seed-era SDK (1.36) names a ``provider``; the current one (1.113) does not, and may ask
+    for one JSON answer with ``stream: false``. ``meta_data`` is accepted and not kept.
+    """
+
+    provider: str | None = None
+    model: str = Field(min_length=1, max_length=256)
     api_key: str | None = Field(default=None, repr=False)
     thread_id: str
     message_id: str | None = None
     run_id: str
     assistant_id: str
     content: str | None = None
+    stream: bool = True
 
 
 class AssistantCreate(WithMetaData):
@@ -91,10 +97,20 @@ class AssistantCreate(WithMetaData):
     temperature: float | None = Field(default=None, ge=0, le=2)
     top_p: float | None = Field(default=None, ge=0, le=1)
     response_format: str | None = None
+    # The current SDK's assistant settings (1.113); the seed-era SDK sends none of them.
+    max_tokens: int | None = Field(default=None, ge=1)
+    max_turns: int = Field(default=1, ge=1)
+    agent_mode: bool = False
+    decision_telemetry: bool = False
+    web_access: bool = False
+    deep_research: bool = False
+    engineer: bool = False
+    webhook_url: str | None = None
 
 
 class AssistantUpdate(WithMetaData):
-    """``PUT /v1/assistants/{id}``: scalar fields; tools change through tool association."""
+    """``PUT /v1/assistants/{id}``: the fields given change (tools too, as the current SDK sends
+    them); ``users`` is accepted and ignored (Callisto has no users)."""
 
     name: str | None = Field(default=None, max_length=256)
     description: str | None = Field(default=None, max_length=512)
@@ -102,6 +118,24 @@ class AssistantUpdate(WithMetaData):
     instructions: str | None = None
     temperature: float | None = Field(default=None, ge=0, le=2)
     top_p: float | None = Field(default=None, ge=0, le=1)
+    tools: list[Any] | None = None
+    response_format: str | None = None
+    vector_stores: list[str] | None = None
+    max_tokens: int | None = Field(default=None, ge=1)
+    max_turns: int | None = Field(default=None, ge=1)
+    agent_mode: bool | None = None
+    decision_telemetry: bool | None = None
+    web_access: bool | None = None
+    deep_research: bool | None = None
+    engineer: bool | None = None
+    webhook_url: str | None = None
+
+
+class ActionUpdate(Lenient):
+    """``PUT /v1/actions/{id}``: the status of a tool call as the client reports it."""
+
+    status: str
+    result: dict[str, Any] | None = None
 
 
 class ToolCreate(Lenient):

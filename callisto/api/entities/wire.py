@@ -13,6 +13,7 @@ from typing import Any
 from callisto.api.entities.status import entities_status
 from callisto.api.entities.tooldefs import entities_tool
 from callisto.engine.prompt import message_text
+from callisto.store.entities_models import EntitiesActionRow, EntitiesAssistantRow
 from callisto.store.models import AssistantRow, MessageRow, RunRow, ThreadRow
 
 # Entities runs belong to a user; Callisto has API keys, not users.
@@ -48,6 +49,34 @@ def message(row: MessageRow) -> dict[str, Any]:
         "attachments": row.attachments or [],
         "meta_data": row.metadata_ or {},
         "tool_id": None,
+        "tool_call_id": None,
+        "sender_id": None,
+    }
+
+
+def tool_message(action: EntitiesActionRow, run: RunRow) -> dict[str, Any]:
+    """Return the tool message an action's output was sent as (``MessageRead``, role tool).
+
+    Callisto keeps a tool output on the run's tool-call step, as the Assistants API does, and
+    on the action; this is how Entities reads it back.
+    """
+    return {
+        "id": action.output_message_id,
+        "object": "thread.message",
+        "created_at": action.output_at,
+        "thread_id": run.thread_id,
+        "run_id": run.id,
+        "assistant_id": run.assistant_id,
+        "role": "tool",
+        "tool_id": action.id,
+        "tool_call_id": action.tool_call_id,
+        "content": action.output,
+        "status": "completed",
+        "completed_at": action.output_at,
+        "incomplete_at": None,
+        "incomplete_details": None,
+        "attachments": [],
+        "meta_data": {},
         "sender_id": None,
     }
 
@@ -62,41 +91,12 @@ def _text(value: Any, default: str) -> str:
     return json.dumps(value, separators=(",", ":"))
 
 
-def pending_calls(row: RunRow) -> list[dict[str, Any]]:
-    """Return the tool calls a run waits on (none unless it requires action)."""
-    if not row.required_action:
-        return []
-    calls: list[dict[str, Any]] = row.required_action["submit_tool_outputs"]["tool_calls"]
-    return calls
-
-
-def call_arguments(call: dict[str, Any]) -> dict[str, Any]:
-    """Return a pending call's arguments as an object (Entities sends them parsed)."""
-    try:
-        parsed = json.loads(call["function"]["arguments"] or "{}")
-    except ValueError:
-        return {}
-    return parsed if isinstance(parsed, dict) else {"value": parsed}
-
-
-def action(row: RunRow, call: dict[str, Any]) -> dict[str, Any]:
-    """Return a pending call as an Entities action (``ActionRead``)."""
-    return {
-        "id": call["id"],
-        "run_id": row.id,
-        "tool_name": call["function"]["name"],
-        "function_args": call_arguments(call),
-        "status": "pending",
-        "is_processed": False,
-    }
-
-
-def run(row: RunRow, *, answered: frozenset[str] = frozenset()) -> dict[str, Any]:
+def run(row: RunRow, actions: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     """Return an Entities run (valid as both ``Run`` and ``RunReadDetailed``).
 
     Args:
         row: The run.
-        answered: Ids of pending calls whose outputs already arrived.
+        actions: Its actions still waiting for an output (``embedded_action`` shapes).
     """
     expires_at = row.expires_at
     if expires_at is None:
@@ -133,12 +133,17 @@ def run(row: RunRow, *, answered: frozenset[str] = frozenset()) -> dict[str, Any
         "temperature": row.temperature if row.temperature is not None else 1.0,
         "top_p": row.top_p if row.top_p is not None else 1.0,
         "tool_resources": {},
-        "actions": [action(row, c) for c in pending_calls(row) if c["id"] not in answered],
+        "actions": actions or [],
     }
 
 
-def assistant(row: AssistantRow) -> dict[str, Any]:
-    """Return an Entities assistant (``AssistantRead``)."""
+def assistant(row: AssistantRow, settings: EntitiesAssistantRow | None) -> dict[str, Any]:
+    """Return an Entities assistant (``AssistantRead`` of both SDK generations).
+
+    Args:
+        row: The assistant.
+        settings: Its Entities settings; defaults for an assistant made elsewhere.
+    """
     return {
         "id": row.id,
         "object": "assistant",
@@ -156,4 +161,12 @@ def assistant(row: AssistantRow) -> dict[str, Any]:
         "response_format": _text(row.response_format, "auto"),
         "vector_stores": [],
         "webhook_url": None,
+        "max_tokens": settings.max_tokens if settings else None,
+        "max_turns": settings.max_turns if settings else 1,
+        "agent_mode": settings.agent_mode if settings else False,
+        "decision_telemetry": settings.decision_telemetry if settings else False,
+        # Callisto runs no platform tools: these are always off (a request for them is refused).
+        "web_access": False,
+        "deep_research": False,
+        "engineer": False,
     }
