@@ -8,7 +8,7 @@ from typing import Any
 from fastapi import APIRouter
 from sqlalchemy import select
 
-from callisto.api.deps import Session, get_or_404
+from callisto.api.deps import Session, State, get_or_404
 from callisto.api.entities import wire
 from callisto.api.entities.memory import Memory
 from callisto.api.entities.schemas import AssistantCreate, AssistantUpdate, ToolCreate
@@ -44,8 +44,12 @@ def _response_format(value: str | None) -> Any:
 
 
 @router.post("/assistants")
-async def create_assistant(body: AssistantCreate, db: Session) -> dict[str, Any]:
-    """Create an assistant; its function tools are offered to the model, platform tools are not."""
+async def create_assistant(body: AssistantCreate, db: Session, state: State) -> dict[str, Any]:
+    """Create an assistant; its function tools are offered to the model, platform tools are not.
+
+    Its model must route to a configured provider.
+    """
+    state.runs.providers.split(body.model)
     assistant_id = body.id or new_id(PREFIXES["assistant"])
     if await db.get(AssistantRow, assistant_id) is not None:
         raise ConflictingState(f"An assistant with id '{assistant_id}' already exists.")
@@ -75,9 +79,13 @@ async def retrieve_assistant(assistant_id: str, db: Session) -> dict[str, Any]:
 
 
 @router.put("/assistants/{assistant_id}")
-async def update_assistant(assistant_id: str, body: AssistantUpdate, db: Session) -> Any:
+async def update_assistant(
+    assistant_id: str, body: AssistantUpdate, db: Session, state: State
+) -> Any:
     """Update the fields given; tools change through ``/assistants/{id}/tools/{tool_id}``."""
     row = await get_or_404(db, AssistantRow, assistant_id, "assistant")
+    if body.model is not None:
+        state.runs.providers.split(body.model)
     given = body.model_fields_set
     for name in ("name", "description", "model", "instructions", "temperature", "top_p"):
         if name in given and (name != "model" or body.model is not None):
