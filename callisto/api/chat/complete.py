@@ -1,0 +1,178 @@
+"""One chat completion: the provider's reply, its tool calls checked, bad calls repaired.
+
+:func:`complete` yields the reply's text as it comes, then one :class:`Reply` with the calls
+and the totals. Tool calls are held back until the reply ends: with ``repair``, each is checked
+against the request's tools (:func:`callisto.engine.toolcheck.check_calls`), and a reply with a
+bad call goes back to the model with what was wrong, at most ``retries`` times, as a run's turn
+does. Nothing is stored.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+from collections.abc import AsyncGenerator, AsyncIterator
+from dataclasses import dataclass, field
+
+from callisto.engine.retry import RetryPolicy
+from callisto.engine.toolcheck import check_calls, repair_messages
+from callisto.errors import ProviderError
+from callisto.ids import PREFIXES, new_id
+from callisto.providers.base import (
+    ChatRequest,
+    FinishReason,
+    Provider,
+    ProviderEvent,
+    TextDelta,
+    ToolCall,
+    ToolCallDelta,
+    Usage,
+)
+
+log = logging.getLogger("callisto.chat")
+
+
+class InvalidToolCalls(ProviderError):
+    """The model's tool calls stayed invalid after every correction asked of it."""
+
+
+@dataclass(slots=True)
+class Reply:
+    """The end of a completion.
+
+    Attributes:
+        text: All the text the model wrote, across corrections.
+        calls: The tool calls of its last reply.
+        finish_reason: ``tool_calls`` when there are calls, else the provider's reason.
+        usage: Token counts summed over every model call, or ``None`` if no provider said.
+    """
+
+    text: str
+    calls: list[ToolCall]
+    finish_reason: FinishReason
+    usage: Usage | None
+
+
+@dataclass(slots=True)
+class _Calls:
+    """Tool-call fragments of one reply, assembled by index in order of arrival."""
+
+    ids: dict[int, str] = field(default_factory=dict)
+    names: dict[int, str] = field(default_factory=dict)
+    arguments: dict[int, list[str]] = field(default_factory=dict)
+
+    def add(self, delta: ToolCallDelta) -> None:
+        self.arguments.setdefault(delta.index, []).append(delta.arguments)
+        if delta.id and delta.index not in self.ids:
+            self.ids[delta.index] = delta.id
+        if delta.name and delta.index not in self.names:
+            self.names[delta.index] = delta.name
+
+    def calls(self) -> list[ToolCall]:
+        return [
+            ToolCall(
+                id=self.ids.get(i) or new_id(PREFIXES["call"]),
+                name=self.names.get(i, ""),
+                arguments="".join(parts),
+            )
+            for i, parts in self.arguments.items()
+        ]
+
+
+def _add(total: Usage | None, usage: Usage | None) -> Usage | None:
+    if usage is None:
+        return total
+    if total is None:
+        return usage
+    return Usage(
+        total.prompt_tokens + usage.prompt_tokens,
+        total.completion_tokens + usage.completion_tokens,
+    )
+
+
+async def complete(
+    provider: Provider,
+    request: ChatRequest,
+    *,
+    retry: RetryPolicy,
+    repair: bool,
+    retries: int,
+) -> AsyncGenerator[TextDelta | Reply, None]:
+    """Yield the reply's text deltas, then its :class:`Reply`.
+
+    Args:
+        provider: The provider, wrapped for text tool calls if configured.
+        request: The provider request.
+        retry: Retries of a provider call that fails before its first token.
+        repair: Check the calls and ask the model to correct bad ones; else pass them through.
+        retries: The most corrections asked for.
+
+    Raises:
+        ProviderError: The provider failed (after its retries).
+        InvalidToolCalls: The calls were still invalid after ``retries`` corrections.
+    """
+    conversation = request.messages
+    text: list[str] = []
+    usage: Usage | None = None
+    for attempt in range(retries + 1):
+        current = dataclasses.replace(request, messages=conversation)
+        start = len(text)
+        calls = _Calls()
+        finish: FinishReason = "stop"
+        async for event in _stream(provider, current, retry):
+            if isinstance(event, TextDelta):
+                if event.text:
+                    text.append(event.text)
+                    yield event
+            elif isinstance(event, ToolCallDelta):
+                calls.add(event)
+            elif isinstance(event, Usage):
+                usage = _add(usage, event)
+            else:
+                finish = event.reason
+        made = calls.calls()
+        if not request.parallel_tool_calls:
+            made = made[:1]
+        if not repair:
+            yield Reply("".join(text), made, "tool_calls" if made else finish, usage)
+            return
+        valid, problems = check_calls(made, request.tools)
+        if not problems:
+            yield Reply("".join(text), valid, "tool_calls" if valid else finish, usage)
+            return
+        detail = "; ".join(p.message for p in problems)
+        if attempt == retries:
+            raise InvalidToolCalls(
+                f"The model made invalid tool calls {attempt + 1} times in a row. Last: {detail}"
+            )
+        log.info("asking the model to correct its tool calls: %s", detail)
+        reply_text = "".join(text[start:])
+        conversation = conversation + tuple(repair_messages(reply_text, made, problems))
+    raise AssertionError("unreachable")  # pragma: no cover - the loop returns or raises
+
+
+async def _stream(
+    provider: Provider, request: ChatRequest, retry: RetryPolicy
+) -> AsyncIterator[ProviderEvent]:
+    """Yield the provider's events, retrying a call that fails before its first token."""
+    attempt = 0
+    while True:
+        started = False
+        stream = provider.stream(request)
+        try:
+            async for event in stream:
+                started = started or isinstance(event, TextDelta | ToolCallDelta)
+                yield event
+            return
+        except ProviderError as exc:
+            attempt += 1
+            delay = None if started else retry.delay_for(attempt, exc)
+            if delay is None:
+                raise
+            log.warning("provider call failed (%s); retry %d in %.2fs", exc.message, attempt, delay)
+            await asyncio.sleep(delay)
+        finally:
+            aclose = getattr(stream, "aclose", None)
+            if aclose is not None:
+                await aclose()
