@@ -10,9 +10,10 @@ does. Nothing is stored.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import logging
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass, field
 
 from callisto.engine.retry import RetryPolicy
@@ -120,17 +121,19 @@ async def complete(
         start = len(text)
         calls = _Calls()
         finish: FinishReason = "stop"
-        async for event in _stream(provider, current, retry):
-            if isinstance(event, TextDelta):
-                if event.text:
-                    text.append(event.text)
-                    yield event
-            elif isinstance(event, ToolCallDelta):
-                calls.add(event)
-            elif isinstance(event, Usage):
-                usage = _add(usage, event)
-            else:
-                finish = event.reason
+        # Closed explicitly: a client that goes away ends the provider's HTTP stream at once.
+        async with contextlib.aclosing(_stream(provider, current, retry)) as events:
+            async for event in events:
+                if isinstance(event, TextDelta):
+                    if event.text:
+                        text.append(event.text)
+                        yield event
+                elif isinstance(event, ToolCallDelta):
+                    calls.add(event)
+                elif isinstance(event, Usage):
+                    usage = _add(usage, event)
+                else:
+                    finish = event.reason
         made = calls.calls()
         if not request.parallel_tool_calls:
             made = made[:1]
@@ -146,7 +149,8 @@ async def complete(
             raise InvalidToolCalls(
                 f"The model made invalid tool calls {attempt + 1} times in a row. Last: {detail}"
             )
-        log.info("asking the model to correct its tool calls: %s", detail)
+        # The count only: a problem may quote the arguments, which may hold user data.
+        log.info("asking the model to correct %d invalid tool call(s)", len(problems))
         reply_text = "".join(text[start:])
         conversation = conversation + tuple(repair_messages(reply_text, made, problems))
     raise AssertionError("unreachable")  # pragma: no cover - the loop returns or raises
@@ -154,7 +158,7 @@ async def complete(
 
 async def _stream(
     provider: Provider, request: ChatRequest, retry: RetryPolicy
-) -> AsyncIterator[ProviderEvent]:
+) -> AsyncGenerator[ProviderEvent, None]:
     """Yield the provider's events, retrying a call that fails before its first token."""
     attempt = 0
     while True:

@@ -92,6 +92,9 @@ async def create_chat_completion(body: ChatCompletionCreate, state: State) -> An
     except ProviderError as exc:
         await events.aclose()
         return _error_response(exc)
+    except BaseException:
+        await events.aclose()
+        raise
     options = body.stream_options
     with_usage = bool(options is not None and options.include_usage)
     return sse_response(_chunks(completion, first, events, with_usage=with_usage))
