@@ -231,6 +231,30 @@ def test_request_parameters_reach_the_provider(client: openai.OpenAI, fake_llm: 
     assert fake_llm.requests[-1].body["max_tokens"] == 7
 
 
+def test_neutral_values_of_unsupported_parameters_are_accepted(
+    client: openai.OpenAI, fake_llm: FakeLLM
+) -> None:
+    fake_llm.script(Reply.text("ok"))
+    reply = client.chat.completions.create(
+        model="fake/m",
+        messages=[{"role": "user", "content": "Hi"}],
+        n=1,
+        store=False,
+        seed=None,
+        stop=None,
+        frequency_penalty=0,
+        presence_penalty=0,
+        logit_bias={},
+        logprobs=False,
+        service_tier="auto",
+        user="u-1",
+        metadata={"k": "v"},
+    )
+    assert reply.choices[0].message.content == "ok"
+    sent = fake_llm.requests[-1].body
+    assert not {"seed", "stop", "logit_bias", "user", "metadata"} & set(sent)
+
+
 def test_one_call_when_parallel_calls_are_off(client: openai.OpenAI, fake_llm: FakeLLM) -> None:
     fake_llm.script(Reply.tool_calls(*CALLS))
     reply = client.chat.completions.create(
@@ -368,6 +392,10 @@ TOOL_MESSAGES = [
     [
         ({"surprise": 1}, "surprise", "Unknown parameter"),
         ({"n": 2}, "n", "n > 1"),
+        ({"seed": 7}, "seed", "not supported"),
+        ({"stop": ["END"]}, "stop", "not supported"),
+        ({"logprobs": True}, "logprobs", "not supported"),
+        ({"presence_penalty": 0.5}, "presence_penalty", "not supported"),
         ({"store": True}, "store", "keeps no chat completions"),
         ({"stream_options": {"include_usage": True}}, "stream_options", "stream is true"),
         ({"tool_choice": "required"}, "tool_choice", "tools are specified"),
@@ -412,3 +440,22 @@ def test_nothing_is_stored(client: openai.OpenAI) -> None:
     assert client.chat.completions.list().data == []
     with pytest.raises(openai.NotFoundError, match="stores no chat completions"):
         client.chat.completions.retrieve(reply.id)
+
+
+async def test_the_async_client_streams_text_and_calls(
+    chat_server: ThreadedServer, fake_llm: FakeLLM
+) -> None:
+    fake_llm.script(
+        Reply.text(
+            'I will look.<tool_call>{"name": "get_weather", "arguments": {"city": "Oslo"}}</tool_call>'
+        )
+    )
+    async with (
+        openai.AsyncOpenAI(base_url=chat_server.url + "/v1", api_key="k", max_retries=0) as sdk,
+        sdk.chat.completions.stream(model="local/m", messages=USER, tools=[WEATHER_TOOL]) as stream,
+    ):
+        kinds = [event.type async for event in stream]
+        final = await stream.get_final_completion()
+    message = final.choices[0].message
+    assert message.content == "I will look." and call_pairs(message.tool_calls) == GOOD_ARGUMENTS
+    assert "content.delta" in kinds and "tool_calls.function.arguments.done" in kinds

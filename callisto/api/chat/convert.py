@@ -2,19 +2,41 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from callisto.api.chat.schemas import ChatCompletionCreate, Message
 from callisto.api.schemas import NamedToolChoice, dump
 from callisto.engine.prompt import function_tools
 from callisto.errors import InvalidRequest
 from callisto.providers.base import ChatMessage, ChatRequest, ToolCall
 
+UNSUPPORTED: dict[str, tuple[Any, ...]] = {
+    "seed": (None,),
+    "stop": (None, [], ""),
+    "frequency_penalty": (None, 0),
+    "presence_penalty": (None, 0),
+    "logit_bias": (None, {}),
+    "logprobs": (None, False),
+    "top_logprobs": (None, 0),
+    "service_tier": (None, "auto", "default"),
+    "modalities": (None, ["text"]),
+}
+"""Parameters Callisto cannot honour, and the values that ask for nothing (accepted)."""
+
 
 def check(body: ChatCompletionCreate) -> None:
-    """Refuse what the schema alone cannot: parameters that contradict each other.
+    """Refuse what the schema alone cannot: parameters Callisto cannot honour, and parameters
+    that contradict each other.
 
     Raises:
         InvalidRequest: A 400 naming the parameter.
     """
+    for name, neutral in UNSUPPORTED.items():
+        if getattr(body, name) not in neutral:
+            raise InvalidRequest(
+                f"'{name}' is not supported by Callisto's chat completions; leave it out.",
+                param=name,
+            )
     if body.n is not None and body.n > 1:
         raise InvalidRequest("n > 1 is not supported: Callisto returns one choice.", param="n")
     if body.store:

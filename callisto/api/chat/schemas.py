@@ -1,8 +1,9 @@
 """Request bodies of ``POST /v1/chat/completions``, validated strictly.
 
-Unknown fields are refused, as everywhere in Callisto, so a parameter Callisto does not honour
-(``seed``, ``stop``, ``logprobs``, ``n`` above 1, ...) is a clear 400 rather than silently
-ignored. Content is text: image, audio and file parts are refused.
+Unknown fields are refused, as everywhere in Callisto, and so is a parameter of OpenAI's that
+Callisto does not honour (``seed``, ``stop``, ``logprobs``, ``n`` above 1, ...) unless it has
+its neutral value: a clear 400 rather than a setting silently ignored. Content is text: image,
+audio and file parts are refused.
 """
 
 from __future__ import annotations
@@ -139,3 +140,16 @@ class ChatCompletionCreate(Strict):
     store: bool | None = None
     user: str | None = None
     metadata: dict[str, str] | None = None
+    safety_identifier: str | None = None
+    prompt_cache_key: str | None = None
+    # OpenAI parameters Callisto cannot honour: accepted only with their neutral value, which
+    # some clients send on every request (see ``callisto.api.chat.convert.UNSUPPORTED``).
+    seed: int | None = None
+    stop: str | list[str] | None = None
+    frequency_penalty: float | None = None
+    presence_penalty: float | None = None
+    logit_bias: dict[str, float] | None = None
+    logprobs: bool | None = None
+    top_logprobs: int | None = None
+    service_tier: str | None = None
+    modalities: list[str] | None = None
