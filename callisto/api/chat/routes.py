@@ -103,7 +103,8 @@ async def create_chat_completion(body: ChatCompletionCreate, state: State) -> An
 async def _whole(completion: Completion, events: AsyncIterator[TextDelta | Reply]) -> Any:
     async for event in events:
         if isinstance(event, Reply):
-            return completion.body(event.text, event.calls, event.finish_reason, event.usage)
+            body = completion.body(event.text, event.calls, event.finish_reason, event.usage)
+            return JSONResponse(body)
     raise AssertionError("a completion ends with its reply")  # pragma: no cover
 
 
