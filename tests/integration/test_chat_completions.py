@@ -171,7 +171,8 @@ def test_tool_results_go_back_to_the_model(
     script_text(fakes, kind, "Both are sunny.")
     second = client.chat.completions.create(
         model=f"{kind}/m",
-        messages=[*USER, message.model_dump(exclude_none=True), *outputs],  # type: ignore[list-item]
+        # The reply's message object itself, as clients append it.
+        messages=[*USER, message, *outputs],  # type: ignore[list-item]
         tools=[WEATHER_TOOL],
     )
     assert second.choices[0].message.content == "Both are sunny."
