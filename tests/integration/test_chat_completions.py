@@ -420,6 +420,25 @@ TOOL_MESSAGES = [
             "text parts only",
         ),
         ({"messages": TOOL_MESSAGES}, "messages[1].tool_call_id", "call_nope"),
+        (
+            {"messages": [{"role": "user", "content": [{"type": "refusal", "refusal": "no"}]}]},
+            "messages[0]",
+            "type 'refusal' are not supported",
+        ),
+        (
+            {
+                "messages": [
+                    *TOOL_MESSAGES[:1],
+                    {
+                        "role": "tool",
+                        "tool_call_id": "c",
+                        "content": [{"type": "refusal", "refusal": "no"}],
+                    },
+                ]
+            },
+            "messages[1]",
+            "type 'refusal' are not supported",
+        ),
         ({"messages": [{"role": "tool", "content": "x"}]}, "messages[0]", "tool_call_id"),
         ({"model": "nosuch/model"}, "model", "Configured providers"),
     ],

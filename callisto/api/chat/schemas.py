@@ -36,12 +36,10 @@ def content_text(value: Any, role: str) -> str | None:
     texts: list[str] = []
     for part in value:
         kind = part.get("type") if isinstance(part, dict) else None
-        if kind == "text" and isinstance(part.get("text"), str):
-            texts.append(part["text"])
-        elif kind == "refusal" and role == "assistant" and isinstance(part.get("refusal"), str):
-            texts.append(part["refusal"])
-        elif kind in ("text", "refusal"):
-            raise ValueError(f"a '{kind}' part needs a string '{kind}'")
+        if kind == "text" or (kind == "refusal" and role == "assistant"):
+            if not isinstance(part.get(kind), str):
+                raise ValueError(f"a '{kind}' part needs a string '{kind}'")
+            texts.append(part[kind])
         else:
             raise ValueError(
                 f"content parts of type {kind!r} are not supported: Callisto's chat completions "
@@ -99,7 +97,7 @@ class Message(Strict):
             self.role == "assistant" and (self.tool_calls or self.refusal is not None)
         ):
             raise ValueError(f"a {self.role} message needs content")
-        if self.role not in ("assistant", "tool"):
+        if self.role != "assistant":
             content_text(self.content, self.role)
         return self
 
