@@ -479,3 +479,27 @@ async def test_the_async_client_streams_text_and_calls(
     message = final.choices[0].message
     assert message.content == "I will look." and call_pairs(message.tool_calls) == GOOD_ARGUMENTS
     assert "content.delta" in kinds and "tool_calls.function.arguments.done" in kinds
+
+
+def test_a_silent_model_is_a_504_and_a_stalled_stream_ends_with_an_error(
+    tmp_path: Path,
+    fake_llm: FakeLLM,
+    fake_anthropic: FakeAnthropic,
+    fake_gemini: FakeGemini,
+) -> None:
+    deadlines = {"first_token_timeout": 0.3, "model_call_timeout": 1.0}
+    settings = _settings(tmp_path, fake_llm, fake_anthropic, fake_gemini, runs=deadlines)
+    with serve_callisto(settings) as server:
+        sdk = sdk_client(server.url)
+        fake_llm.script(*[Reply.hang(30.0)] * 3)  # the provider's two retries included
+        with pytest.raises(openai.APIStatusError) as caught:
+            sdk.chat.completions.create(model="fake/m", messages=USER)
+        assert caught.value.status_code == 504
+        assert "no output within 0.3 s" in caught.value.message
+        fake_llm.script(Reply.hang(30.0, after_text="Partial answer"))
+        seen: list[str] = []
+        with pytest.raises(openai.APIError, match="did not finish within 1 s"):
+            for chunk in sdk.chat.completions.create(model="fake/m", messages=USER, stream=True):
+                seen.extend(c.delta.content or "" for c in chunk.choices)
+        assert "".join(seen).startswith("Partial")
+        sdk.close()

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 from callisto.engine.retry import RetryPolicy
 from callisto.engine.toolcheck import check_calls, repair_messages
-from callisto.errors import ProviderError
+from callisto.errors import ProviderError, ProviderTimeout
 from callisto.ids import PREFIXES, new_id
 from callisto.providers.base import (
     ChatRequest,
@@ -97,6 +97,7 @@ async def complete(
     request: ChatRequest,
     *,
     retry: RetryPolicy,
+    deadlines: Deadlines,
     repair: bool,
     retries: int,
 ) -> AsyncGenerator[TextDelta | Reply, None]:
@@ -105,7 +106,8 @@ async def complete(
     Args:
         provider: The provider, wrapped for text tool calls if configured.
         request: The provider request.
-        retry: Retries of a provider call that fails before its first token.
+        retry: Retries of a provider call that fails before its first output.
+        deadlines: How long a model call may take to its first output, and in all.
         repair: Check the calls and ask the model to correct bad ones; else pass them through.
         retries: The most corrections asked for.
 
@@ -122,7 +124,7 @@ async def complete(
         calls = _Calls()
         finish: FinishReason = "stop"
         # Closed explicitly: a client that goes away ends the provider's HTTP stream at once.
-        async with contextlib.aclosing(_stream(provider, current, retry)) as events:
+        async with contextlib.aclosing(_stream(provider, current, retry, deadlines)) as events:
             async for event in events:
                 if isinstance(event, TextDelta):
                     if event.text:
@@ -156,19 +158,43 @@ async def complete(
     raise AssertionError("unreachable")  # pragma: no cover - the loop returns or raises
 
 
+@dataclass(frozen=True, slots=True)
+class Deadlines:
+    """Seconds a model call may take to its first text or tool call, and in all."""
+
+    first_output: float
+    whole: float
+
+
 async def _stream(
-    provider: Provider, request: ChatRequest, retry: RetryPolicy
+    provider: Provider, request: ChatRequest, retry: RetryPolicy, deadlines: Deadlines
 ) -> AsyncGenerator[ProviderEvent, None]:
-    """Yield the provider's events, retrying a call that fails before its first token."""
+    """Yield the provider's events, retrying a call that fails before its first output.
+
+    The deadlines bound each wait for the provider's next event only (never this generator's
+    consumer), counted in model events, so keep-alive bytes extend neither.
+    """
     attempt = 0
+    loop = asyncio.get_running_loop()
     while True:
         started = False
+        whole = loop.time() + deadlines.whole
+        first = min(whole, loop.time() + deadlines.first_output)
         stream = provider.stream(request)
         try:
-            async for event in stream:
+            while True:
+                try:
+                    async with asyncio.timeout_at(whole if started else first):
+                        event = await anext(stream)
+                except StopAsyncIteration:
+                    return
+                except TimeoutError:
+                    raise ProviderTimeout(
+                        f"the model sent no output within {deadlines.first_output:g} s, or did "
+                        f"not finish within {deadlines.whole:g} s"
+                    ) from None
                 started = started or isinstance(event, TextDelta | ToolCallDelta)
                 yield event
-            return
         except ProviderError as exc:
             attempt += 1
             delay = None if started else retry.delay_for(attempt, exc)

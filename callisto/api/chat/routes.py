@@ -18,7 +18,7 @@ from typing import Any
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
-from callisto.api.chat.complete import InvalidToolCalls, Reply, complete
+from callisto.api.chat.complete import Deadlines, InvalidToolCalls, Reply, complete
 from callisto.api.chat.convert import to_request
 from callisto.api.chat.schemas import ChatCompletionCreate
 from callisto.api.chat.wire import DONE, Completion, error_chunk, tool_calls_body
@@ -69,11 +69,12 @@ async def create_chat_completion(body: ChatCompletionCreate, state: State) -> An
     name, model = providers.split(body.model)
     provider, _ = providers.resolve(body.model)
     request = to_request(body, model)
-    chat = state.settings.chat
+    chat, runs = state.settings.chat, state.settings.runs
     events = complete(
         provider,
         request,
         retry=RetryPolicy(max_retries=providers.settings_for(name).max_retries),
+        deadlines=Deadlines(runs.first_token_timeout, runs.model_call_timeout),
         repair=chat.tool_calls == "repair",
         retries=chat.tool_call_retries,
     )
