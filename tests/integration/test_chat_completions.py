@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -304,6 +305,21 @@ def test_a_bad_call_is_sent_back_to_the_model_and_corrected(
     [first, second] = fakes[kind].requests
     assert "town" not in json.dumps(first.body["messages"])
     assert "break its schema" in json.dumps(second.body["messages"])
+
+
+def test_a_corrected_answer_keeps_the_first_text_and_counts_every_call(
+    client: openai.OpenAI, fake_llm: FakeLLM
+) -> None:
+    fake_llm.script(
+        replace(Reply.tool_calls(*BAD_ARGUMENTS, text="Checking."), usage=(10, 2)),
+        replace(Reply.tool_calls(*GOOD_ARGUMENTS), usage=(20, 3)),
+    )
+    reply = client.chat.completions.create(model="fake/m", messages=USER, tools=[WEATHER_TOOL])
+    message = reply.choices[0].message
+    assert message.content == "Checking." and call_pairs(message.tool_calls) == GOOD_ARGUMENTS
+    assert reply.usage is not None
+    assert (reply.usage.prompt_tokens, reply.usage.completion_tokens) == (30, 5)
+    assert reply.usage.total_tokens == 35
 
 
 def test_calls_still_bad_after_every_correction_are_a_502(
