@@ -166,7 +166,18 @@ class ProviderRegistry:
         """Build every configured provider now, and load the text tool-call parsers if used.
 
         Never raises for a provider that cannot be built: it is logged and built on first use.
+        An alias, or a default provider, that routes nowhere is logged too (its requests will
+        be refused with a 400).
         """
+        for alias in self._alias_names:
+            try:
+                self.split(alias)
+            except InvalidRequest as exc:
+                log.warning("model alias '%s' routes nowhere: %s", alias, exc.message)
+        if self._default is not None and self._default not in self._settings:
+            log.warning(
+                "default_provider '%s' is not configured. %s", self._default, self._configured()
+            )
         for name in self.names:
             try:
                 self._base(name)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 
@@ -113,3 +114,20 @@ async def test_listed_models_are_aliases_wildcards_and_configured_models() -> No
         "vllm/*": "vllm",
         "vllm/Qwen3-8B": "vllm",
     }
+
+
+async def test_start_warns_of_aliases_and_a_default_that_route_nowhere(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    providers = registry(
+        model_aliases={"gpt-4": "vllm/Qwen3-8B", "fine": "offline/demo"}, default_provider="vllm"
+    )
+    with caplog.at_level(logging.WARNING, logger="callisto.providers.registry"):
+        await providers.start()
+    messages = [r.getMessage() for r in caplog.records]
+    assert len(messages) == 2, messages
+    assert messages[0].startswith("model alias 'gpt-4' routes nowhere: ")
+    assert (
+        messages[1] == "default_provider 'vllm' is not configured. Configured providers: offline."
+    )
+    await providers.aclose()
