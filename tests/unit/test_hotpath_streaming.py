@@ -17,6 +17,7 @@ import pytest
 from callisto.api.streaming import (
     DONE_FRAME,
     KEEPALIVE_FRAME,
+    final_state_frames,
     ready_batches,
     sse_frames,
 )
@@ -138,6 +139,14 @@ async def test_a_failed_run_ends_with_its_failed_event_and_no_error_frame(
     frames = parse(b"".join(chunks))
     assert [name for name, _ in frames] == ["thread.run.in_progress", "thread.run.failed", "done"]
     assert json.loads(frames[1][1])["last_error"] == FAILED["last_error"]
+
+
+async def test_a_failed_run_replayed_from_the_store_has_no_error_frame() -> None:
+    chunks = [chunk async for chunk in final_state_frames(FAILED)]
+
+    frames = parse(b"".join(chunks))
+    assert [name for name, _ in frames] == ["thread.run.failed", "done"]
+    assert json.loads(frames[0][1]) == FAILED
 
 
 class _BrokenLog(MemoryEventLog):
