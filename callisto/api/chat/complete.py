@@ -123,6 +123,7 @@ async def complete(
         start = len(text)
         calls = _Calls()
         finish: FinishReason = "stop"
+        reported: Usage | None = None  # a provider may report several times: the last counts
         # Closed explicitly: a client that goes away ends the provider's HTTP stream at once.
         async with contextlib.aclosing(_stream(provider, current, retry, deadlines)) as events:
             async for event in events:
@@ -133,9 +134,10 @@ async def complete(
                 elif isinstance(event, ToolCallDelta):
                     calls.add(event)
                 elif isinstance(event, Usage):
-                    usage = _add(usage, event)
+                    reported = event
                 else:
                     finish = event.reason
+        usage = _add(usage, reported)
         made = calls.calls()
         if not request.parallel_tool_calls:
             made = made[:1]
