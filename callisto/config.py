@@ -111,6 +111,20 @@ class RunSettings(BaseModel):
     history_max_messages: int = Field(default=1000, ge=1)
 
 
+class ChatSettings(BaseModel):
+    """How ``POST /v1/chat/completions`` treats the tool calls a model makes.
+
+    Attributes:
+        tool_calls: ``repair`` checks each call against the request's tools and asks the model
+            to correct bad ones (at most ``tool_call_retries`` times); ``pass_through`` returns
+            the calls as the model made them, unchecked.
+        tool_call_retries: How many times a model is asked to correct its calls.
+    """
+
+    tool_calls: Literal["repair", "pass_through"] = "repair"
+    tool_call_retries: int = Field(default=2, ge=0)
+
+
 def _lowercase_names(providers: dict[Any, Any]) -> dict[str, Any]:
     """Return ``providers`` keyed by lower-case names, merging entries that differ only in case."""
     merged: dict[str, Any] = {}
@@ -164,8 +178,12 @@ class Settings(BaseSettings):
         host: Address to bind.
         port: Port to bind.
         max_body_bytes: The largest request body accepted.
-        default_provider: Provider for models written without a ``provider/`` prefix.
+        default_provider: Provider for models that name no configured provider; unset, such a
+            model is refused (``offline`` makes the built-in stand-in answer them, on purpose).
+        model_aliases: Model names routed to another model (``"gpt-4-1106-preview" =
+            "vllm/Qwen2.5-7B-Instruct"``), matched ignoring case.
         providers: Providers by name.
+        chat: ``POST /v1/chat/completions`` behaviour.
         runs: Run behaviour.
         log_level: Python logging level name.
         dispatch: ``embedded``: this process executes the turns of its runs (the default,
@@ -188,8 +206,10 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
     max_body_bytes: int = 4 * 1024 * 1024
-    default_provider: str = "offline"
+    default_provider: str | None = None
+    model_aliases: dict[str, str] = Field(default_factory=dict)
     providers: dict[str, ProviderSettings] = Field(default_factory=dict)
+    chat: ChatSettings = Field(default_factory=ChatSettings)
     runs: RunSettings = Field(default_factory=RunSettings)
     log_level: str = "INFO"
     dispatch: Literal["embedded", "queue"] = "embedded"
@@ -218,8 +238,8 @@ class Settings(BaseSettings):
 
     @field_validator("default_provider")
     @classmethod
-    def _lowercase_default_provider(cls, value: str) -> str:
-        return value.lower()
+    def _lowercase_default_provider(cls, value: str | None) -> str | None:
+        return value.lower() if value else None
 
     @classmethod
     def settings_customise_sources(

@@ -12,11 +12,12 @@ from sqlalchemy import text
 from starlette.types import ASGIApp
 
 from callisto import __version__
+from callisto.api.chat import router as chat_router
 from callisto.api.deps import ServerState, server_state
 from callisto.api.entities import router as entities_router
 from callisto.api.errors import error_response, install_error_handlers
 from callisto.api.middleware import install_middleware
-from callisto.api.routes import assistants, events, messages, runs, threads
+from callisto.api.routes import assistants, events, messages, models, runs, threads
 from callisto.config import Settings
 from callisto.engine.backends import make_credentials, make_event_log
 from callisto.engine.service import RunService
@@ -83,8 +84,9 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> ASG
     )
     install_error_handlers(app)
     # runs before threads: POST /threads/runs must not match POST /threads/{thread_id}.
-    for module in (assistants, runs, events, threads, messages):
+    for module in (assistants, runs, events, threads, messages, models):
         app.include_router(module.router, prefix="/v1")
+    app.include_router(chat_router, prefix="/v1")
     app.include_router(entities_router, prefix="/entities")
 
     @app.get("/health", tags=["health"])

@@ -4,9 +4,11 @@ A stream reads the run's log from a sequence number, so it never misses an event
 the run. Each frame carries its sequence number as the SSE ``id``, so a client can resume with
 ``Last-Event-ID``. A stream ends after ``thread.run.requires_action`` (the continuation comes on
 the stream of ``submit_tool_outputs``) or the run's terminal event, with ``event: done`` /
-``data: [DONE]``. A run that fails after the stream began gets an ``error`` event first, whose
-data ``{"error": {...}}`` makes the SDK raise. Idle streams get a comment line now and then, so
-proxies and clients do not time them out.
+``data: [DONE]``. A run that fails ends with ``thread.run.failed``, its ``last_error`` saying
+why, as OpenAI streams it: the SDK's event handlers see it and ``get_final_run()`` returns the
+failed run. An ``error`` event, whose data ``{"error": {...}}`` makes the SDK raise, is kept for
+the server's own failures (the event log could not be read). Idle streams get a comment line
+now and then, so proxies and clients do not time them out.
 
 Events that are already in the log when a stream gets to them go out together: their frames are
 joined into one chunk, so a fast run costs one socket write per batch instead of one per event.
@@ -21,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 from collections.abc import AsyncGenerator, AsyncIterator
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -51,23 +54,17 @@ READ_AHEAD = 256
 
 T = TypeVar("T")
 
+log = logging.getLogger("callisto.api")
+
 
 def frame(event: RunEvent) -> bytes:
     """Return the SSE frame of one event, with its sequence number as the SSE id."""
     return f"id: {event.seq}\nevent: {event.event}\ndata: {event.data}\n\n".encode()
 
 
-def error_frame(run: dict[str, Any]) -> bytes:
-    """Return the ``error`` frame sent before ``thread.run.failed`` (no id: it is not logged)."""
-    error = run.get("last_error") or {}
-    body = {
-        "error": {
-            "message": error.get("message") or "The run failed.",
-            "type": "server_error",
-            "param": None,
-            "code": error.get("code") or "server_error",
-        }
-    }
+def error_frame(message: str) -> bytes:
+    """Return an ``error`` frame for a failure of the server itself (no id: it is not logged)."""
+    body = {"error": {"message": message, "type": "server_error", "param": None, "code": None}}
     return f"event: error\ndata: {json.dumps(body)}\n\n".encode()
 
 
@@ -93,14 +90,19 @@ async def sse_frames(
     """
     idle = KEEPALIVE_SECONDS if keepalive is None else keepalive
     source = events.read_from(run_id, after, keepalive=idle)
-    async with contextlib.aclosing(ready_batches(source)) as batches:
-        async for batch in batches:
-            frames, ended = _batch_frames(batch, follow_past_action)
-            if ended:
-                frames.append(DONE_FRAME)
+    try:
+        async with contextlib.aclosing(ready_batches(source)) as batches:
+            async for batch in batches:
+                frames, ended = _batch_frames(batch, follow_past_action)
+                if ended:
+                    frames.append(DONE_FRAME)
+                    yield b"".join(frames)
+                    return
                 yield b"".join(frames)
-                return
-            yield b"".join(frames)
+    except Exception:
+        log.exception("the events of run %s could not be read", run_id)
+        yield error_frame("The server could not read the run's events; the run goes on.")
+        return
     yield DONE_FRAME
 
 
@@ -113,8 +115,6 @@ def _batch_frames(
         if event is None:
             frames.append(KEEPALIVE_FRAME)
             continue
-        if event.event == "thread.run.failed":
-            frames.append(error_frame(json.loads(event.data)))
         frames.append(frame(event))
         if event.event in END_EVENTS and (
             not follow_past_action or event.event != "thread.run.requires_action"
@@ -186,8 +186,6 @@ async def _read_into(source: AsyncIterator[T], queue: asyncio.Queue[T | _Stop]) 
 
 async def final_state_frames(run: dict[str, Any]) -> AsyncIterator[bytes]:
     """Yield a finished run's last event rebuilt from the store, for a log no longer kept."""
-    if run["status"] == "failed":
-        yield error_frame(run)
     yield f"event: thread.run.{run['status']}\ndata: {json.dumps(run)}\n\n".encode()
     yield DONE_FRAME
 

@@ -30,7 +30,7 @@ from callisto.engine.prompt import build_request, history
 from callisto.engine.replies import ReplyRecorder
 from callisto.engine.retry import RetryPolicy
 from callisto.engine.runsteps import remove_open_parts, settle_open_parts
-from callisto.engine.toolcheck import CallProblem, check_calls
+from callisto.engine.toolcheck import CallProblem, check_calls, repair_messages
 from callisto.errors import CallistoError, ProviderError, ProviderTimeout
 from callisto.providers.base import (
     ChatMessage,
@@ -191,8 +191,8 @@ class TurnRunner:
             if problems and repairs < self.settings.tool_call_retries:
                 repairs += 1
                 await self._refuse_round(turn, run, recorder, problems)
-                conversation = conversation + self._repair_messages(
-                    recorder, calls, valid, problems
+                conversation = conversation + repair_messages(
+                    "".join(recorder.text), calls, problems
                 )
                 continue
             if problems:
@@ -275,31 +275,6 @@ class TurnRunner:
         await recorder.publish_message_finished()
         if step is not None:
             await turn.events.append(run.id, "thread.run.step.failed", wire.run_step(step))
-
-    @staticmethod
-    def _repair_messages(
-        recorder: ReplyRecorder,
-        calls: list[ToolCall],
-        valid: list[ToolCall],
-        problems: list[CallProblem],
-    ) -> list[ChatMessage]:
-        messages: list[ChatMessage] = []
-        text = "".join(recorder.text)
-        messages.append(
-            ChatMessage(role="assistant", content=text or None, tool_calls=tuple(calls))
-        )
-        refused = {p.call.id: p.message for p in problems}
-        for call in calls:
-            reason = refused.get(call.id)
-            content = (
-                f"Error: {reason} Call the tool again with corrected arguments."
-                if reason
-                else "Not run: another call in the same reply was invalid. Repeat it with the corrected call."
-            )
-            messages.append(
-                ChatMessage(role="tool", content=content, tool_call_id=call.id, name=call.name)
-            )
-        return messages
 
     async def _end_turn(
         self, turn: _Turn, run: RunRow, recorder: ReplyRecorder, calls: list[ToolCall], finish: str

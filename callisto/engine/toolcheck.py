@@ -16,7 +16,7 @@ from jsonschema.exceptions import best_match
 from referencing.exceptions import Unresolvable
 
 from callisto.engine.toolschema import local_validator
-from callisto.providers.base import ToolCall, ToolSpec
+from callisto.providers.base import ChatMessage, ToolCall, ToolSpec
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,3 +103,23 @@ def check_calls(
         else:
             problems.append(CallProblem(call=call, message=problem or "invalid call"))
     return valid, problems
+
+
+def repair_messages(
+    text: str, calls: list[ToolCall], problems: list[CallProblem]
+) -> list[ChatMessage]:
+    """Return the turn that asks a model to correct its calls: its reply, then a tool result
+    per call saying what was wrong (or that it was not run because another call was bad)."""
+    messages = [ChatMessage(role="assistant", content=text or None, tool_calls=tuple(calls))]
+    refused = {p.call.id: p.message for p in problems}
+    for call in calls:
+        reason = refused.get(call.id)
+        content = (
+            f"Error: {reason} Call the tool again with corrected arguments."
+            if reason
+            else "Not run: another call in the same reply was invalid. Repeat it with the corrected call."
+        )
+        messages.append(
+            ChatMessage(role="tool", content=content, tool_call_id=call.id, name=call.name)
+        )
+    return messages

@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 import logging
 from typing import Any
+
+import httpx
 
 from callisto.config import ModelSettings, ProviderSettings, Settings
 from callisto.errors import InvalidRequest, ProviderError
 from callisto.providers.base import Provider
 
 log = logging.getLogger(__name__)
+
+LIST_MODELS_TIMEOUT = 3.0
+"""Seconds an OpenAI-compatible provider has to answer ``GET /models`` for ``/v1/models``."""
 
 # kind -> (module, class); imported when a provider of that kind is built, so unused kinds cost
 # nothing.
@@ -53,14 +59,18 @@ class ProviderRegistry:
     that fails to build then is built on first use, as without :meth:`start`.
 
     A model written ``NAME/MODEL`` goes to provider ``NAME`` with ``MODEL`` (which may itself
-    contain slashes, as in ``hyperbolic/deepseek-ai/DeepSeek-V3``). A model with no known
-    prefix goes to the default provider, whole.
+    contain slashes, as in ``hyperbolic/deepseek-ai/DeepSeek-V3``). A configured alias is
+    replaced by its target first. A model with no configured prefix goes, whole, to the default
+    provider if one is set, and is refused otherwise: no model is answered by a provider the
+    caller did not ask for.
     """
 
     def __init__(self, settings: Settings) -> None:
         """Read the provider settings; adapters are created by :meth:`start` or on first use."""
         self._settings = settings.provider_settings()
         self._default = settings.default_provider
+        self._alias_names = dict(settings.model_aliases)
+        self.aliases = {name.lower(): target for name, target in settings.model_aliases.items()}
         self._providers: dict[str, Provider] = {}
         self._wrapped: dict[tuple[str, str], Provider] = {}
 
@@ -70,17 +80,83 @@ class ProviderRegistry:
         return sorted(self._settings)
 
     def split(self, model: str) -> tuple[str, str]:
-        """Return ``(provider_name, model_name)`` for a model string."""
+        """Return ``(provider_name, model_name)`` for a model string (or an alias of one).
+
+        Raises:
+            InvalidRequest: The model routes to no configured provider (a 400 naming them).
+        """
+        target = self.aliases.get(model.lower())
+        routed = self._route(model if target is None else target)
+        if routed is None:
+            alias = "" if target is None else f" is an alias of '{target}', which"
+            raise InvalidRequest(
+                f"Model '{model}'{alias} names no configured provider: write it as "
+                f"PROVIDER/MODEL, or configure an alias or a default provider. "
+                f"{self._configured()}",
+                param="model",
+            )
+        return routed
+
+    def _route(self, model: str) -> tuple[str, str] | None:
         prefix, sep, rest = model.partition("/")
-        if sep and prefix.lower() in self._settings and rest:
+        if sep and rest and prefix.lower() in self._settings:
             return prefix.lower(), rest
+        if self._default is None or not model:
+            return None
         if self._default not in self._settings:
             raise InvalidRequest(
                 f"Model '{model}' names no configured provider, and the default provider "
-                f"'{self._default}' is not configured. Configured: {', '.join(self.names)}.",
+                f"'{self._default}' is not configured. {self._configured()}",
                 param="model",
             )
         return self._default, model
+
+    def _configured(self) -> str:
+        return f"Configured providers: {', '.join(self.names)}."
+
+    async def list_models(self) -> dict[str, str]:
+        """Return the models a client can name, each with the provider that serves it.
+
+        Every alias whose target routes; for each provider, the models it lists itself when it
+        is OpenAI-compatible and answers ``GET /models`` within :data:`LIST_MODELS_TIMEOUT`, or
+        else one ``NAME/*`` entry (any model of that provider); and the models given their own
+        settings (``[providers.NAME.models.MODEL]``).
+        """
+        models: dict[str, str] = {}
+        for alias, target in self._alias_names.items():
+            try:
+                models[alias] = self.split(target)[0]
+            except InvalidRequest:
+                continue
+        listed = await asyncio.gather(*(self._listed(name) for name in self.names))
+        for name, remote in zip(self.names, listed, strict=True):
+            if remote is None:
+                models[f"{name}/*"] = name
+            for model in [*(remote or []), *self._settings[name].models]:
+                models[f"{name}/{model}"] = name
+        return models
+
+    async def _listed(self, name: str) -> list[str] | None:
+        """Return the model ids an OpenAI-compatible provider lists, or ``None`` if it does not."""
+        settings = self._settings[name]
+        if settings.kind != "openai":
+            return None
+        from callisto.providers.openai import DEFAULT_BASE_URL
+
+        headers = dict(settings.headers)
+        if settings.api_key is not None:
+            headers["Authorization"] = f"Bearer {settings.api_key.get_secret_value()}"
+        base_url = (settings.base_url or DEFAULT_BASE_URL).rstrip("/")
+        try:
+            async with httpx.AsyncClient(timeout=LIST_MODELS_TIMEOUT, headers=headers) as client:
+                response = await client.get(base_url + "/models")
+                response.raise_for_status()
+                data = response.json()["data"]
+                return [str(item["id"]) for item in data]
+        except (httpx.HTTPError, ValueError, KeyError, TypeError) as exc:
+            # The type only: a message could quote the URL's or the body's secrets.
+            log.info("provider '%s' did not list its models (%s)", name, type(exc).__name__)
+            return None
 
     def settings_for(self, name: str) -> ProviderSettings:
         """Return the settings of provider ``name``."""
@@ -90,7 +166,18 @@ class ProviderRegistry:
         """Build every configured provider now, and load the text tool-call parsers if used.
 
         Never raises for a provider that cannot be built: it is logged and built on first use.
+        An alias, or a default provider, that routes nowhere is logged too (its requests will
+        be refused with a 400).
         """
+        for alias in self._alias_names:
+            try:
+                self.split(alias)
+            except InvalidRequest as exc:
+                log.warning("model alias '%s' routes nowhere: %s", alias, exc.message)
+        if self._default is not None and self._default not in self._settings:
+            log.warning(
+                "default_provider '%s' is not configured. %s", self._default, self._configured()
+            )
         for name in self.names:
             try:
                 self._base(name)

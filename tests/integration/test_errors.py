@@ -268,13 +268,13 @@ def test_sdk_raises_bad_request_for_queries(openai_client: openai.OpenAI) -> Non
 def test_bodies_over_the_limit(make_server: Callable[..., ThreadedServer]) -> None:
     small = make_server(max_body_bytes=2048)
     url = small.url + "/v1/assistants"
-    ok = httpx.post(url, json={"model": "m", "instructions": "x" * 1500})
+    ok = httpx.post(url, json={"model": "offline/m", "instructions": "x" * 1500})
     assert ok.status_code == 200, ok.text
-    too_big = httpx.post(url, json={"model": "m", "instructions": "x" * 3000})
+    too_big = httpx.post(url, json={"model": "offline/m", "instructions": "x" * 3000})
     assert_error(too_big, 400, "2048")
 
     def chunks() -> Iterator[bytes]:
-        yield b'{"model": "m", "instructions": "'
+        yield b'{"model": "offline/m", "instructions": "'
         for _ in range(30):
             yield b"x" * 100
         yield b'"}'
@@ -284,7 +284,7 @@ def test_bodies_over_the_limit(make_server: Callable[..., ThreadedServer]) -> No
     assert_error(chunked, 400, "2048")
 
     def small_chunks() -> Iterator[bytes]:
-        yield b'{"model": "m", '
+        yield b'{"model": "offline/m", '
         yield b'"name": "chunked"}'
 
     fine = httpx.post(url, content=small_chunks(), headers={"content-type": "application/json"})

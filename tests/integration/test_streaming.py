@@ -270,25 +270,54 @@ def test_tool_arguments_are_relayed_as_the_model_writes_them(
     openai_client.beta.threads.runs.cancel(thread_id=thread_id, run_id=run.id)
 
 
-def test_failure_mid_stream_raises_in_the_sdk(
+class FailureWatcher(AssistantEventHandler):
+    """Records the events and the text the SDK's handler is given."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.events: list[str] = []
+        self.text: list[str] = []
+
+    def on_event(self, event: AssistantStreamEvent) -> None:
+        self.events.append(event.event)
+
+    def on_text_delta(self, delta: TextDelta, snapshot: Text) -> None:
+        self.text.append(delta.value or "")
+
+
+def watch(client: openai.OpenAI, assistant_id: str, thread_id: str) -> tuple[FailureWatcher, Any]:
+    """Stream a new run to its end through a :class:`FailureWatcher`; return it and the run."""
+    handler = FailureWatcher()
+    with client.beta.threads.runs.stream(
+        thread_id=thread_id, assistant_id=assistant_id, event_handler=handler
+    ) as stream:
+        stream.until_done()
+        return handler, stream.get_final_run()
+
+
+def test_failure_mid_stream_reaches_the_event_handler(
     openai_client: openai.OpenAI, fake_llm: FakeLLM
 ) -> None:
     fake_llm.script(Reply.cut("This answer stops in the middle", after=3))
     assistant_id, thread_id = setup(openai_client)
-    seen: list[str] = []
-    with (
-        pytest.raises(openai.APIError) as caught,
-        openai_client.beta.threads.runs.stream(
-            thread_id=thread_id, assistant_id=assistant_id
-        ) as stream,
-    ):
-        for event in stream:
-            seen.append(event.event)
-    assert "thread.message.delta" in seen and "thread.run.failed" not in seen
-    assert "provider" in caught.value.message.lower()
-    assert isinstance(caught.value.body, dict) and caught.value.body["code"] == "server_error"
-    [run] = openai_client.beta.threads.runs.list(thread_id=thread_id).data
+    handler, run = watch(openai_client, assistant_id, thread_id)
+    assert handler.events[-1] == "thread.run.failed" and "thread.message.delta" in handler.events
+    assert "".join(handler.text).startswith("This answer")
     assert run.status == "failed" and run.last_error is not None
+    assert run.last_error.code == "server_error" and "provider" in run.last_error.message.lower()
+    [stored] = openai_client.beta.threads.runs.list(thread_id=thread_id).data
+    assert stored.status == "failed" and stored.last_error == run.last_error
+
+
+def test_a_run_refused_by_the_model_fails_in_the_handler(
+    openai_client: openai.OpenAI, fake_llm: FakeLLM
+) -> None:
+    fake_llm.script(Reply.error(400, "This model's maximum context length is 10 tokens."))
+    assistant_id, thread_id = setup(openai_client)
+    handler, run = watch(openai_client, assistant_id, thread_id)
+    assert handler.events[-1] == "thread.run.failed"
+    assert run.status == "failed" and run.last_error is not None
+    assert run.last_error.code == "invalid_prompt" and "context length" in run.last_error.message
 
 
 def test_failure_before_the_stream_is_a_json_error(openai_client: openai.OpenAI) -> None:

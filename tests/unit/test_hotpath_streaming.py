@@ -17,10 +17,11 @@ import pytest
 from callisto.api.streaming import (
     DONE_FRAME,
     KEEPALIVE_FRAME,
+    final_state_frames,
     ready_batches,
     sse_frames,
 )
-from callisto.engine.events import EventLog, MemoryEventLog
+from callisto.engine.events import EventLog, MemoryEventLog, RunEvent
 from callisto.engine.redis_events import RedisEventLog
 from callisto.testing.databases import redis_unavailable_reason, redis_url
 
@@ -125,7 +126,7 @@ async def test_an_event_available_now_is_sent_without_waiting_for_more(events: E
     ]
 
 
-async def test_a_failed_run_gets_its_error_frame_first_and_nothing_after_the_end(
+async def test_a_failed_run_ends_with_its_failed_event_and_no_error_frame(
     events: EventLog,
 ) -> None:
     await events.append("run_1", "thread.run.in_progress", {"id": "run_1"})
@@ -136,20 +137,38 @@ async def test_a_failed_run_gets_its_error_frame_first_and_nothing_after_the_end
     chunks = await all_chunks(sse_frames(events, "run_1", 0))
 
     frames = parse(b"".join(chunks))
-    assert [name for name, _ in frames] == [
-        "thread.run.in_progress",
-        "error",
-        "thread.run.failed",
-        "done",
-    ]
-    assert json.loads(frames[1][1]) == {
-        "error": {
-            "message": "slow down",
-            "type": "server_error",
-            "param": None,
-            "code": "rate_limit_exceeded",
-        }
-    }
+    assert [name for name, _ in frames] == ["thread.run.in_progress", "thread.run.failed", "done"]
+    assert json.loads(frames[1][1])["last_error"] == FAILED["last_error"]
+
+
+async def test_a_failed_run_replayed_from_the_store_has_no_error_frame() -> None:
+    chunks = [chunk async for chunk in final_state_frames(FAILED)]
+
+    frames = parse(b"".join(chunks))
+    assert [name for name, _ in frames] == ["thread.run.failed", "done"]
+    assert json.loads(frames[0][1]) == FAILED
+
+
+class _BrokenLog(MemoryEventLog):
+    """An event log whose reading fails after the first event, as a lost Redis would."""
+
+    async def read_from(  # type: ignore[override]
+        self, run_id: str, after: int, *, keepalive: float | None = None
+    ) -> AsyncIterator[RunEvent | None]:
+        async for event in super().read_from(run_id, after, keepalive=keepalive):
+            yield event
+            raise ConnectionError("the log went away")
+
+
+async def test_a_log_that_cannot_be_read_ends_the_stream_with_an_error_frame() -> None:
+    events = _BrokenLog()
+    await events.append("run_1", "thread.run.in_progress", {"id": "run_1"})
+
+    frames = parse(b"".join(await all_chunks(sse_frames(events, "run_1", 0))))
+
+    assert [name for name, _ in frames] == ["thread.run.in_progress", "error"]
+    error = json.loads(frames[1][1])["error"]
+    assert error["type"] == "server_error" and "events" in error["message"]
 
 
 async def test_requires_action_ends_a_stream_unless_it_follows_past_actions(

@@ -110,6 +110,7 @@ async def create_assistant(body: AssistantCreate, state: State) -> dict[str, Any
     An id chosen by the client (e.g. ``default``) is kept, unless an object has it already.
     """
     _refuse_unsupported(body)
+    state.runs.providers.split(body.model)  # the model must route to a configured provider
     row = new_assistant_row(
         body.id or new_id(PREFIXES["assistant"]),
         body,
@@ -155,6 +156,8 @@ async def retrieve_assistant(assistant_id: str, db: Session) -> dict[str, Any]:
 async def update_assistant(assistant_id: str, body: AssistantUpdate, state: State) -> Any:
     """Update the fields given (tools too: the function tools among them replace its tools)."""
     _refuse_unsupported(body)
+    if body.model is not None:
+        state.runs.providers.split(body.model)
     given = body.model_fields_set
     tools = function_tools(body.tools) if body.tools is not None else None
     response_format = (

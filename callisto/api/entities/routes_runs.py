@@ -39,11 +39,15 @@ SDK_PLACEHOLDER_MODEL = "gpt-4"
 
 
 def routed_model(providers: ProviderRegistry, model: str | None) -> str | None:
-    """Return ``model`` if it names a configured provider (``name/model``), else ``None``."""
+    """Return ``model`` if it names a configured provider (``name/model``) or is a configured
+    alias, else ``None``."""
     if not model or model == SDK_PLACEHOLDER_MODEL:
         return None
     prefix, sep, rest = model.partition("/")
-    return model if sep and rest and prefix.lower() in providers.names else None
+    routed = (
+        sep and rest and prefix.lower() in providers.names
+    ) or model.lower() in providers.aliases
+    return model if routed else None
 
 
 def run_params(body: RunCreate, providers: ProviderRegistry) -> RunParams:

@@ -8,7 +8,7 @@ from typing import Any, Protocol
 from fastapi import APIRouter, Response
 from sqlalchemy import delete, select
 
-from callisto.api.deps import Listing, Session, get_or_404, list_response
+from callisto.api.deps import Listing, Session, State, get_or_404, list_response
 from callisto.api.schemas import AssistantCreate, AssistantUpdate, dump
 from callisto.ids import PREFIXES, new_id
 from callisto.store import wire
@@ -66,8 +66,9 @@ def new_assistant_row(
 
 
 @router.post("")
-async def create_assistant(body: AssistantCreate, db: Session) -> dict[str, Any]:
-    """Create an assistant."""
+async def create_assistant(body: AssistantCreate, db: Session, state: State) -> dict[str, Any]:
+    """Create an assistant; its model must route to a configured provider."""
+    state.runs.providers.split(body.model)
     row = new_assistant_row(
         new_id(PREFIXES["assistant"]),
         body,
@@ -93,10 +94,14 @@ async def retrieve_assistant(assistant_id: str, db: Session) -> dict[str, Any]:
 
 
 @router.post("/{assistant_id}")
-async def update_assistant(assistant_id: str, body: AssistantUpdate, db: Session) -> Any:
+async def update_assistant(
+    assistant_id: str, body: AssistantUpdate, db: Session, state: State
+) -> Any:
     """Update the fields given in the body; others keep their values."""
     row = await get_or_404(db, AssistantRow, assistant_id, "assistant")
     given = body.model_fields_set
+    if body.model is not None:
+        state.runs.providers.split(body.model)
     for field in ("name", "description", "model", "instructions", "tool_resources"):
         if field in given:
             setattr(row, field, getattr(body, field))
