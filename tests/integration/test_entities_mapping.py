@@ -57,9 +57,17 @@ def test_without_a_provider_name_models_route_as_callisto_routes_them(
 ) -> None:
     # The current SDK sends no provider: a configured prefix, else the default provider.
     assert resolve_model(providers, None, "Hyperbolic/x") == "hyperbolic/x"
-    assert resolve_model(providers, None, "llama-3") == "llama-3"
+    with pytest.raises(InvalidRequest, match="names no configured provider"):
+        resolve_model(providers, None, "llama-3")  # no default provider is configured
+    with_default = ProviderRegistry(
+        Settings(
+            default_provider="hyperbolic",
+            providers={"hyperbolic": ProviderSettings(base_url="http://127.0.0.1:9/v1")},
+        )
+    )
+    assert resolve_model(with_default, None, "llama-3") == "llama-3"
     strict = ProviderRegistry(Settings(default_provider="nowhere", providers={}))
-    with pytest.raises(InvalidRequest, match="default provider 'nowhere'"):
+    with pytest.raises(InvalidRequest, match="nowhere"):
         resolve_model(strict, None, "llama-3")
 
 
