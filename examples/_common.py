@@ -1,10 +1,16 @@
-"""Shared setup of the examples: where Callisto is, which model, and how to fail loudly."""
+"""Shared setup of the examples: where Callisto is, which model, and how to fail loudly.
+
+Environment: ``CALLISTO_BASE_URL`` (default ``http://127.0.0.1:8000/v1``), ``CALLISTO_API_KEY``
+(when the server has keys) and ``CALLISTO_MODEL`` (default ``offline/demo``, the built-in
+offline model).
+"""
 
 from __future__ import annotations
 
 import os
 import sys
 import warnings
+from collections.abc import Callable
 from typing import NoReturn
 
 import openai
@@ -36,3 +42,21 @@ def check(condition: bool, message: str) -> None:
     """Fail with ``message`` unless ``condition`` holds."""
     if not condition:
         fail(message)
+
+
+def run(main: Callable[[], None], base_url: str = BASE_URL, start: str = "") -> None:
+    """Run an example's ``main``; a server that does not answer, or refuses the key, ends it
+    with one line instead of a traceback.
+
+    Args:
+        main: The example.
+        base_url: The server it talks to, to name in the message.
+        start: How to start that server or choose another, for the message.
+    """
+    start = start or "start one with `.venv/bin/callisto serve`, or set CALLISTO_BASE_URL"
+    try:
+        main()
+    except openai.APIConnectionError:
+        fail(f"no server answers at {base_url}: {start}")
+    except openai.AuthenticationError:
+        fail(f"the server at {base_url} refused the key: set CALLISTO_API_KEY to one of its keys")
