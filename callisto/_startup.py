@@ -8,7 +8,7 @@ traceback of a server that failed in its lifespan.
 
 from __future__ import annotations
 
-import importlib.util
+import importlib
 
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
@@ -17,7 +17,7 @@ from callisto import __version__
 from callisto.config import ConfigError, LoadedSettings, ProviderSettings
 from callisto.errors import InvalidRequest
 
-_EXTRAS = {"psycopg": "postgres", "redis": "redis", "openai": "demo"}
+_EXTRAS = {"psycopg": "postgres", "procrastinate": "postgres", "redis": "redis", "openai": "demo"}
 """The extra of the package that installs each optional module."""
 
 
@@ -36,11 +36,13 @@ def require_package(module: str, what: str) -> None:
         module: The optional module (``psycopg``, ``redis``, ``openai``).
         what: What needs it, to start the message with.
     """
-    if importlib.util.find_spec(module) is None:
+    try:
+        importlib.import_module(module)
+    except ImportError:
         raise ConfigError(
             f"{what} needs the {module} package, which is not installed: "
             f"pip install 'callisto[{_EXTRAS[module]}]'"
-        )
+        ) from None
 
 
 def check_database_url(url: str, source: str) -> str:
@@ -82,6 +84,7 @@ def open_database(loaded: LoadedSettings, *, migrate: bool = False) -> str:
     shown = masked_url(url)
     if backend == "postgresql":
         require_package("psycopg", f"{source}: PostgreSQL")
+        require_package("procrastinate", f"{source}: PostgreSQL")
     try:
         if migrate:
             run_migrations(url)
@@ -162,7 +165,12 @@ def startup_lines(loaded: LoadedSettings, database: str) -> list[str]:
         events = f"event log: redis at {masked_url(settings.redis_url)} (shared by processes)"
     else:
         events = "event log: memory (streams are served by this process only)"
-    lines = [f"Callisto {__version__}", f"database: {database} (schema up to date)", events]
+    dispatch = (
+        "queue (callisto worker processes execute the runs; this one serves the API)"
+        if settings.dispatch == "queue"
+        else "embedded (this process executes the runs)"
+    )
+    lines = [f"Callisto {__version__}", f"database: {database}", f"dispatch: {dispatch}", events]
     providers = settings.provider_settings()
     lines += [_describe_provider(name, providers[name]) for name in sorted(providers)]
     lines.append(f"models without a provider/ prefix go to provider {settings.default_provider}")

@@ -77,6 +77,8 @@ def serve(args: argparse.Namespace) -> int:
 
     loaded = _logged(args)
     settings = loaded.settings
+    database = open_database(loaded)  # connects only: the app's lifespan migrates
+    check_event_log(loaded)
     if not settings.api_keys():
         log.warning(
             "CALLISTO_API_KEY is not set: the server runs OPEN, with no authentication. "
@@ -89,13 +91,12 @@ def serve(args: argparse.Namespace) -> int:
     try:
         sock = _bind(settings.host, settings.port)
     except OSError as exc:
-        print(
-            f"callisto: cannot listen on {settings.host}:{settings.port}: {exc.strerror}",
-            file=sys.stderr,
-        )
-        return 2
-    database = open_database(loaded)
-    check_event_log(loaded)
+        from callisto.config import ConfigError
+
+        raise ConfigError(
+            f"{loaded.source_of(('port',))}: cannot listen on {settings.host}:{settings.port}: "
+            f"{exc.strerror}; choose another host or port, or stop the process that holds it"
+        ) from None
     for line in startup_lines(loaded, database):
         log.info("%s", line)
     config = uvicorn.Config(
@@ -132,22 +133,24 @@ def worker(args: argparse.Namespace) -> int:
     import asyncio
 
     from callisto._startup import check_event_log, open_database
-    from callisto.engine.jobs import run_worker
+    from callisto.config import ConfigError
 
     loaded = _logged(args)
     settings = loaded.settings
-    if not settings.database_url.startswith("postgresql"):
-        print("callisto worker: the job queue needs a PostgreSQL database_url", file=sys.stderr)
-        return 2
-    if settings.event_log != "redis":
-        print(
-            "callisto worker: set event_log = 'redis' and redis_url, so API processes see "
-            "the events of the turns this worker executes",
-            file=sys.stderr,
+    database = open_database(loaded)
+    if not database.startswith("postgresql"):
+        raise ConfigError(
+            f"{loaded.source_of(('database_url',))}: callisto worker takes its jobs from "
+            "PostgreSQL: set a postgresql:// database_url"
         )
-        return 2
-    open_database(loaded)
+    if settings.event_log != "redis":
+        raise ConfigError(
+            f"{loaded.source_of(('event_log',))}: callisto worker needs event_log = 'redis' "
+            "and redis_url, so API processes see the events of the turns it executes"
+        )
     check_event_log(loaded)
+    from callisto.engine.jobs import run_worker  # procrastinate: the [postgres] extra
+
     asyncio.run(run_worker(settings, args.concurrency))
     return 0
 

@@ -123,7 +123,8 @@ def test_serve_starts_answers_health_and_warns_when_open(tmp_path: Path) -> None
     # What a person starting the server needs, and none of Alembic's plugin chatter.
     for line in (
         f"Callisto {__version__}",
-        f"database: sqlite:///{tmp_path / 'serve.db'} (schema up to date)",
+        f"database: sqlite:///{tmp_path / 'serve.db'}",
+        "dispatch: embedded",
         "event log: memory",
         "provider offline: offline",
         "OpenAI base_url: http://127.0.0.1:",
@@ -321,3 +322,19 @@ def test_version_and_help(tmp_path: Path) -> None:
     for name in ("callisto.toml", "CALLISTO_CONFIG", "CALLISTO_DATABASE_URL", "CALLISTO_PORT"):
         assert name in serve
     assert "CALLISTO_RUNS__<SETTING>" in serve
+
+
+def test_the_scaled_mode_names_what_it_lacks(tmp_path: Path) -> None:
+    assert_one_line_error(
+        run_cli(tmp_path, "serve", "--dispatch", "queue"),
+        "--dispatch: dispatch = 'queue' is not valid",
+        "needs a PostgreSQL database_url",
+    )
+    assert_one_line_error(
+        run_cli(tmp_path, "worker", "--database-url", "mysql://root@db/app"),
+        "--database-url: Unsupported database 'mysql'",
+    )
+    assert_one_line_error(
+        run_cli(tmp_path, "worker", "--database-url", f"sqlite:///{tmp_path / 'w.db'}"),
+        "--database-url: callisto worker takes its jobs from PostgreSQL",
+    )
