@@ -265,6 +265,14 @@ class Settings(BaseSettings):
             return _lowercase_names(value)
         return value
 
+    @field_validator("log_level")
+    @classmethod
+    def _known_log_level(cls, value: str) -> str:
+        level = value.upper()
+        if level not in ("CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG"):
+            raise ValueError("use one of CRITICAL, ERROR, WARNING, INFO, DEBUG")
+        return level
+
     @field_validator("default_provider")
     @classmethod
     def _lowercase_default_provider(cls, value: str) -> str:

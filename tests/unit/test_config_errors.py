@@ -121,3 +121,10 @@ def test_known_keys_give_no_warning(monkeypatch: pytest.MonkeyPatch, tmp_path: P
     loaded = load_settings()
     assert loaded.warnings == []
     assert loaded.settings.providers["vllm"].timeout == 3
+
+
+def test_an_unknown_log_level(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CALLISTO_LOG_LEVEL", "loud")
+    assert _error().startswith("CALLISTO_LOG_LEVEL: log_level = 'loud' is not valid: use one of")
+    monkeypatch.setenv("CALLISTO_LOG_LEVEL", "debug")
+    assert load_settings().settings.log_level == "DEBUG"
