@@ -240,7 +240,7 @@ def build_parser() -> argparse.ArgumentParser:
         choices=("embedded", "queue"),
         default=None,
         help="embedded: execute runs in this process (default); queue: API only, "
-        "`callisto worker` processes execute the runs",
+        "callisto worker processes execute the runs",
     )
     p_serve.set_defaults(func=serve)
     p_worker = _command(commands, "worker", "execute runs from the job queue (scaled mode)")
