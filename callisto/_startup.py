@@ -137,7 +137,8 @@ def check_event_log(loaded: LoadedSettings) -> None:
             client.close()
     except (redis.RedisError, ValueError) as exc:
         raise ConfigError(
-            f"{url_source}: cannot reach Redis at {masked_url(settings.redis_url)}: {exc}; "
+            f"{url_source}: cannot reach Redis at {masked_url(settings.redis_url)}: "
+            f"{str(exc).rstrip('.')}; "
             "check that Redis runs there"
         ) from None
 

@@ -341,3 +341,20 @@ def test_the_scaled_mode_names_what_it_lacks(tmp_path: Path) -> None:
         run_cli(tmp_path, "worker", "--database-url", f"sqlite:///{tmp_path / 'w.db'}"),
         "--database-url: callisto worker takes its jobs from PostgreSQL",
     )
+
+
+def test_a_redis_event_log_without_a_reachable_redis(tmp_path: Path) -> None:
+    assert_one_line_error(
+        run_cli(tmp_path, "serve", CALLISTO_EVENT_LOG="redis"),
+        "CALLISTO_EVENT_LOG: event_log = 'redis' needs redis_url",
+    )
+    line = assert_one_line_error(
+        run_cli(
+            tmp_path,
+            "serve",
+            CALLISTO_EVENT_LOG="redis",
+            CALLISTO_REDIS_URL=f"redis://:s3cret-pw@127.0.0.1:{_free_port()}/0",
+        ),
+        "CALLISTO_REDIS_URL: cannot reach Redis at redis://:***@127.0.0.1:",
+    )
+    assert "s3cret-pw" not in line
