@@ -3,6 +3,7 @@ and default, and the README and docs link only files of the repository."""
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 from typing import Any
@@ -10,7 +11,7 @@ from typing import Any
 import pytest
 from pydantic import BaseModel
 
-from callisto.config import ModelSettings, ProviderSettings, RunSettings, Settings
+from callisto.config import ModelSettings, ProviderSettings, RunSettings, Settings, load_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 ROW = re.compile(r"^\| `([^`]+)` \| `([^`]+)` \| ([^|]+?) \|", re.MULTILINE)
@@ -82,3 +83,22 @@ def test_links_point_at_files_of_the_repository(page: str) -> None:
         assert resolved.is_relative_to(ROOT), f"{page} links outside the repository: {target}"
         assert resolved.exists(), f"{page} links a missing file: {target}"
     assert "../shared" not in path.read_text()
+
+
+TOML_BLOCK = re.compile(r"```toml\n(.*?)```", re.DOTALL)
+
+
+@pytest.mark.parametrize("page", ["README.md", "docs/configuration.md"])
+def test_toml_examples_load_without_warnings(
+    page: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    blocks = TOML_BLOCK.findall((ROOT / page).read_text())
+    assert blocks
+    monkeypatch.chdir(tmp_path)
+    for name in [n for n in os.environ if n.startswith("CALLISTO_")]:
+        monkeypatch.delenv(name)
+    for block in blocks:
+        (tmp_path / "callisto.toml").write_text(block)
+        loaded = load_settings()
+        assert loaded.warnings == []
+        assert loaded.settings.providers
