@@ -16,17 +16,18 @@ from sqlalchemy.exc import DBAPIError
 from callisto import __version__
 from callisto.config import ConfigError, LoadedSettings, ProviderSettings
 from callisto.errors import InvalidRequest
+from callisto.providers._http import shown_url
 
 _EXTRAS = {"psycopg": "postgres", "procrastinate": "postgres", "redis": "redis", "openai": "demo"}
 """The extra of the package that installs each optional module."""
 
 
 def masked_url(url: str) -> str:
-    """Return ``url`` with its password shown as ``***`` (``url`` itself when unparsable)."""
+    """Return a database or Redis URL with its password shown as ``***``."""
     try:
         return make_url(url).render_as_string(hide_password=True)
-    except Exception:  # shown as given: a URL that does not parse has no password to find
-        return url
+    except Exception:  # it might still hold a password: show none of it
+        return "(a URL that does not parse)"
 
 
 def require_package(module: str, what: str) -> None:
@@ -146,7 +147,7 @@ def check_event_log(loaded: LoadedSettings) -> None:
 def _describe_provider(name: str, provider: ProviderSettings) -> str:
     parts: list[str] = [provider.kind]
     if provider.base_url:
-        parts.append(f"at {masked_url(provider.base_url)}")
+        parts.append(f"at {shown_url(provider.base_url)}")
     if provider.tool_format != "native":
         parts.append(f"tool calls as {provider.tool_format}")
     if provider.models:

@@ -35,6 +35,7 @@ __all__ = [
     "parse_retry_after",
     "parse_sse_block",
     "redact",
+    "shown_url",
     "translate_transport_errors",
 ]
 
@@ -223,14 +224,19 @@ def error_for_status(
     return cls(redact(text, secret), retry_after=retry_after, status=status)
 
 
+def shown_url(url: httpx.URL | str) -> str:
+    """Return ``url`` without its query string or credentials, which may carry a key."""
+    bare = httpx.URL(url).copy_with(username=None, password=None, query=None, fragment=None)
+    return str(bare)
+
+
 def _target(exc: httpx.RequestError) -> str:
-    """Return `` at URL`` for the request that failed (no query, no credentials), or ``""``."""
+    """Return `` at URL`` for the request that failed, or ``""``."""
     try:
         url = exc.request.url
     except RuntimeError:  # an error raised without its request
         return ""
-    port = f":{url.port}" if url.port is not None else ""
-    return f" at {url.scheme}://{url.host}{port}{url.path}"
+    return f" at {shown_url(url)}"
 
 
 @contextlib.contextmanager

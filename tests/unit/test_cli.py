@@ -134,13 +134,20 @@ def test_serve_starts_answers_health_and_warns_when_open(tmp_path: Path) -> None
 
 
 def test_serve_with_a_key_does_not_warn(tmp_path: Path) -> None:
-    with callisto_serve(tmp_path, CALLISTO_API_KEY="secret-key") as (url, log_path):
+    provider = {
+        "CALLISTO_PROVIDERS__VLLM__BASE_URL": "http://user:s3cret-pw@127.0.0.1:9/v1?key=s3cret-q",
+        "CALLISTO_PROVIDERS__VLLM__API_KEY": "sk-s3cret-key",
+    }
+    with callisto_serve(tmp_path, CALLISTO_API_KEY="secret-key", **provider) as (url, log_path):
         assert httpx.get(url + "/v1/assistants").status_code == 401
         allowed = httpx.get(url + "/v1/assistants", headers={"Authorization": "Bearer secret-key"})
         assert allowed.status_code == 200
     output = log_path.read_text()
     assert "runs OPEN" not in output
     assert "auth: an API key is required (1 accepted)" in output
+    # A provider is shown by kind and URL; its key, and credentials in its URL, are not.
+    assert "provider vllm: openai, at http://127.0.0.1:9/v1" in output
+    assert "s3cret" not in output
     assert "secret-key" not in output
 
 
