@@ -140,7 +140,8 @@ OPENAI_RESOURCES = frozenset(
     }
 )
 """The first path segment after ``/v1`` of OpenAI's APIs; an unmatched path under one of them
-is an OpenAI endpoint Callisto does not implement, not a mistyped URL."""
+is an OpenAI endpoint Callisto does not implement, not a mistyped URL. Some of these APIs may be
+partly served: only paths no route matches get here."""
 
 
 def not_found_message(method: str, path: str) -> str:
@@ -148,8 +149,8 @@ def not_found_message(method: str, path: str) -> str:
     resource = path.removeprefix("/v1/").split("/", 1)[0] if path.startswith("/v1/") else ""
     if resource in OPENAI_RESOURCES:
         return (
-            f"Callisto does not implement {method} {path}: it is part of OpenAI's "
-            f"'{resource}' API, which this server does not serve."
+            f"Callisto does not implement {method} {path} (an endpoint of OpenAI's "
+            f"'{resource}' API)."
         )
     return f"Invalid URL ({method} {path})"
 
