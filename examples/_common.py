@@ -11,7 +11,7 @@ import os
 import sys
 import warnings
 from collections.abc import Callable
-from typing import NoReturn
+from typing import NoReturn, TypeVar
 
 import openai
 
@@ -20,6 +20,8 @@ import openai
 warnings.filterwarnings(
     "ignore", message=r"(The Assistants API is )?deprecated", category=DeprecationWarning
 )
+
+T = TypeVar("T")
 
 BASE_URL = os.environ.get("CALLISTO_BASE_URL", "http://127.0.0.1:8000/v1")
 MODEL = os.environ.get("CALLISTO_MODEL", "offline/demo")
@@ -44,7 +46,7 @@ def check(condition: bool, message: str) -> None:
         fail(message)
 
 
-def run(main: Callable[[], None], base_url: str = BASE_URL, start: str = "") -> None:
+def run(main: Callable[[], T], base_url: str = BASE_URL, start: str = "") -> T:
     """Run an example's ``main``; a server that does not answer, or refuses the key, ends it
     with one line instead of a traceback.
 
@@ -55,7 +57,7 @@ def run(main: Callable[[], None], base_url: str = BASE_URL, start: str = "") -> 
     """
     start = start or "start one with `.venv/bin/callisto serve`, or set CALLISTO_BASE_URL"
     try:
-        main()
+        return main()
     except openai.APIConnectionError:
         fail(f"no server answers at {base_url}: {start}")
     except openai.AuthenticationError:

@@ -42,18 +42,21 @@ def _closed_port() -> int:
 
 
 @pytest.mark.parametrize(
-    ("script", "variable"),
+    ("script", "variable", "args"),
     [
-        ("flight_times.py", "CALLISTO_BASE_URL"),
-        ("weather_parallel.py", "CALLISTO_BASE_URL"),
-        ("user_lookup.py", "CALLISTO_BASE_URL"),
-        ("chat_weather_loop.py", "CHAT_BASE_URL"),
+        ("flight_times.py", "CALLISTO_BASE_URL", []),
+        ("weather_parallel.py", "CALLISTO_BASE_URL", []),
+        ("user_lookup.py", "CALLISTO_BASE_URL", []),
+        ("chat_weather_loop.py", "CHAT_BASE_URL", []),
+        ("order_workflow.py", "CALLISTO_BASE_URL", ["--assistants"]),
     ],
 )
-def test_example_without_a_server_ends_in_one_line(script: str, variable: str) -> None:
+def test_example_without_a_server_ends_in_one_line(
+    script: str, variable: str, args: list[str]
+) -> None:
     url = f"http://127.0.0.1:{_closed_port()}/v1"
     done = subprocess.run(
-        [sys.executable, str(EXAMPLES / script)],
+        [sys.executable, str(EXAMPLES / script), *args],
         env={**os.environ, variable: url},
         capture_output=True,
         text=True,
