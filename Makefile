@@ -23,14 +23,15 @@ $(STAMP): pyproject.toml tests/entities-requirements.txt tests/entities-current-
 demo: install
 	$(PY) -W ignore::DeprecationWarning -m callisto.demo
 
+# -rs: a skipped test says why (no PostgreSQL, no Redis, ...).
 test: install
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -rs
 
 test-unit: install
-	$(PY) -m pytest -q tests/unit
+	$(PY) -m pytest -q -rs tests/unit
 
 test-integration: install
-	$(PY) -m pytest -q tests/integration
+	$(PY) -m pytest -q -rs tests/integration
 
 serve: install
 	$(VENV)/bin/callisto serve

@@ -56,7 +56,7 @@ def _parser() -> argparse.ArgumentParser:
         default=os.environ.get("BENCH_BEFORE_HIDE") or None,
         metavar="MODULES",
         help="modules the before server must not import, comma-separated, or 'none' (default: "
-        "uvloop,httptools when only the current pyproject.toml asks for uvicorn[standard])",
+        "uvloop,httptools when only the current pyproject.toml asks for them)",
     )
     parser.add_argument("--out", type=Path, default=RESULTS, help="where results are written")
     parser.add_argument(

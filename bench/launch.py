@@ -136,7 +136,7 @@ def from_working_tree(side: str) -> Code:
     return Code(side, "working tree", commit, folder)
 
 
-SERVING_EXTRAS = {"uvicorn[standard]": ("uvloop", "httptools")}
+SERVING_MODULES = ("uvloop", "httptools")
 """Dependencies a newer pyproject may add that change how any version of the server runs:
 uvicorn's ``loop``/``http`` "auto" take uvloop and httptools whenever they are importable."""
 
@@ -147,20 +147,20 @@ def _pyproject(ref: str | None) -> str:
     return _git("show", f"{ref}:pyproject.toml")
 
 
+def _asks_for(pyproject: str, module: str) -> bool:
+    """Whether a pyproject.toml depends on ``module``, by name or through uvicorn[standard]."""
+    return "uvicorn[standard]" in pyproject or f'"{module}>' in pyproject
+
+
 def auto_hidden(before: str, after: str | None) -> tuple[str, ...]:
-    """Return the modules to hide from the ``before`` server: those of :data:`SERVING_EXTRAS`
-    that ``after``'s pyproject.toml asks for and ``before``'s does not.
+    """Return the modules to hide from the ``before`` server: those of
+    :data:`SERVING_MODULES` that ``after``'s pyproject.toml asks for and ``before``'s does not.
 
     Both servers share one venv; without this the old code would run on what the new
     dependencies installed, and the comparison would miss their gain.
     """
     old, new = _pyproject(before), _pyproject(after)
-    return tuple(
-        module
-        for requirement, modules in SERVING_EXTRAS.items()
-        if requirement in new and requirement not in old
-        for module in modules
-    )
+    return tuple(m for m in SERVING_MODULES if _asks_for(new, m) and not _asks_for(old, m))
 
 
 def codes(before: str | None, after: str | None, hide: str | None = None) -> list[Code]:

@@ -1,4 +1,9 @@
-"""The ``callisto`` command: ``serve``, ``worker``, ``migrate``, ``demo``."""
+"""The ``callisto`` command: ``serve``, ``worker``, ``migrate``, ``demo``.
+
+A mistake in the settings (a flag, a ``CALLISTO_*`` variable, the config file) or a database
+that cannot be reached ends the command with one line on stderr naming the source, the key and
+what to do, and exit status 2, as argparse does for a bad flag.
+"""
 
 from __future__ import annotations
 
@@ -7,38 +12,51 @@ import ipaddress
 import logging
 import socket
 import sys
+import textwrap
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING
+
+from callisto import __version__
+
+if TYPE_CHECKING:
+    from callisto.config import LoadedSettings
 
 log = logging.getLogger("callisto")
 
+USAGE_ERROR = 2
+"""Exit status of a command refused for its settings, as argparse exits for a bad flag."""
 
-def _settings(args: argparse.Namespace) -> object:
-    from callisto.config import Settings
-
-    overrides = {
-        key: value
-        for key, value in (
-            ("database_url", getattr(args, "database_url", None)),
-            ("host", getattr(args, "host", None)),
-            ("port", getattr(args, "port", None)),
-            ("dispatch", getattr(args, "dispatch", None)),
-        )
-        if value is not None
-    }
-    return Settings(**overrides)
+SETTING_FLAGS = {
+    "database_url": "--database-url",
+    "host": "--host",
+    "port": "--port",
+    "dispatch": "--dispatch",
+}
+"""Flags that set a setting: setting name -> flag, as errors name it."""
 
 
-def _logged_settings(args: argparse.Namespace) -> Any:
-    """Return the settings, with logging configured at their level."""
-    from callisto.config import Settings
+def _load(args: argparse.Namespace) -> LoadedSettings:
+    """Read the settings with the command's flags on top; print a warning per unknown key."""
+    from callisto.config import load_settings
 
-    settings = _settings(args)
-    assert isinstance(settings, Settings)
-    logging.basicConfig(
-        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    loaded = load_settings(
+        {key: (flag, getattr(args, key, None)) for key, flag in SETTING_FLAGS.items()}
     )
-    return settings
+    for warning in loaded.warnings:
+        print(f"callisto: warning: {warning}", file=sys.stderr)
+    return loaded
+
+
+def _logged(args: argparse.Namespace) -> LoadedSettings:
+    """Return the settings, with logging configured at their level."""
+    loaded = _load(args)
+    logging.basicConfig(
+        level=loaded.settings.log_level,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    # Alembic says at INFO which plugins it loaded; the start-up lines say what matters.
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    return loaded
 
 
 def _is_loopback(host: str) -> bool:
@@ -54,9 +72,13 @@ def serve(args: argparse.Namespace) -> int:
     """Run the server until interrupted."""
     import uvicorn
 
+    from callisto._startup import check_event_log, open_database, startup_lines
     from callisto.api.app import create_app
 
-    settings = _logged_settings(args)
+    loaded = _logged(args)
+    settings = loaded.settings
+    database = open_database(loaded)  # connects only: the app's lifespan migrates
+    check_event_log(loaded)
     if not settings.api_keys():
         log.warning(
             "CALLISTO_API_KEY is not set: the server runs OPEN, with no authentication. "
@@ -69,18 +91,21 @@ def serve(args: argparse.Namespace) -> int:
     try:
         sock = _bind(settings.host, settings.port)
     except OSError as exc:
-        print(
-            f"callisto: cannot listen on {settings.host}:{settings.port}: {exc.strerror}",
-            file=sys.stderr,
-        )
-        return 2
+        from callisto.config import ConfigError
+
+        raise ConfigError(
+            f"{loaded.source_of(('port',))}: cannot listen on {settings.host}:{settings.port}: "
+            f"{exc.strerror}; choose another host or port, or stop the process that holds it"
+        ) from None
+    for line in startup_lines(loaded, database):
+        log.info("%s", line)
     config = uvicorn.Config(
         create_app(settings),
         host=settings.host,
         port=settings.port,
         log_level=settings.log_level.lower(),
         timeout_graceful_shutdown=5,
-        # "auto" takes uvloop and httptools (installed with uvicorn[standard]) where they run,
+        # "auto" takes uvloop and httptools (dependencies of callisto) where they run,
         # asyncio and h11 elsewhere. No route speaks WebSocket, so none is loaded.
         loop="auto",
         http="auto",
@@ -107,51 +132,106 @@ def worker(args: argparse.Namespace) -> int:
     """Execute run turns from the job queue (the scaled mode) until interrupted."""
     import asyncio
 
-    from callisto.engine.jobs import run_worker
+    from callisto._startup import check_event_log, open_database
+    from callisto.config import ConfigError
 
-    settings = _logged_settings(args)
-    if not settings.database_url.startswith("postgresql"):
-        print("callisto worker: the job queue needs a PostgreSQL database_url", file=sys.stderr)
-        return 2
-    if settings.event_log != "redis":
-        print(
-            "callisto worker: set event_log = 'redis' and redis_url, so API processes see "
-            "the events of the turns this worker executes",
-            file=sys.stderr,
+    loaded = _logged(args)
+    settings = loaded.settings
+    database = open_database(loaded)
+    if not database.startswith("postgresql"):
+        raise ConfigError(
+            f"{loaded.source_of(('database_url',))}: callisto worker takes its jobs from "
+            "PostgreSQL: set a postgresql:// database_url"
         )
-        return 2
+    if settings.event_log != "redis":
+        raise ConfigError(
+            f"{loaded.source_of(('event_log',))}: callisto worker needs event_log = 'redis' "
+            "and redis_url, so API processes see the events of the turns it executes"
+        )
+    check_event_log(loaded)
+    from callisto.engine.jobs import run_worker  # procrastinate: the [postgres] extra
+
     asyncio.run(run_worker(settings, args.concurrency))
     return 0
 
 
 def migrate(args: argparse.Namespace) -> int:
     """Bring the database schema up to date and exit."""
-    from callisto.config import Settings
-    from callisto.store.database import run_migrations
+    from callisto._startup import open_database
 
-    settings = _settings(args)
-    assert isinstance(settings, Settings)
-    run_migrations(settings.database_url)
+    loaded = _load(args)
+    settings = loaded.settings
+    database = open_database(loaded, migrate=True)
     if settings.database_url.startswith("postgresql"):
         from callisto.engine.jobs import install_job_schema
 
         install_job_schema(settings.database_url)  # the scaled mode's job queue
-    print("database is up to date")
+    print(f"database {database} is up to date")
     return 0
 
 
 def demo(args: argparse.Namespace) -> int:
     """Run the end-to-end function-calling demo on the offline model."""
+    from callisto._startup import check_database_url, require_package
+
+    if args.database_url is not None:
+        check_database_url(args.database_url, "--database-url")
+    # The demo drives the server with the official SDK, which the server does not need.
+    require_package("openai", "callisto demo")
     from callisto.demo import main as demo_main
 
     return demo_main(database_url=args.database_url)
 
 
+DESCRIPTION = (
+    "Callisto: a self-hosted server for the OpenAI Assistants API v2 that runs function-calling "
+    "conversations on any model."
+)
+
+
+def _settings_epilog() -> str:
+    """Say where settings come from and name their environment variables, for ``--help``."""
+    from callisto.config import Settings
+
+    names = []
+    for name in Settings.model_fields:
+        suffix = {"runs": "__<SETTING>", "providers": "__<NAME>__<SETTING>"}.get(name, "")
+        names.append(f"CALLISTO_{name.upper()}{suffix}")
+    return "\n".join(
+        [
+            "settings, highest first: these flags; environment variables CALLISTO_*; the TOML",
+            "file named by CALLISTO_CONFIG, else callisto.toml in the working directory;",
+            "then the defaults. Every setting is described in docs/configuration.md.",
+            "",
+            "environment variables:",
+            textwrap.fill(", ".join(names), width=78, initial_indent="  ", subsequent_indent="  "),
+        ]
+    )
+
+
+def _command(
+    commands: argparse._SubParsersAction[argparse.ArgumentParser], name: str, summary: str
+) -> argparse.ArgumentParser:
+    """Add a command whose --help ends with where settings come from."""
+    return commands.add_parser(
+        name,
+        help=summary,
+        description=summary[:1].upper() + summary[1:] + ".",
+        epilog=_settings_epilog(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Return the argument parser of the ``callisto`` command."""
-    parser = argparse.ArgumentParser(prog="callisto", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="callisto",
+        description=DESCRIPTION,
+        epilog="'callisto COMMAND --help' shows a command's options.",
+    )
+    parser.add_argument("--version", action="version", version=f"callisto {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
-    p_serve = commands.add_parser("serve", help="run the API server")
+    p_serve = _command(commands, "serve", "run the API server")
     p_serve.add_argument("--host", default=None, help="address to bind (default 127.0.0.1)")
     p_serve.add_argument("--port", type=int, default=None, help="port (default 8000)")
     p_serve.add_argument("--database-url", default=None, help="sqlite:///PATH or postgresql://...")
@@ -160,28 +240,38 @@ def build_parser() -> argparse.ArgumentParser:
         choices=("embedded", "queue"),
         default=None,
         help="embedded: execute runs in this process (default); queue: API only, "
-        "`callisto worker` processes execute the runs",
+        "callisto worker processes execute the runs",
     )
     p_serve.set_defaults(func=serve)
-    p_worker = commands.add_parser("worker", help="execute runs from the job queue (scaled mode)")
+    p_worker = _command(commands, "worker", "execute runs from the job queue (scaled mode)")
     p_worker.add_argument("--database-url", default=None, help="postgresql://...")
     p_worker.add_argument(
         "--concurrency", type=int, default=64, help="turns executed at once (default 64)"
     )
     p_worker.set_defaults(func=worker)
-    p_migrate = commands.add_parser("migrate", help="apply database migrations and exit")
-    p_migrate.add_argument("--database-url", default=None)
+    p_migrate = _command(commands, "migrate", "apply database migrations and exit")
+    p_migrate.add_argument(
+        "--database-url", default=None, help="sqlite:///PATH or postgresql://..."
+    )
     p_migrate.set_defaults(func=migrate)
     p_demo = commands.add_parser("demo", help="run the function-calling demo on the offline model")
-    p_demo.add_argument("--database-url", default=None)
+    p_demo.add_argument(
+        "--database-url", default=None, help="default: SQLite in a temporary folder"
+    )
     p_demo.set_defaults(func=demo)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``callisto`` command."""
+    from callisto.config import ConfigError
+
     args = build_parser().parse_args(argv)
-    result: int = args.func(args)
+    try:
+        result: int = args.func(args)
+    except ConfigError as exc:
+        print(f"callisto: error: {exc}", file=sys.stderr)
+        return USAGE_ERROR
     return result
 
 

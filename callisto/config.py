@@ -11,17 +11,47 @@ optional TOML file (``callisto.toml`` in the working directory, or the path in
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 from pydantic.fields import FieldInfo
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
-    TomlConfigSettingsSource,
 )
+from pydantic_settings.exceptions import SettingsError
+
+from callisto._config_file import (
+    ConfigError,
+    ConfigFile,
+    config_file_path,
+    env_lookup,
+    env_name,
+    nested_env_settings,
+    read_config_file,
+    unknown_keys,
+)
+
+__all__ = [
+    "ConfigError",
+    "LoadedSettings",
+    "ModelSettings",
+    "ProviderSettings",
+    "RunSettings",
+    "Settings",
+    "load_settings",
+]
 
 ProviderKind = Literal["openai", "anthropic", "gemini", "offline"]
 ToolFormat = str  # "native", "auto", or a text family name (see callisto.providers.textcalls)
@@ -162,6 +192,22 @@ class _LowercaseProviders(PydanticBaseSettingsSource):
         return data
 
 
+class _FileSource(PydanticBaseSettingsSource):
+    """The settings of a config file already read (so its errors name the file and line)."""
+
+    def __init__(self, settings_cls: type[BaseSettings], config: ConfigFile):
+        super().__init__(settings_cls)
+        self.file = config
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        """Unused: :meth:`__call__` returns the whole file."""
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        """Return the file's data."""
+        return dict(self.file.data)
+
+
 def _default_database_url() -> str:
     return "sqlite:///" + str(Path("data") / "callisto.db")
 
@@ -204,7 +250,7 @@ class Settings(BaseSettings):
     event_log: Literal["memory", "redis"] = "memory"
     api_key: SecretStr | None = None
     host: str = "127.0.0.1"
-    port: int = 8000
+    port: int = Field(default=8000, ge=1, le=65535)
     max_body_bytes: int = 4 * 1024 * 1024
     default_provider: str | None = None
     model_aliases: dict[str, str] = Field(default_factory=dict)
@@ -214,19 +260,22 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     dispatch: Literal["embedded", "queue"] = "embedded"
 
-    @model_validator(mode="after")
-    def _scaled_mode_needs_shared_services(self) -> Settings:
-        if self.dispatch == "queue":
-            if not self.database_url.startswith("postgresql"):
+    @field_validator("dispatch")
+    @classmethod
+    def _scaled_mode_needs_shared_services(cls, value: str, info: ValidationInfo) -> str:
+        # A field validator (dispatch is declared after the fields it checks), so an error
+        # names dispatch and the flag, variable or file line that set it.
+        if value == "queue":
+            if not str(info.data.get("database_url", "")).startswith("postgresql"):
                 raise ValueError(
                     "dispatch = 'queue' (the scaled mode) needs a PostgreSQL database_url"
                 )
-            if self.event_log != "redis":
+            if info.data.get("event_log") != "redis":
                 raise ValueError(
                     "dispatch = 'queue' (the scaled mode) needs event_log = 'redis' and "
                     "redis_url, so every process sees every run's events"
                 )
-        return self
+        return value
 
     @field_validator("providers", mode="before")
     @classmethod
@@ -235,6 +284,14 @@ class Settings(BaseSettings):
         if isinstance(value, dict):
             return _lowercase_names(value)
         return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_log_level(cls, value: str) -> str:
+        level = value.upper()
+        if level not in ("CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG"):
+            raise ValueError("use one of CRITICAL, ERROR, WARNING, INFO, DEBUG")
+        return level
 
     @field_validator("default_provider")
     @classmethod
@@ -250,11 +307,15 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        """Read keyword arguments, then the environment, then the TOML file."""
-        toml_path = Path(os.environ.get("CALLISTO_CONFIG", "callisto.toml"))
+        """Read keyword arguments, then the environment, then the TOML file.
+
+        Raises:
+            ConfigError: ``CALLISTO_CONFIG`` names no file, or the file cannot be read or parsed.
+        """
         sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
-        if toml_path.is_file():
-            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=toml_path))
+        path = config_file_path()
+        if path is not None:
+            sources.append(_FileSource(settings_cls, read_config_file(path)))
         return tuple(_LowercaseProviders(settings_cls, source) for source in sources)
 
     def api_keys(self) -> list[str]:
@@ -291,3 +352,103 @@ class Settings(BaseSettings):
 
 
 ProviderSettings.model_rebuild()
+
+
+@dataclass
+class LoadedSettings:
+    """Settings, with what is needed to tell a person where each value came from.
+
+    Attributes:
+        settings: The settings.
+        config_file: The config file read, if any.
+        flags: Command-line flags given, by setting name (``{"port": "--port"}``).
+        warnings: One line per key that no setting has (it was ignored).
+    """
+
+    settings: Settings
+    config_file: ConfigFile | None = None
+    flags: dict[str, str] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+    def source_of(self, keys: tuple[str, ...]) -> str:
+        """Name where ``keys`` was set: a flag, an environment variable, or a file and line."""
+        return _source_of(keys, self.flags, self.config_file)
+
+
+def _source_of(keys: tuple[str, ...], flags: Mapping[str, str], config: ConfigFile | None) -> str:
+    # Flags win over the environment, which wins over the file, as when settings are read.
+    if keys and keys[0] in flags:
+        return flags[keys[0]]
+    variable = env_lookup(keys)
+    if variable is not None:
+        return variable
+    if config is not None and config.has(keys):
+        return config.where(keys)
+    return "the default"
+
+
+def load_settings(flags: Mapping[str, tuple[str, Any]] | None = None) -> LoadedSettings:
+    """Read the settings as the ``callisto`` command does, with errors a person can act on.
+
+    Args:
+        flags: Command-line values by setting name, each with the flag that gave it
+            (``{"port": ("--port", 9000)}``); values that are ``None`` were not given.
+
+    Returns:
+        The settings, and a warning for each key of the config file or of a nested
+        ``CALLISTO_*__*`` variable that no setting has, with the nearest known name.
+
+    Raises:
+        ConfigError: One line naming the source (flag, variable, or file and line), the key and
+            what is wrong.
+    """
+    given = {key: pair for key, pair in (flags or {}).items() if pair[1] is not None}
+    names = {key: flag for key, (flag, _) in given.items()}
+    path = config_file_path()
+    config = read_config_file(path) if path is not None else None
+    try:
+        settings = Settings(**{key: value for key, (_, value) in given.items()})
+    except ValidationError as exc:
+        raise ConfigError(_validation_message(exc, names, config)) from None
+    except SettingsError as exc:
+        raise ConfigError(f"{exc}: nested CALLISTO_* values must be valid JSON") from None
+    return LoadedSettings(settings, config, names, _unknown_key_warnings(config))
+
+
+def _validation_message(
+    exc: ValidationError, flags: Mapping[str, str], config: ConfigFile | None
+) -> str:
+    errors = exc.errors()
+    first = errors[0]
+    keys = tuple(str(part) for part in first["loc"])
+    value = repr(first.get("input"))
+    if keys[-1] == "api_key" or "headers" in keys:  # keys and auth headers are never shown
+        value = "***"
+    elif len(value) > 60:
+        value = value[:57] + "..."
+    reason = str(first["msg"]).removeprefix("Value error, ")
+    message = (
+        f"{_source_of(keys, flags, config)}: {'.'.join(keys)} = {value} is not valid: "
+        f"{reason[:1].lower()}{reason[1:]}"
+    )
+    if len(errors) > 1:
+        message += f" (and {len(errors) - 1} more problem{'s' if len(errors) > 2 else ''})"
+    return message
+
+
+def _unknown_key_warnings(config_file: ConfigFile | None) -> list[str]:
+    warnings = []
+    if config_file is not None:
+        for unknown in unknown_keys(config_file.data, Settings):
+            where = config_file.where(unknown.keys)
+            nearest = ".".join((*unknown.keys[:-1], unknown.nearest)) if unknown.nearest else None
+            warnings.append(f"{where}: {_unknown_text('.'.join(unknown.keys), nearest)}")
+    for unknown in unknown_keys(nested_env_settings(Settings), Settings):
+        nearest = env_name((*unknown.keys[:-1], unknown.nearest)) if unknown.nearest else None
+        warnings.append(_unknown_text(env_name(unknown.keys), nearest))
+    return warnings
+
+
+def _unknown_text(name: str, nearest: str | None) -> str:
+    hint = f"did you mean '{nearest}'?" if nearest else "see docs/configuration.md"
+    return f"unknown setting '{name}' is ignored; {hint}"

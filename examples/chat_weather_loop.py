@@ -3,7 +3,12 @@
 Callisto does not serve ``/v1/chat/completions`` yet, so this example talks to any
 OpenAI-compatible server named by ``CHAT_BASE_URL`` (with ``CHAT_MODEL``), or, when that is not
 set, to Callisto's scripted fake LLM (``callisto.testing.fake_llm``) started in this process and
-scripted to call ``get_weather`` twice and then answer.
+scripted to call ``get_weather`` twice and then answer. Run it::
+
+    .venv/bin/python examples/chat_weather_loop.py
+    CHAT_BASE_URL=http://127.0.0.1:8001/v1 CHAT_MODEL=my-model .venv/bin/python examples/chat_weather_loop.py
+
+``CHAT_API_KEY`` is sent as the key when set.
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ import os
 from collections.abc import Iterator
 
 import openai
-from _common import check
+from _common import check, run
 
 from callisto.tools import Toolbox, complete_with_tools, tool
 
@@ -64,4 +69,8 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run(
+        main,
+        os.environ.get("CHAT_BASE_URL", "the scripted fake model"),
+        "check CHAT_BASE_URL, or unset it to use the scripted fake model",
+    )

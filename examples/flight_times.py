@@ -2,17 +2,22 @@
 
 The user asks "What's the flight time between LAX and JFK?"; the model calls
 ``get_flight_times(departure, arrival)``, this program answers the call, and the model replies
-from the result. Run it against a Callisto server::
+from the result.
 
-    callisto serve &
-    python examples/flight_times.py
+Run it against a Callisto server (the built-in offline model needs no API key)::
+
+    .venv/bin/callisto serve &
+    .venv/bin/python examples/flight_times.py
+
+``CALLISTO_BASE_URL``, ``CALLISTO_API_KEY`` and ``CALLISTO_MODEL`` choose another server, key or
+model (see ``examples/_common.py``).
 """
 
 from __future__ import annotations
 
 import json
 
-from _common import MODEL, check, client
+from _common import MODEL, check, client, run
 
 from callisto.tools import Toolbox, run_until_done, tool
 
@@ -57,4 +62,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run(main)

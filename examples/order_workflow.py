@@ -279,4 +279,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    from _common import BASE_URL, run
+
+    # With --assistants, a Callisto that does not answer ends the example in one line.
+    raise SystemExit(run(main, BASE_URL))

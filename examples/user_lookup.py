@@ -3,11 +3,19 @@
 The assistant's own instructions are general; each run gets extra instructions naming the
 person it serves (``additional_instructions``), as the Assistants API allows. Unknown
 usernames come back as a tool error the model can read, not as a crash.
+
+Run it against a Callisto server (the built-in offline model needs no API key)::
+
+    .venv/bin/callisto serve &
+    .venv/bin/python examples/user_lookup.py
+
+``CALLISTO_BASE_URL``, ``CALLISTO_API_KEY`` and ``CALLISTO_MODEL`` choose another server, key or
+model (see ``examples/_common.py``).
 """
 
 from __future__ import annotations
 
-from _common import MODEL, check, client
+from _common import MODEL, check, client, run
 
 from callisto.tools import Toolbox, run_until_done, tool
 
@@ -57,4 +65,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run(main)

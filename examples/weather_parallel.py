@@ -3,6 +3,14 @@
 "What's the weather in Tokyo and Paris?" makes the model call ``get_weather`` twice in one
 ``requires_action``; both run at once (each waits for the other to be running, which only
 parallel calls can do), so the wait is one call's, not two. The answer streams as it is written.
+
+Run it against a Callisto server (the built-in offline model needs no API key)::
+
+    .venv/bin/callisto serve &
+    .venv/bin/python examples/weather_parallel.py
+
+``CALLISTO_BASE_URL``, ``CALLISTO_API_KEY`` and ``CALLISTO_MODEL`` choose another server, key or
+model (see ``examples/_common.py``).
 """
 
 from __future__ import annotations
@@ -10,7 +18,7 @@ from __future__ import annotations
 import threading
 import time
 
-from _common import MODEL, check, client
+from _common import MODEL, check, client, run
 
 from callisto.tools import Toolbox, run_until_done, tool
 
@@ -76,4 +84,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run(main)

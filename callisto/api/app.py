@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
 from sqlalchemy import text
 from starlette.types import ASGIApp
 
@@ -16,7 +17,7 @@ from callisto.api.chat import router as chat_router
 from callisto.api.deps import ServerState, server_state
 from callisto.api.entities import router as entities_router
 from callisto.api.errors import error_response, install_error_handlers
-from callisto.api.middleware import install_middleware
+from callisto.api.middleware import DOCS_ASSETS, install_middleware
 from callisto.api.routes import assistants, events, messages, models, runs, threads
 from callisto.config import Settings
 from callisto.engine.backends import make_credentials, make_event_log
@@ -76,7 +77,10 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> ASG
             await service.events.aclose()
             await engine.dispose()
 
-    app = FastAPI(
+    # /docs and /redoc from the assets in the fastapi-offline package: no CDN, so they work
+    # without internet. Both are open, like /openapi.json (see callisto.api.middleware).
+    app = FastAPIOffline(
+        static_url=DOCS_ASSETS,
         title="Callisto",
         version=__version__,
         description="OpenAI Assistants API v2 compatible function-calling server.",

@@ -115,6 +115,46 @@ def _server_busy(request: Request, cause: str, message: str) -> JSONResponse:
     return response
 
 
+OPENAI_RESOURCES = frozenset(
+    {
+        "audio",
+        "batches",
+        "chat",
+        "chatkit",
+        "completions",
+        "containers",
+        "conversations",
+        "embeddings",
+        "evals",
+        "files",
+        "fine_tuning",
+        "images",
+        "models",
+        "moderations",
+        "organization",
+        "realtime",
+        "responses",
+        "uploads",
+        "vector_stores",
+        "videos",
+    }
+)
+"""The first path segment after ``/v1`` of OpenAI's APIs; an unmatched path under one of them
+is an OpenAI endpoint Callisto does not implement, not a mistyped URL. Some of these APIs may be
+partly served: only paths no route matches get here."""
+
+
+def not_found_message(method: str, path: str) -> str:
+    """Return the message of a 404 for a path no route serves."""
+    resource = path.removeprefix("/v1/").split("/", 1)[0] if path.startswith("/v1/") else ""
+    if resource in OPENAI_RESOURCES:
+        return (
+            f"Callisto does not implement {method} {path} (an endpoint of OpenAI's "
+            f"'{resource}' API)."
+        )
+    return f"Invalid URL ({method} {path})"
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Map every error, ours and the framework's, to an OpenAI-shaped JSON response."""
 
@@ -163,7 +203,7 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         if exc.status_code == 404:
-            message = f"Invalid URL ({request.method} {request.url.path})"
+            message = not_found_message(request.method, request.url.path)
         elif exc.status_code == 405:
             message = f"Method {request.method} is not allowed on {request.url.path}."
         else:

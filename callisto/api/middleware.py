@@ -14,7 +14,12 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from callisto.api.errors import error_body
 
-OPEN_PATHS = frozenset({"/health", "/openapi.json", "/docs", "/docs/oauth2-redirect"})
+OPEN_PATHS = frozenset({"/health", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"})
+"""Paths served without a key: readiness, and the API's description with its two viewers."""
+DOCS_ASSETS = "/docs-assets"
+"""Where the scripts and styles of /docs and /redoc are served (from the fastapi-offline package)."""
+OPEN_PREFIXES = (DOCS_ASSETS + "/",)
+"""Prefixes served without a key: the viewers' scripts and styles."""
 
 
 async def _send_error(send: Send, status: int, message: str, error_type: str) -> None:
@@ -47,7 +52,8 @@ class AuthMiddleware:
         self.app = app
         self.keys = [k.encode() for k in keys]
 
-    def _authorised(self, scope: Scope) -> bool:
+    def _refusal(self, scope: Scope) -> str | None:
+        """Return why the request is refused, ``None`` when it carries a configured key."""
         presented: bytes | None = None
         auth = _header(scope, b"authorization")
         if auth is not None and auth[:7].lower() == b"bearer ":
@@ -55,26 +61,34 @@ class AuthMiddleware:
         if presented is None:
             presented = _header(scope, b"x-api-key")
         if presented is None:
-            return False
+            return (
+                "You didn't provide an API key. Pass it as 'Authorization: Bearer <key>' "
+                "(the OpenAI SDK does this with api_key=...)."
+                if auth is None
+                else "The Authorization header carries no API key. "
+                "Pass it as 'Authorization: Bearer <key>'."
+            )
         # Compare against every key in constant time so the answer leaks nothing.
-        return any(hmac.compare_digest(presented, key) for key in self.keys)
+        if any(hmac.compare_digest(presented, key) for key in self.keys):
+            return None
+        return "Incorrect API key provided. Pass it as 'Authorization: Bearer <key>'."
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Refuse unauthenticated HTTP requests with a 401 in OpenAI's shape."""
+        path = scope.get("path", "")
         if (
             scope["type"] != "http"
             or not self.keys
-            or scope["path"] in OPEN_PATHS
-            or self._authorised(scope)
+            or path in OPEN_PATHS
+            or path.startswith(OPEN_PREFIXES)
         ):
             await self.app(scope, receive, send)
             return
-        await _send_error(
-            send,
-            401,
-            "Incorrect API key provided. Pass it as 'Authorization: Bearer <key>'.",
-            "invalid_request_error",
-        )
+        refusal = self._refusal(scope)
+        if refusal is None:
+            await self.app(scope, receive, send)
+            return
+        await _send_error(send, 401, refusal, "invalid_request_error")
 
 
 class BodyLimitMiddleware:

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 from typing import Protocol
 
-import redis.asyncio as aioredis
-
 
 class Credentials(Protocol):
     """Where request-given provider keys wait for their run's turns."""
@@ -62,6 +60,8 @@ class RedisCredentials:
 
     def __init__(self, url: str, *, prefix: str = "callisto:key") -> None:
         """Connect lazily to ``url``."""
+        import redis.asyncio as aioredis  # the [redis] extra: a process without Redis needs none
+
         self.redis = aioredis.Redis.from_url(url, decode_responses=True)
         self.prefix = prefix
 

@@ -35,6 +35,7 @@ __all__ = [
     "parse_retry_after",
     "parse_sse_block",
     "redact",
+    "shown_url",
     "translate_transport_errors",
 ]
 
@@ -52,18 +53,30 @@ STATUS_ERRORS: dict[int, type[ProviderError]] = {
 """Error class per HTTP status; other 4xx are bad requests, other 5xx server errors."""
 
 
-def new_client(settings: ProviderSettings) -> httpx.AsyncClient:
+def new_client(
+    settings: ProviderSettings,
+    *,
+    base_url: str = "",
+    transport: httpx.AsyncBaseTransport | None = None,
+) -> httpx.AsyncClient:
     """Return the pooled HTTP client of one provider, with its timeout and extra headers.
 
     The timeout bounds connecting and every read, so a stream that stalls mid-way times out.
-    Idle connections are kept up to the same bound as open ones, so a burst of runs does not
-    reconnect for each call.
+    At most ``settings.max_connections`` are open at once, and idle connections are kept up to
+    the same bound, so a burst of runs does not reconnect for each call.
+
+    Args:
+        settings: The provider's settings.
+        base_url: Prefixed to relative request URLs.
+        transport: A transport to use instead of the network (for tests).
     """
     limit = settings.max_connections
     return httpx.AsyncClient(
+        base_url=base_url,
         timeout=httpx.Timeout(settings.timeout),
         headers=settings.headers,
         limits=httpx.Limits(max_connections=limit, max_keepalive_connections=limit),
+        transport=transport,
     )
 
 
@@ -211,9 +224,27 @@ def error_for_status(
     return cls(redact(text, secret), retry_after=retry_after, status=status)
 
 
+def shown_url(url: httpx.URL | str) -> str:
+    """Return ``url`` without its query string or credentials, which may carry a key."""
+    bare = httpx.URL(url).copy_with(username=None, password=None, query=None, fragment=None)
+    return str(bare)
+
+
+def _target(exc: httpx.RequestError) -> str:
+    """Return `` at URL`` for the request that failed, or ``""``."""
+    try:
+        url = exc.request.url
+    except RuntimeError:  # an error raised without its request
+        return ""
+    return f" at {shown_url(url)}"
+
+
 @contextlib.contextmanager
 def translate_transport_errors(provider: str) -> Iterator[None]:
     """Turn httpx's transport failures into provider errors, at the adapter boundary.
+
+    The message names the URL tried, without its query string or credentials (Gemini and
+    some proxies take a key in the query), so a wrong ``base_url`` shows at once.
 
     Args:
         provider: The provider name, to say who failed.
@@ -225,7 +256,10 @@ def translate_transport_errors(provider: str) -> Iterator[None]:
     try:
         yield
     except httpx.TimeoutException as exc:
-        raise ProviderTimeout(f"{provider} did not answer in time ({type(exc).__name__})") from exc
+        raise ProviderTimeout(
+            f"{provider} did not answer in time{_target(exc)} ({type(exc).__name__})"
+        ) from exc
     except httpx.TransportError as exc:
-        # httpx's text may quote the URL, never headers, so the key cannot leak through it.
-        raise ProviderServerError(f"{provider} connection failed: {type(exc).__name__}") from exc
+        raise ProviderServerError(
+            f"{provider} connection failed{_target(exc)}: {type(exc).__name__}"
+        ) from exc

@@ -36,6 +36,7 @@ from callisto.ids import new_id
 from callisto.providers._http import (
     error_for_status,
     iter_sse,
+    new_client,
     parse_retry_after,
     redact,
     translate_transport_errors,
@@ -88,14 +89,8 @@ class OpenAIProvider:
         self.settings = settings
         self._api_key = settings.api_key.get_secret_value() if settings.api_key else None
         base_url = (settings.base_url or DEFAULT_BASE_URL).rstrip("/")
-        self._client = httpx.AsyncClient(
-            base_url=base_url,
-            headers=settings.headers,
-            timeout=httpx.Timeout(settings.timeout),
-            # The engine bounds concurrent runs; a pool limit here would only queue them again.
-            limits=httpx.Limits(max_connections=None, max_keepalive_connections=64),
-            transport=transport,
-        )
+        # Pooled like every adapter's: at most settings.max_connections open, as many kept.
+        self._client = new_client(settings, base_url=base_url, transport=transport)
 
     async def aclose(self) -> None:
         """Close the pooled connections."""

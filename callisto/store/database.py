@@ -14,6 +14,7 @@ from sqlalchemy import Engine, event
 from sqlalchemy import create_engine as create_sync_engine_
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.pool import NullPool
 
 from callisto.errors import InvalidRequest
 
@@ -114,6 +115,22 @@ def create_sync_engine(url: str) -> Engine:
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[Any]:
     """Return the session factory used everywhere: no expiry on commit, so rows stay usable."""
     return async_sessionmaker(engine, expire_on_commit=False)
+
+
+def check_connection(url: str) -> None:
+    """Connect to the database at ``url`` once (creating a SQLite file's folder), or raise.
+
+    Raises:
+        sqlalchemy.exc.DBAPIError: The database refused or could not be reached.
+        OSError: The SQLite file's folder could not be created.
+    """
+    ensure_sqlite_folder(url)
+    engine = create_sync_engine_(sync_url(url), poolclass=NullPool)
+    try:
+        with engine.connect():
+            pass
+    finally:
+        engine.dispose()
 
 
 def run_migrations(url: str) -> None:

@@ -69,6 +69,21 @@ def test_every_route_needs_a_key(keyed: ThreadedServer) -> None:
     assert ok.status_code == 200
 
 
+def test_the_refusal_says_whether_a_key_was_sent(keyed: ThreadedServer) -> None:
+    url = keyed.url + "/v1/assistants"
+    missing = httpx.get(url).json()["error"]["message"]
+    assert missing.startswith("You didn't provide an API key.")
+    assert (
+        "no API key"
+        in httpx.get(url, headers={"Authorization": "Basic k1"}).json()["error"]["message"]
+    )
+    wrong = httpx.get(url, headers={"Authorization": "Bearer nope"}).json()["error"]["message"]
+    assert wrong.startswith("Incorrect API key provided.")
+    with pytest.raises(openai.AuthenticationError) as info:
+        sdk_client(keyed.url, api_key="nope").beta.assistants.list()
+    assert "Incorrect API key" in info.value.message
+
+
 def test_the_bearer_scheme_is_case_insensitive(keyed: ThreadedServer) -> None:
     response = httpx.get(keyed.url + "/v1/assistants", headers={"Authorization": "bearer k1"})
     assert response.status_code == 200
@@ -90,6 +105,24 @@ def test_health_and_openapi_stay_open(keyed: ThreadedServer) -> None:
     schema = httpx.get(keyed.url + "/openapi.json")
     assert schema.status_code == 200
     assert "/v1/assistants" in schema.json()["paths"]
+
+
+@pytest.mark.parametrize(
+    ("page", "script"), [("/docs", "swagger-ui-bundle.js"), ("/redoc", "redoc.standalone.js")]
+)
+def test_docs_pages_are_open_and_load_nothing_from_elsewhere(
+    keyed: ThreadedServer, page: str, script: str
+) -> None:
+    html = httpx.get(keyed.url + page)
+    assert html.status_code == 200, html.text
+    assert "/openapi.json" in html.text
+    # Every script, style and font comes from this server: the page works without internet.
+    assert "http://" not in html.text and "https://" not in html.text.replace(
+        "https://swagger.io", ""
+    )
+    asset = httpx.get(f"{keyed.url}/docs-assets/{script}")
+    assert asset.status_code == 200
+    assert len(asset.content) > 100_000
 
 
 def test_without_keys_the_server_is_open(server: ThreadedServer) -> None:

@@ -92,6 +92,20 @@ def test_unknown_routes_are_404_in_openai_shape(http: httpx.Client) -> None:
     assert_error(response, 404)
 
 
+def test_openai_endpoints_callisto_lacks_say_so(
+    openai_client: openai.OpenAI, http: httpx.Client
+) -> None:
+    assert_error(http.get("/files"), 404, "Callisto does not implement GET /v1/files", "'files'")
+    assert_error(
+        http.post("/vector_stores", json={}), 404, "does not implement POST /v1/vector_stores"
+    )
+    with pytest.raises(openai.NotFoundError) as info:
+        openai_client.embeddings.create(model="offline/demo", input="x")
+    assert "does not implement POST /v1/embeddings" in info.value.message
+    # A path that is no OpenAI API at all is still just an invalid URL.
+    assert "Invalid URL" in assert_error(http.get("/nothing/here"), 404)["message"]
+
+
 def test_wrong_method_is_405_in_openai_shape(http: httpx.Client) -> None:
     assert_error(http.delete("/assistants"), 405, "DELETE")
     assert_error(http.put("/threads", json={}), 405)

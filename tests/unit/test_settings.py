@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from callisto.config import ProviderSettings, Settings
+from callisto.config import ConfigError, ProviderSettings, Settings
 
 
 @pytest.fixture(autouse=True)
@@ -114,9 +114,17 @@ def test_callisto_config_points_at_another_file(
     assert Settings().port == 7100
 
 
-def test_a_missing_config_file_is_ignored(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.setenv("CALLISTO_CONFIG", str(tmp_path / "absent.toml"))
+def test_no_config_file_means_the_defaults() -> None:
     assert Settings().port == 8000
+
+
+def test_callisto_config_naming_a_missing_file_is_an_error(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # A typo in the variable would otherwise start the server on the defaults without a word.
+    monkeypatch.setenv("CALLISTO_CONFIG", str(tmp_path / "absent.toml"))
+    with pytest.raises(ConfigError, match=r"CALLISTO_CONFIG=.*absent\.toml: no such file"):
+        Settings()
 
 
 def test_environment_overrides_toml_and_kwargs_override_both(

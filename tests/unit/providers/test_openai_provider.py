@@ -285,6 +285,19 @@ async def test_connection_refused_is_a_server_error() -> None:
     with pytest.raises(ProviderServerError) as caught:
         await ask(provider)
     assert caught.value.retryable
+    # The message names the URL tried, so a wrong base_url shows at once.
+    assert f"down connection failed at http://127.0.0.1:{port}/v1/chat/completions" in str(
+        caught.value
+    )
+    await provider.aclose()
+
+
+@pytest.mark.parametrize("limit", [3, 1024])
+async def test_max_connections_bounds_the_pool(limit: int) -> None:
+    provider = OpenAIProvider("x", ProviderSettings(max_connections=limit))
+    # httpx has no public view of its pool's limits; its transport's pool holds them.
+    pool = provider._client._transport._pool  # type: ignore[attr-defined]
+    assert (pool._max_connections, pool._max_keepalive_connections) == (limit, limit)
     await provider.aclose()
 
 
