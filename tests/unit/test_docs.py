@@ -11,7 +11,14 @@ from typing import Any
 import pytest
 from pydantic import BaseModel
 
-from callisto.config import ModelSettings, ProviderSettings, RunSettings, Settings, load_settings
+from callisto.config import (
+    ChatSettings,
+    ModelSettings,
+    ProviderSettings,
+    RunSettings,
+    Settings,
+    load_settings,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 ROW = re.compile(r"^\| `([^`]+)` \| `([^`]+)` \| ([^|]+?) \|", re.MULTILINE)
@@ -38,11 +45,17 @@ def _shown(value: Any) -> str:
 
 def _settings() -> list[tuple[str, type[BaseModel], str]]:
     """Every leaf setting: (key as documented, its model, the field name)."""
-    tables = {(Settings, "runs"), (Settings, "providers"), (ProviderSettings, "models")}
+    tables = {
+        (Settings, "runs"),
+        (Settings, "chat"),
+        (Settings, "providers"),
+        (ProviderSettings, "models"),
+    }
     out: list[tuple[str, type[BaseModel], str]] = []
     for prefix, model in (
         ("", Settings),
         ("runs.", RunSettings),
+        ("chat.", ChatSettings),
         ("providers.NAME.", ProviderSettings),
         ("providers.NAME.models.MODEL.", ModelSettings),
     ):
@@ -97,8 +110,10 @@ def test_toml_examples_load_without_warnings(
     monkeypatch.chdir(tmp_path)
     for name in [n for n in os.environ if n.startswith("CALLISTO_")]:
         monkeypatch.delenv(name)
+    defaults = load_settings().settings.model_dump()  # no callisto.toml here yet
     for block in blocks:
         (tmp_path / "callisto.toml").write_text(block)
         loaded = load_settings()
         assert loaded.warnings == []
-        assert loaded.settings.providers
+        # The block set something: it was read, not ignored.
+        assert loaded.settings.model_dump() != defaults
