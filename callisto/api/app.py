@@ -16,7 +16,7 @@ from callisto import __version__
 from callisto.api.chat import router as chat_router
 from callisto.api.deps import ServerState, server_state
 from callisto.api.entities import router as entities_router
-from callisto.api.errors import error_response, install_error_handlers
+from callisto.api.errors import describe_responses, error_response, install_error_handlers
 from callisto.api.limits import Limits, RateLimitMiddleware, database_active_runs
 from callisto.api.middleware import AuthMiddleware, BodyLimitMiddleware
 from callisto.api.routes import assistants, events, messages, models, runs, threads
@@ -85,6 +85,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> ASG
         lifespan=lifespan,
     )
     install_error_handlers(app)
+    describe_responses(app)
     # runs before threads: POST /threads/runs must not match POST /threads/{thread_id}.
     for module in (assistants, runs, events, threads, messages, models):
         app.include_router(module.router, prefix="/v1")
