@@ -215,3 +215,18 @@ def test_instructions_are_capped_everywhere(
     ):
         response = httpx.request(method, entities + path, json=body, timeout=30)
         assert response.status_code == 400 and "256000" in response.text, response.text
+
+
+def test_a_providers_masked_echo_of_its_key_is_redacted(
+    openai_client: openai.OpenAI, fake_llm: FakeLLM, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The fake provider's key is "sk-fake-test-key"; OpenAI echoes a refused key half-masked.
+    masked = "sk-fake-********-key"
+    fake_llm.script(Reply.error(401, f"Incorrect API key provided: {masked}. You can find yours."))
+    assistant = openai_client.beta.assistants.create(model="fake/m")
+    run = openai_client.beta.threads.create_and_run(assistant_id=assistant.id, thread=ASK)
+    run = wait_for(openai_client, run.thread_id, run.id, {"failed"})
+    assert run.last_error is not None
+    assert "Incorrect API key provided: ***" in run.last_error.message
+    for text in (run.last_error.message, caplog.text):
+        assert masked not in text and "sk-fake" not in text
