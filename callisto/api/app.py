@@ -16,9 +16,10 @@ from callisto import __version__
 from callisto.api.chat import router as chat_router
 from callisto.api.deps import ServerState, server_state
 from callisto.api.entities import router as entities_router
-from callisto.api.errors import describe_responses, error_response, install_error_handlers
+from callisto.api.errors import error_response, install_error_handlers
 from callisto.api.limits import Limits, RateLimitMiddleware, database_active_runs
 from callisto.api.middleware import AuthMiddleware, BodyLimitMiddleware
+from callisto.api.openapi import describe_responses
 from callisto.api.routes import assistants, events, messages, models, runs, threads
 from callisto.config import Settings
 from callisto.engine.backends import make_credentials, make_event_log

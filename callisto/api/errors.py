@@ -7,7 +7,6 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DataError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
@@ -187,6 +186,9 @@ def install_error_handlers(app: FastAPI) -> None:
         )
 
 
+_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+
+
 def allowed_methods(app: FastAPI, request: Request) -> list[str]:
     """Return every method some route answers on the request's path.
 
@@ -201,87 +203,3 @@ def allowed_methods(app: FastAPI, request: Request) -> list[str]:
         if any(route.matches(scope)[0] is Match.FULL for route in app.router.routes):
             allowed.append(method)
     return allowed
-
-
-_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
-
-ERROR_SCHEMA: dict[str, Any] = {
-    "title": "Error",
-    "type": "object",
-    "required": ["error"],
-    "properties": {
-        "error": {
-            "type": "object",
-            "required": ["message", "type"],
-            "properties": {
-                "message": {"type": "string"},
-                "type": {"type": "string"},
-                "param": {"type": ["string", "null"]},
-                "code": {"type": ["string", "null"]},
-            },
-        }
-    },
-}
-
-_DOCUMENTED_ERRORS = {
-    "400": "The request is malformed or breaks a rule of the API.",
-    "401": "No valid API key (when the server has keys).",
-    "404": "The object does not exist.",
-    "429": "Over a rate or runs-in-flight limit; retry after `Retry-After` seconds.",
-}
-
-
-# Operations that always answer with a server-sent event stream.
-_ALWAYS_STREAMING = ("/events", "/entities/v1/completions")
-
-
-def _streams(path: str, operation: dict[str, Any], components: dict[str, Any]) -> bool:
-    """Whether an operation may answer with a server-sent event stream: it always does, or its
-    body has a ``stream`` flag."""
-    if path.endswith(_ALWAYS_STREAMING):
-        return True
-    body = operation.get("requestBody", {}).get("content", {}).get("application/json", {})
-    ref = body.get("schema", {}).get("$ref", "")
-    model = components.get(ref.rsplit("/", 1)[-1], {}) if ref else {}
-    return "stream" in model.get("properties", {})
-
-
-def describe_responses(app: FastAPI) -> None:
-    """Make ``app``'s OpenAPI document tell the truth about errors.
-
-    FastAPI documents a 422 with its own body for every operation with parameters; the API
-    answers 400 in OpenAI's shape instead. Each operation lists 400, 401, 404 and 429 with the
-    error schema, and the 422 and its schemas are removed. Operations that may stream list
-    ``text/event-stream`` as a content type of their 200.
-    """
-
-    def openapi() -> dict[str, Any]:
-        if app.openapi_schema:
-            return app.openapi_schema
-        schema = get_openapi(
-            title=app.title,
-            version=app.version,
-            description=app.description,
-            routes=app.routes,
-        )
-        components = schema.setdefault("components", {}).setdefault("schemas", {})
-        components.pop("HTTPValidationError", None)
-        components.pop("ValidationError", None)
-        components["Error"] = ERROR_SCHEMA
-        error_content = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
-        for path, operations in schema.get("paths", {}).items():
-            for operation in operations.values():
-                responses = operation.setdefault("responses", {})
-                if _streams(path, operation, components):
-                    ok = responses.setdefault("200", {"description": "Successful Response"})
-                    # No schema: events are JSON objects of several shapes, ended by "[DONE]".
-                    ok.setdefault("content", {})["text/event-stream"] = {}
-                responses.pop("422", None)
-                for status, description in _DOCUMENTED_ERRORS.items():
-                    responses.setdefault(
-                        status, {"description": description, "content": error_content}
-                    )
-        app.openapi_schema = schema
-        return schema
-
-    app.openapi = openapi  # type: ignore[method-assign]
