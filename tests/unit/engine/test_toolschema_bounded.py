@@ -170,3 +170,33 @@ def test_depth_limit_is_exact() -> None:
     assert unstorable_value(at_limit) is None
     problem = unstorable_value([at_limit])
     assert problem is not None and re.search(r"more than \d+ levels deep", problem)
+
+
+async def test_large_arguments_are_checked_in_a_worker_thread(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import asyncio
+
+    from callisto.engine import toolcheck
+
+    handed_off: list[int] = []
+    to_thread = asyncio.to_thread
+
+    async def counting(func: Any, /, *args: Any) -> Any:
+        handed_off.append(1)
+        return await to_thread(func, *args)
+
+    monkeypatch.setattr(toolcheck.asyncio, "to_thread", counting)
+    spec = ToolSpec(
+        name="note",
+        parameters={
+            "type": "object",
+            "properties": {"text": {"type": "string", "pattern": CATASTROPHIC}},
+        },
+    )
+    small = ToolCall(id="a", name="note", arguments='{"text": "aaa"}')
+    large = ToolCall(id="b", name="note", arguments='{"text": "' + "a" * 5000 + '!"}')
+    valid, problems = await check_calls_off_loop([small], (spec,))
+    assert valid == [small] and problems == [] and handed_off == []
+    valid, problems = await check_calls_off_loop([large], (spec,))
+    assert valid == [] and "does not match" in problems[0].message and handed_off == [1]
