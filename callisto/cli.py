@@ -8,7 +8,6 @@ what to do, and exit status 2, as argparse does for a bad flag.
 from __future__ import annotations
 
 import argparse
-import ipaddress
 import logging
 import socket
 import sys
@@ -31,6 +30,7 @@ SETTING_FLAGS = {
     "host": "--host",
     "port": "--port",
     "dispatch": "--dispatch",
+    "allow_open": "--allow-open",
 }
 """Flags that set a setting: setting name -> flag, as errors name it."""
 
@@ -59,32 +59,33 @@ def _logged(args: argparse.Namespace) -> LoadedSettings:
     return loaded
 
 
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 def serve(args: argparse.Namespace) -> int:
     """Run the server until interrupted."""
     import uvicorn
 
     from callisto._startup import check_event_log, open_database, startup_lines
     from callisto.api.app import create_app
+    from callisto.api.serving import server_options
+    from callisto.config import is_loopback
 
     loaded = _logged(args)
     settings = loaded.settings
     database = open_database(loaded)  # connects only: the app's lifespan migrates
     check_event_log(loaded)
     if not settings.api_keys():
+        if not is_loopback(settings.host) and not settings.allow_open:
+            log.error(
+                "Refusing to serve OPEN (no CALLISTO_API_KEY) on non-loopback address %s: "
+                "anyone who reaches it could use it. Set CALLISTO_API_KEY, bind 127.0.0.1, "
+                "or pass --allow-open (CALLISTO_ALLOW_OPEN=1) if an open server is meant.",
+                settings.host,
+            )
+            return USAGE_ERROR
         log.warning(
             "CALLISTO_API_KEY is not set: the server runs OPEN, with no authentication. "
             "Set CALLISTO_API_KEY before exposing it beyond this machine."
         )
-        if not _is_loopback(settings.host):
+        if not is_loopback(settings.host):
             log.warning("Serving OPEN on non-loopback address %s.", settings.host)
     # The port is bound before the app starts: a second server started by mistake on a taken
     # port stops here, before it touches any run.
@@ -105,11 +106,12 @@ def serve(args: argparse.Namespace) -> int:
         port=settings.port,
         log_level=settings.log_level.lower(),
         timeout_graceful_shutdown=5,
-        # "auto" takes uvloop and httptools (dependencies of callisto) where they run,
-        # asyncio and h11 elsewhere. No route speaks WebSocket, so none is loaded.
+        # "auto" takes uvloop (a dependency of callisto) where it runs, asyncio elsewhere. No
+        # route speaks WebSocket, so none is loaded.
         loop="auto",
-        http="auto",
         ws="none",
+        # httptools with bounded headers and a header timeout, and the idle timeout.
+        **server_options(settings),
     )
     uvicorn.Server(config).run(sockets=[sock])
     return 0
@@ -241,6 +243,13 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="embedded: execute runs in this process (default); queue: API only, "
         "callisto worker processes execute the runs",
+    )
+    p_serve.add_argument(
+        "--allow-open",
+        action="store_const",
+        const=True,
+        default=None,
+        help="serve without API keys on a non-loopback address (refused otherwise)",
     )
     p_serve.set_defaults(func=serve)
     p_worker = _command(commands, "worker", "execute runs from the job queue (scaled mode)")

@@ -10,11 +10,13 @@ optional TOML file (``callisto.toml`` in the working directory, or the path in
 
 from __future__ import annotations
 
+import ipaddress
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -27,6 +29,7 @@ from pydantic import (
 from pydantic.fields import FieldInfo
 from pydantic_settings import (
     BaseSettings,
+    NoDecode,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
 )
@@ -155,6 +158,47 @@ class ChatSettings(BaseModel):
     tool_call_retries: int = Field(default=2, ge=0)
 
 
+class LimitSettings(BaseModel):
+    """Limits on clients and connections.
+
+    The per-client limits (a client is its API key, or its address when the server runs open)
+    are off by default only when the server runs open on a loopback address; ``0`` turns one
+    off explicitly.
+
+    Attributes:
+        requests_per_second: Sustained requests a second per client (default 500).
+        request_burst: Requests a client may make at once (default twice the rate).
+        runs_in_flight: Unfinished runs per client (default 256).
+        max_header_bytes: The most bytes of request line and headers in one request.
+        header_timeout: Seconds a connection may take to send a request's headers, counted
+            from its first byte (or from the connection when it is the first request).
+        keep_alive_timeout: Seconds an idle connection is kept open between requests.
+        body_timeout: Seconds a request's body may take to arrive in full.
+    """
+
+    requests_per_second: float | None = Field(default=None, ge=0)
+    request_burst: int | None = Field(default=None, ge=1)
+    runs_in_flight: int | None = Field(default=None, ge=0)
+    max_header_bytes: int = Field(default=16 * 1024, ge=1024)
+    header_timeout: float = Field(default=10.0, gt=0)
+    keep_alive_timeout: float = Field(default=5.0, gt=0)
+    body_timeout: float = Field(default=60.0, gt=0)
+
+
+DEFAULT_REQUESTS_PER_SECOND = 500.0
+DEFAULT_RUNS_IN_FLIGHT = 256
+
+
+def is_loopback(host: str) -> bool:
+    """Return whether ``host`` is a loopback address (or ``localhost``)."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 def _lowercase_names(providers: dict[Any, Any]) -> dict[str, Any]:
     """Return ``providers`` keyed by lower-case names, merging entries that differ only in case."""
     merged: dict[str, Any] = {}
@@ -231,6 +275,9 @@ class Settings(BaseSettings):
         providers: Providers by name.
         chat: ``POST /v1/chat/completions`` behaviour.
         runs: Run behaviour.
+        limits: Limits on clients and connections.
+        cors_origins: Origins browsers may call the API from (``*`` for any); none by default.
+        allow_open: Serve without API keys on a non-loopback address (refused otherwise).
         log_level: Python logging level name.
         dispatch: ``embedded``: this process executes the turns of its runs (the default,
             no other service needed). ``queue``: the scaled mode; this process serves the API
@@ -257,6 +304,9 @@ class Settings(BaseSettings):
     providers: dict[str, ProviderSettings] = Field(default_factory=dict)
     chat: ChatSettings = Field(default_factory=ChatSettings)
     runs: RunSettings = Field(default_factory=RunSettings)
+    limits: LimitSettings = Field(default_factory=LimitSettings)
+    cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    allow_open: bool = False
     log_level: str = "INFO"
     dispatch: Literal["embedded", "queue"] = "embedded"
 
@@ -275,6 +325,14 @@ class Settings(BaseSettings):
                     "dispatch = 'queue' (the scaled mode) needs event_log = 'redis' and "
                     "redis_url, so every process sees every run's events"
                 )
+        return value
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: Any) -> Any:
+        # The environment gives one string: CALLISTO_CORS_ORIGINS=https://a.example,https://b.example
+        if isinstance(value, str):
+            return [origin.strip() for origin in value.split(",") if origin.strip()]
         return value
 
     @field_validator("providers", mode="before")
@@ -323,6 +381,26 @@ class Settings(BaseSettings):
         if self.api_key is None:
             return []
         return [k.strip() for k in self.api_key.get_secret_value().split(",") if k.strip()]
+
+    def open_on_loopback(self) -> bool:
+        """Whether the server runs open (no keys) on a loopback address only."""
+        return not self.api_keys() and is_loopback(self.host)
+
+    def client_limits(self) -> tuple[float, int, int]:
+        """Return the per-client ``(requests per second, burst, runs in flight)`` in force.
+
+        Unset limits take their defaults, or are off (``0``) when the server runs open on
+        loopback.
+        """
+        off = self.open_on_loopback()
+        rate = self.limits.requests_per_second
+        if rate is None:
+            rate = 0.0 if off else DEFAULT_REQUESTS_PER_SECOND
+        runs = self.limits.runs_in_flight
+        if runs is None:
+            runs = 0 if off else DEFAULT_RUNS_IN_FLIGHT
+        burst = self.limits.request_burst or max(1, math.ceil(rate * 2))
+        return rate, burst, runs
 
     def provider_settings(self) -> dict[str, ProviderSettings]:
         """Return the configured providers plus those implied by well-known environment keys.

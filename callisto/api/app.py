@@ -10,6 +10,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
 from sqlalchemy import text
+from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp
 
 from callisto import __version__
@@ -17,7 +18,9 @@ from callisto.api.chat import router as chat_router
 from callisto.api.deps import ServerState, server_state
 from callisto.api.entities import router as entities_router
 from callisto.api.errors import error_response, install_error_handlers
-from callisto.api.middleware import DOCS_ASSETS, install_middleware
+from callisto.api.limits import Limits, RateLimitMiddleware, database_active_runs
+from callisto.api.middleware import DOCS_ASSETS, AuthMiddleware, BodyLimitMiddleware
+from callisto.api.openapi import describe_responses
 from callisto.api.routes import assistants, events, messages, models, runs, threads
 from callisto.config import Settings
 from callisto.engine.backends import make_credentials, make_event_log
@@ -87,6 +90,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> ASG
         lifespan=lifespan,
     )
     install_error_handlers(app)
+    describe_responses(app)
     # runs before threads: POST /threads/runs must not match POST /threads/{thread_id}.
     for module in (assistants, runs, events, threads, messages, models):
         app.include_router(module.router, prefix="/v1")
@@ -106,7 +110,32 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> ASG
             )
         return {"status": "ok", "version": __version__}
 
-    return install_middleware(app, keys=settings.api_keys(), max_body_bytes=settings.max_body_bytes)
+    return wrap_in_middleware(app, settings)
+
+
+def wrap_in_middleware(app: FastAPI, settings: Settings) -> ASGIApp:
+    """Return ``app`` inside, from the outside in: CORS (when origins are configured),
+    authentication, the per-client limits, then the body's size and time limits.
+
+    CORS is outermost so that a browser's preflight needs no key and every answer, a 401 or a
+    429 included, carries the headers the browser needs to read it.
+    """
+    rate, burst, runs = settings.client_limits()
+    wrapped: ASGIApp = BodyLimitMiddleware(
+        app, settings.max_body_bytes, timeout=settings.limits.body_timeout
+    )
+    wrapped = RateLimitMiddleware(wrapped, Limits(rate, burst, runs), database_active_runs(app))
+    wrapped = AuthMiddleware(wrapped, settings.api_keys())
+    if settings.cors_origins:
+        wrapped = CORSMiddleware(
+            wrapped,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST", "PUT", "DELETE", "OPTIONS"],
+            allow_headers=["*"],
+            expose_headers=["retry-after", "openai-poll-after-ms", "x-request-id"],
+            max_age=600,
+        )
+    return wrapped
 
 
 def server_state_from(app: FastAPI) -> ServerState:

@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DataError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from callisto.errors import CallistoError
 
@@ -205,7 +206,14 @@ def install_error_handlers(app: FastAPI) -> None:
         if exc.status_code == 404:
             message = not_found_message(request.method, request.url.path)
         elif exc.status_code == 405:
-            message = f"Method {request.method} is not allowed on {request.url.path}."
+            allowed = allowed_methods(app, request)
+            response = error_response(
+                405,
+                f"Method {request.method} is not allowed on {request.url.path} "
+                f"(allowed: {', '.join(allowed)}).",
+            )
+            response.headers["Allow"] = ", ".join(allowed)
+            return response
         else:
             message = str(exc.detail)
         return error_response(exc.status_code, message)
@@ -216,3 +224,22 @@ def install_error_handlers(app: FastAPI) -> None:
         return error_response(
             500, "The server had an error while processing your request.", "server_error"
         )
+
+
+_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+
+
+def allowed_methods(app: FastAPI, request: Request) -> list[str]:
+    """Return every method some route answers on the request's path.
+
+    Starlette's own ``Allow`` names only the methods of the first route whose path matched,
+    while a path such as ``/v1/assistants`` has a route per method; so each method is tried
+    against the app's routes.
+    """
+    allowed = []
+    for method in _METHODS:
+        # A fresh scope: the request's own carries the state of its routing so far.
+        scope = {"type": "http", "path": request.url.path, "root_path": "", "method": method}
+        if any(route.matches(scope)[0] is Match.FULL for route in app.router.routes):
+            allowed.append(method)
+    return allowed

@@ -1,4 +1,4 @@
-"""ASGI middleware: API-key authentication and the request body size limit.
+"""ASGI middleware: API-key authentication, and the request body's size and time limits.
 
 Written as plain ASGI (not ``BaseHTTPMiddleware``) so streaming responses pass through
 untouched and each request pays one function call, not a task.
@@ -6,9 +6,9 @@ untouched and each request pays one function call, not a task.
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import json
-from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -22,8 +22,17 @@ OPEN_PREFIXES = (DOCS_ASSETS + "/",)
 """Prefixes served without a key: the viewers' scripts and styles."""
 
 
-async def _send_error(send: Send, status: int, message: str, error_type: str) -> None:
-    body = json.dumps(error_body(message, error_type)).encode()
+async def send_error(
+    send: Send,
+    status: int,
+    message: str,
+    error_type: str = "invalid_request_error",
+    *,
+    code: str | None = None,
+    headers: list[tuple[bytes, bytes]] | None = None,
+) -> None:
+    """Send a whole error response in OpenAI's shape, from ASGI middleware."""
+    body = json.dumps(error_body(message, error_type, code=code)).encode()
     await send(
         {
             "type": "http.response.start",
@@ -31,6 +40,7 @@ async def _send_error(send: Send, status: int, message: str, error_type: str) ->
             "headers": [
                 (b"content-type", b"application/json"),
                 (b"content-length", str(len(body)).encode()),
+                *(headers or []),
             ],
         }
     )
@@ -44,6 +54,14 @@ def _header(scope: Scope, name: bytes) -> bytes | None:
     return None
 
 
+def presented_key(scope: Scope) -> bytes | None:
+    """Return the API key a request presents (``Authorization: Bearer`` or ``X-API-Key``)."""
+    auth = _header(scope, b"authorization")
+    if auth is not None and auth[:7].lower() == b"bearer ":
+        return auth[7:].strip()
+    return _header(scope, b"x-api-key")
+
+
 class AuthMiddleware:
     """Require ``Authorization: Bearer <key>`` (or ``X-API-Key``) when keys are configured."""
 
@@ -54,17 +72,12 @@ class AuthMiddleware:
 
     def _refusal(self, scope: Scope) -> str | None:
         """Return why the request is refused, ``None`` when it carries a configured key."""
-        presented: bytes | None = None
-        auth = _header(scope, b"authorization")
-        if auth is not None and auth[:7].lower() == b"bearer ":
-            presented = auth[7:].strip()
-        if presented is None:
-            presented = _header(scope, b"x-api-key")
+        presented = presented_key(scope)
         if presented is None:
             return (
                 "You didn't provide an API key. Pass it as 'Authorization: Bearer <key>' "
                 "(the OpenAI SDK does this with api_key=...)."
-                if auth is None
+                if _header(scope, b"authorization") is None
                 else "The Authorization header carries no API key. "
                 "Pass it as 'Authorization: Bearer <key>'."
             )
@@ -88,20 +101,23 @@ class AuthMiddleware:
         if refusal is None:
             await self.app(scope, receive, send)
             return
-        await _send_error(send, 401, refusal, "invalid_request_error")
+        await send_error(send, 401, refusal, "invalid_request_error")
 
 
 class BodyLimitMiddleware:
-    """Refuse request bodies larger than a limit with a 400 in OpenAI's shape.
+    """Refuse request bodies larger than a limit with a 400 in OpenAI's shape, and bodies that
+    take longer than ``timeout`` seconds to arrive with a 408.
 
     400 rather than 413: the SDK treats both as final, and the API groups every malformed
-    request under 400.
+    request under 400. The time limit cuts off clients that send a body slowly to hold a
+    connection and its memory.
     """
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
-        """Wrap ``app`` with a limit of ``max_bytes`` per request body."""
+    def __init__(self, app: ASGIApp, max_bytes: int, timeout: float | None = None) -> None:
+        """Wrap ``app`` with a limit of ``max_bytes`` and ``timeout`` seconds per request body."""
         self.app = app
         self.max_bytes = max_bytes
+        self.timeout = timeout
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Check Content-Length up front, and count chunked bodies before the app sees them.
@@ -120,21 +136,22 @@ class BodyLimitMiddleware:
         if length is None and _header(scope, b"transfer-encoding") is None:
             await self.app(scope, receive, send)  # no body
             return
-        chunks: list[bytes] = []
-        received = 0
-        while True:
-            message = await receive()
-            if message["type"] != "http.request":  # the client went away
-                return
-            chunk = message.get("body", b"")
-            received += len(chunk)
-            if received > self.max_bytes:
-                await self._too_large(send)
-                return
-            chunks.append(chunk)
-            if not message.get("more_body", False):
-                break
-        body = b"".join(chunks)
+        try:
+            async with asyncio.timeout(self.timeout):
+                body = await self._read(receive)
+        except TimeoutError:
+            await send_error(
+                send,
+                408,
+                f"The request body did not arrive within {self.timeout:g} seconds.",
+                headers=[(b"connection", b"close")],
+            )
+            return
+        if body is None:  # the client went away
+            return
+        if len(body) > self.max_bytes:
+            await self._too_large(send)
+            return
         replayed = False
 
         async def replay_receive() -> Message:
@@ -146,15 +163,24 @@ class BodyLimitMiddleware:
 
         await self.app(scope, replay_receive, send)
 
+    async def _read(self, receive: Receive) -> bytes | None:
+        """Return the body, cut off past the limit; ``None`` when the client went away."""
+        chunks: list[bytes] = []
+        received = 0
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                return None
+            chunk = message.get("body", b"")
+            received += len(chunk)
+            chunks.append(chunk)
+            if received > self.max_bytes or not message.get("more_body", False):
+                return b"".join(chunks)
+
     async def _too_large(self, send: Send) -> None:
-        await _send_error(
+        await send_error(
             send,
             400,
             f"Request body too large: the limit is {self.max_bytes} bytes.",
             "invalid_request_error",
         )
-
-
-def install_middleware(app: Any, *, keys: list[str], max_body_bytes: int) -> ASGIApp:
-    """Return ``app`` wrapped in the body limit and, outside it, authentication."""
-    return AuthMiddleware(BodyLimitMiddleware(app, max_body_bytes), keys)

@@ -7,42 +7,82 @@ ignored setting. Responses are built by ``callisto.store.wire``.
 from __future__ import annotations
 
 import math
+import re
 from typing import Annotated, Any, Literal
 
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from callisto.engine.toolschema import external_reference
+from callisto.engine.toolschema import external_reference, schema_problem
 
 FUNCTION_NAME_PATTERN = r"^[a-zA-Z0-9_-]{1,64}$"
 # Counts and token limits are stored in 32-bit integer columns (PostgreSQL ``integer``).
 MAX_INT32 = 2**31 - 1
 
 
+MAX_JSON_DEPTH = 64
+"""The deepest nesting of objects and arrays accepted in a request body.
+
+Deeper JSON is stored by both databases but cannot be read back (serialisers give up near 255
+levels) and cannot be checked as a schema (validation recurses once per level).
+"""
+
+MAX_INSTRUCTIONS_CHARS = 256_000
+"""The longest ``instructions`` (and ``additional_instructions``, and a message's text), as
+OpenAI caps them."""
+
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _where(path: str) -> str:
+    # A path into deeply nested JSON can be longer than anyone reads.
+    where = path or "body"
+    return where if len(where) <= 80 else where[:77] + "..."
+
+
+def _text_problem(text: str, what: str) -> str | None:
+    if "\x00" in text:
+        return f"{what} contains a NUL character (\\u0000)"
+    if _LONE_SURROGATE.search(text) is not None:
+        return f"{what} contains a lone surrogate (\\ud800-\\udfff), which is not Unicode text"
+    return None
+
+
 def unstorable_value(value: Any) -> str | None:
     """Return a description of the first value in ``value`` that cannot be stored, or ``None``.
 
-    JSON as Python parses it may hold what no database column accepts: the NUL character
-    (PostgreSQL refuses it in text and JSONB) and ``NaN``/``Infinity`` (not JSON at all, and
-    refused by JSONB). Walked without recursion, so a deeply nested body cannot exhaust the stack.
+    JSON as Python parses it may hold what no database column accepts, or what is stored but
+    cannot be read back: the NUL character (PostgreSQL refuses it in text and JSONB), lone
+    surrogates such as ``"\\ud800"`` (SQLite stores them; every later read fails to decode),
+    ``NaN``/``Infinity`` (not JSON at all, and refused by JSONB), and nesting deeper than
+    :data:`MAX_JSON_DEPTH`. Walked without recursion, so a deeply nested body cannot exhaust
+    the stack.
     """
-    stack: list[tuple[str, Any]] = [("", value)]
+    stack: list[tuple[str, Any, int]] = [("", value, 0)]
     while stack:
-        path, item = stack.pop()
+        path, item, depth = stack.pop()
         if isinstance(item, str):
-            if "\x00" in item:
-                return f"the text at '{path or 'body'}' contains a NUL character (\\u0000)"
+            problem = _text_problem(item, f"the text at '{_where(path)}'")
+            if problem is not None:
+                return problem
         elif isinstance(item, float):
             if not math.isfinite(item):
-                return f"the number at '{path or 'body'}' is not finite ({item})"
-        elif isinstance(item, dict):
+                return f"the number at '{_where(path)}' is not finite ({item})"
+        elif isinstance(item, dict | list):
+            if depth >= MAX_JSON_DEPTH:
+                return (
+                    f"the value at '{_where(path)}' nests objects and arrays more than "
+                    f"{MAX_JSON_DEPTH} levels deep"
+                )
+            if isinstance(item, list):
+                stack.extend((f"{path}[{i}]", child, depth + 1) for i, child in enumerate(item))
+                continue
             for key, child in item.items():
-                if "\x00" in key:
-                    return f"a key at '{path or 'body'}' contains a NUL character (\\u0000)"
-                stack.append((f"{path}.{key}" if path else key, child))
-        elif isinstance(item, list):
-            stack.extend((f"{path}[{i}]", child) for i, child in enumerate(item))
+                problem = _text_problem(key, f"a key at '{_where(path)}'")
+                if problem is not None:
+                    return problem
+                stack.append((f"{path}.{key}" if path else key, child, depth + 1))
     return None
 
 
@@ -77,6 +117,7 @@ def check_metadata(value: dict[str, Any] | None) -> dict[str, Any] | None:
 
 
 Metadata = Annotated[dict[str, Any] | None, Field(default=None)]
+Instructions = Annotated[str | None, Field(max_length=MAX_INSTRUCTIONS_CHARS)]
 
 
 class WithMetadata(Strict):
@@ -118,6 +159,11 @@ class FunctionDefinition(Strict):
                     f"'{pointer or '/'}' ({ref[:200]!r}); only references inside the schema "
                     "(starting with '#') are allowed, and nothing is ever fetched"
                 )
+            problem = schema_problem(self.parameters)
+            if problem is not None:
+                raise ValueError(
+                    f"the parameters of function '{self.name}' cannot be used: {problem}"
+                )
         return self
 
 
@@ -142,7 +188,22 @@ class FileSearchTool(Strict):
 
 
 Tool = Annotated[FunctionTool | CodeInterpreterTool | FileSearchTool, Field(discriminator="type")]
-Tools = Annotated[list[Tool], Field(max_length=128)]
+MAX_TOOLS = 128
+"""The most tools one assistant or run may have, as OpenAI allows."""
+
+
+def _distinct_function_names(tools: list[Any]) -> list[Any]:
+    seen: set[str] = set()
+    for tool in tools:
+        if isinstance(tool, FunctionTool):
+            name = tool.function.name
+            if name in seen:
+                raise ValueError(f"two tools are named '{name}'; function names must be unique")
+            seen.add(name)
+    return tools
+
+
+Tools = Annotated[list[Tool], Field(max_length=MAX_TOOLS), AfterValidator(_distinct_function_names)]
 
 
 class TextFormat(Strict):
@@ -165,7 +226,7 @@ class TextPart(Strict):
     """A text content part of a new message."""
 
     type: Literal["text"]
-    text: Annotated[str, Field(min_length=1)]
+    text: Annotated[str, Field(min_length=1, max_length=MAX_INSTRUCTIONS_CHARS)]
 
 
 ImageDetail = Literal["auto", "low", "high"]
@@ -206,7 +267,10 @@ class MessageCreate(WithMetadata):
     """POST /threads/{id}/messages, and items of a thread's initial messages."""
 
     role: Literal["user", "assistant"]
-    content: Annotated[str, Field(min_length=1)] | Annotated[list[ContentPart], Field(min_length=1)]
+    content: (
+        Annotated[str, Field(min_length=1, max_length=MAX_INSTRUCTIONS_CHARS)]
+        | Annotated[list[ContentPart], Field(min_length=1)]
+    )
     attachments: list[dict[str, Any]] | None = None
 
 
@@ -219,7 +283,7 @@ class AssistantFields(WithMetadata):
 
     name: Annotated[str | None, Field(max_length=256)] = None
     description: Annotated[str | None, Field(max_length=512)] = None
-    instructions: Annotated[str | None, Field(max_length=256_000)] = None
+    instructions: Instructions = None
     tools: Tools | None = None
     tool_resources: dict[str, Any] | None = None
     temperature: Annotated[float | None, Field(ge=0, le=2)] = None
@@ -289,7 +353,7 @@ class RunFields(WithMetadata):
 
     assistant_id: str
     model: str | None = None
-    instructions: str | None = None
+    instructions: Instructions = None
     tools: Tools | None = None
     temperature: Annotated[float | None, Field(ge=0, le=2)] = None
     top_p: Annotated[float | None, Field(ge=0, le=1)] = None
@@ -306,7 +370,7 @@ class RunFields(WithMetadata):
 class RunCreate(RunFields):
     """POST /threads/{id}/runs."""
 
-    additional_instructions: str | None = None
+    additional_instructions: Instructions = None
     additional_messages: list[MessageCreate] | None = None
 
 

@@ -30,7 +30,7 @@ from callisto.engine.prompt import build_request, history
 from callisto.engine.replies import ReplyRecorder
 from callisto.engine.retry import RetryPolicy
 from callisto.engine.runsteps import remove_open_parts, settle_open_parts
-from callisto.engine.toolcheck import CallProblem, check_calls, repair_messages
+from callisto.engine.toolcheck import CallProblem, check_calls_off_loop, repair_messages
 from callisto.errors import CallistoError, ProviderError, ProviderTimeout
 from callisto.providers.base import (
     ChatMessage,
@@ -187,7 +187,7 @@ class TurnRunner:
             calls = recorder.tool_calls()
             if not run.parallel_tool_calls:
                 calls = calls[:1]
-            valid, problems = check_calls(calls, request.tools)
+            valid, problems = await check_calls_off_loop(calls, request.tools)
             if problems and repairs < self.settings.tool_call_retries:
                 repairs += 1
                 await self._refuse_round(turn, run, recorder, problems)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import email.utils
+import re
 import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -184,15 +185,35 @@ def parse_retry_after(value: str | None) -> float | None:
     return None
 
 
-def redact(text: str, secret: str | None) -> str:
-    """Return ``text`` with every occurrence of ``secret`` masked.
+# A key as APIs echo it half-masked: "sk-proj-****...****abcd", "sk-ab...wxyz", "sk-••••wxyz".
+_MASKED_KEY = re.compile(r"[\w.\-]*(?:[*•]{3,}|\.{3}|…)[\w\-]*")
+_MASKS = re.compile(r"[*•]{3,}|\.{3}|…")
+_LEAST_FRAGMENT = 3
 
-    APIs sometimes echo a rejected key back in their error message; that message ends up in a
-    run's ``last_error``, which API clients read.
+
+def redact(text: str, secret: str | None) -> str:
+    """Return ``text`` with ``secret`` masked, whole or as an API echoes it half-masked.
+
+    APIs sometimes echo a rejected key back in their error message, whole or as its first and
+    last characters around asterisks (OpenAI: ``sk-proj-****...abcd``); that message ends up
+    in a run's ``last_error``, which API clients read, and in the log. A masked form is
+    removed when its visible start is a start of ``secret`` or its visible end an end of it
+    (at least three characters), so unrelated text with asterisks stays.
     """
-    if secret:
-        return text.replace(secret, "***")
-    return text
+    if not secret:
+        return text
+    text = text.replace(secret, "***")
+
+    def fragment(match: re.Match[str]) -> str:
+        parts = _MASKS.split(match.group(0))
+        head, tail = parts[0], parts[-1]
+        if (len(head) >= _LEAST_FRAGMENT and secret.startswith(head)) or (
+            len(tail) >= _LEAST_FRAGMENT and secret.endswith(tail)
+        ):
+            return "***"
+        return match.group(0)
+
+    return _MASKED_KEY.sub(fragment, text)
 
 
 def error_for_status(

@@ -31,19 +31,28 @@ class ThreadedServer:
         port: The port bound (chosen by the OS).
     """
 
-    def __init__(self, app: Any, *, startup_timeout: float = 10.0, lifespan: bool = False) -> None:
+    def __init__(
+        self,
+        app: Any,
+        *,
+        startup_timeout: float = 10.0,
+        lifespan: bool = False,
+        uvicorn_options: dict[str, Any] | None = None,
+    ) -> None:
         """Prepare the server; nothing is bound until :meth:`start` or ``with``.
 
         Args:
             app: Any ASGI application (Starlette, FastAPI, ...).
             startup_timeout: Seconds to wait for uvicorn to start accepting connections.
             lifespan: Run the app's lifespan (start-up and shutdown) handlers.
+            uvicorn_options: More keyword arguments for ``uvicorn.Config``.
         """
         self.app = app
         self.host = "127.0.0.1"
         self.port = 0
         self._startup_timeout = startup_timeout
         self._lifespan = lifespan
+        self._uvicorn_options = uvicorn_options or {}
         self._socket: socket.socket | None = None
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
@@ -75,6 +84,7 @@ class ThreadedServer:
             ws="none",  # the apps served here speak HTTP only; loop and http stay "auto"
             # Streams that a test abandons must not hold shutdown for long.
             timeout_graceful_shutdown=1,
+            **self._uvicorn_options,
         )
         server = uvicorn.Server(config)
         self._server = server

@@ -14,10 +14,13 @@ from callisto.testing._server import ThreadedServer
 def serve_callisto(settings: Settings | None = None, **overrides: Any) -> Iterator[ThreadedServer]:
     """Start Callisto with ``settings`` (or ``Settings(**overrides)``); stop it on exit.
 
-    The server's lifespan runs: migrations at start, runs resumed, the sweeper started.
+    The server's lifespan runs: migrations at start, runs resumed, the sweeper started. The
+    connection limits are those of ``callisto serve``.
     """
     from callisto.api.app import create_app
+    from callisto.api.serving import server_options
 
     settings = settings or Settings(**overrides)
-    with ThreadedServer(create_app(settings), lifespan=True) as server:
+    app = create_app(settings)
+    with ThreadedServer(app, lifespan=True, uvicorn_options=server_options(settings)) as server:
         yield server

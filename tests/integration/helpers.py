@@ -68,3 +68,19 @@ def start(
         thread_id=thread.id, assistant_id=assistant.id, **run_kwargs
     )
     return assistant, thread, run
+
+
+def nested_schema(levels: int) -> Any:
+    """A JSON Schema of arrays nested ``levels`` deep, strings at the bottom."""
+    value: Any = {"type": "string"}
+    for _ in range(levels):
+        value = {"type": "array", "items": value}
+    return value
+
+
+def function_tool(name: str = "f", parameters: Any = None) -> dict[str, Any]:
+    """A function tool named ``name`` (an object with no properties unless ``parameters``)."""
+    return {
+        "type": "function",
+        "function": {"name": name, "parameters": parameters or {"type": "object"}},
+    }

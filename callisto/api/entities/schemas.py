@@ -12,7 +12,7 @@ from typing import Any
 
 from pydantic import ConfigDict, Field, field_validator
 
-from callisto.api.schemas import Strict, check_metadata
+from callisto.api.schemas import Instructions, Strict, check_metadata
 
 
 class Lenient(Strict):
@@ -57,7 +57,7 @@ class RunCreate(WithMetaData):
     id: str | None = None
     assistant_id: str
     thread_id: str
-    instructions: str | None = None
+    instructions: Instructions = None
     model: str | None = None
     tool_choice: str | None = None
     parallel_tool_calls: bool | None = None
@@ -91,7 +91,7 @@ class AssistantCreate(WithMetaData):
     name: str = Field(default="", max_length=256)
     description: str | None = Field(default=None, max_length=512)
     model: str = Field(min_length=1, max_length=256)
-    instructions: str | None = None
+    instructions: Instructions = None
     tools: list[Any] | None = None
     tool_resources: dict[str, Any] | None = None
     temperature: float | None = Field(default=None, ge=0, le=2)
@@ -115,7 +115,7 @@ class AssistantUpdate(WithMetaData):
     name: str | None = Field(default=None, max_length=256)
     description: str | None = Field(default=None, max_length=512)
     model: str | None = Field(default=None, min_length=1, max_length=256)
-    instructions: str | None = None
+    instructions: Instructions = None
     temperature: float | None = Field(default=None, ge=0, le=2)
     top_p: float | None = Field(default=None, ge=0, le=1)
     tools: list[Any] | None = None

@@ -15,7 +15,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from callisto.api.schemas import FunctionTool, dump
+from callisto.api.schemas import MAX_TOOLS, FunctionTool, dump
 from callisto.errors import InvalidRequest
 
 TOOL_ID_PREFIX = "tool_"
@@ -56,7 +56,16 @@ def function_tools(tools: list[Any] | None) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     for spec in tools or []:
         if isinstance(spec, dict) and spec.get("type", "function") == "function":
-            out.append(function_tool(spec, param="tools"))
+            tool = function_tool(spec, param="tools")
+            if any(t["function"]["name"] == tool["function"]["name"] for t in out):
+                raise InvalidRequest(
+                    f"Two tools are named '{tool['function']['name']}'; function names must "
+                    "be unique.",
+                    param="tools",
+                )
+            out.append(tool)
+    if len(out) > MAX_TOOLS:
+        raise InvalidRequest(f"An assistant may have at most {MAX_TOOLS} tools.", param="tools")
     return out
 
 
@@ -83,6 +92,8 @@ def with_tool(tools: list[Any], tool: dict[str, Any]) -> list[Any]:
     """Return ``tools`` with ``tool`` added, replacing a function of the same name."""
     name = tool["function"]["name"]
     kept = [t for t in tools if not (t.get("type") == "function" and t["function"]["name"] == name)]
+    if len(kept) >= MAX_TOOLS:
+        raise InvalidRequest(f"An assistant may have at most {MAX_TOOLS} tools.")
     return [*kept, tool]
 
 
