@@ -13,6 +13,7 @@ from pydantic import BaseModel
 
 from callisto.config import (
     ChatSettings,
+    LimitSettings,
     ModelSettings,
     ProviderSettings,
     RunSettings,
@@ -34,7 +35,7 @@ def _shown(value: Any) -> str:
     """A default as the reference writes it."""
     if value is None:
         return "unset"
-    if value == {}:
+    if value == {} or value == []:
         return "none"
     if isinstance(value, str):
         return f"`{value}`"
@@ -48,6 +49,7 @@ def _settings() -> list[tuple[str, type[BaseModel], str]]:
     tables = {
         (Settings, "runs"),
         (Settings, "chat"),
+        (Settings, "limits"),
         (Settings, "providers"),
         (ProviderSettings, "models"),
     }
@@ -56,6 +58,7 @@ def _settings() -> list[tuple[str, type[BaseModel], str]]:
         ("", Settings),
         ("runs.", RunSettings),
         ("chat.", ChatSettings),
+        ("limits.", LimitSettings),
         ("providers.NAME.", ProviderSettings),
         ("providers.NAME.models.MODEL.", ModelSettings),
     ):
