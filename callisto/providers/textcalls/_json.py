@@ -107,11 +107,11 @@ def json_sequence_end(text: str, pos: int, final: bool, memo: ScanMemo | None = 
         end = more
 
 
-def loads_lenient(text: str) -> Any:
-    """Decode one JSON value as models write it, or raise ``ValueError``.
+def loads_whole(text: str) -> Any:
+    """Decode text that is exactly one JSON value or Python literal, or raise ``ValueError``.
 
-    Accepts trailing text after a complete value and, failing JSON, a Python literal (single
-    quotes, ``True``/``None``), which some models emit.
+    Python literals (single quotes, ``True``/``None``) are what some models write; they are
+    read with :func:`ast.literal_eval`, which accepts literals only and evaluates nothing.
     """
     text = text.strip()
     try:
@@ -119,14 +119,23 @@ def loads_lenient(text: str) -> Any:
     except ValueError:
         pass
     try:
-        value, _ = json.JSONDecoder().raw_decode(text)
-        return value
-    except ValueError:
-        pass
-    try:
         return ast.literal_eval(text)
     except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError) as exc:
         raise ValueError("not a JSON value") from exc
+
+
+def loads_lenient(text: str) -> Any:
+    """Decode one JSON value as models write it, or raise ``ValueError``.
+
+    Like :func:`loads_whole`, and a complete JSON value followed by other text counts too: for
+    finding calls in a body, never for reading arguments (see :func:`arguments_json`).
+    """
+    try:
+        return loads_whole(text)
+    except ValueError:
+        pass
+    value, _ = json.JSONDecoder().raw_decode(text.strip())
+    return value
 
 
 def split_values(text: str) -> list[Any] | None:
@@ -193,7 +202,8 @@ def arguments_json(value: Any) -> str | None:
     """Return ``value`` as a JSON object string, or ``None`` when it cannot be one.
 
     ``None`` or an empty string gives ``"{}"``; a string holding a JSON object is decoded first,
-    so arguments a model already encoded are not encoded twice.
+    so arguments a model already encoded are not encoded twice. A string with anything after
+    the object is not arguments: what the model meant by the rest cannot be known.
     """
     if value is None:
         return "{}"
@@ -201,7 +211,7 @@ def arguments_json(value: Any) -> str | None:
         if not value.strip():
             return "{}"
         try:
-            value = loads_lenient(value)
+            value = loads_whole(value)
         except ValueError:
             return None
     if not isinstance(value, dict):

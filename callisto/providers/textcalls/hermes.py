@@ -19,10 +19,13 @@ from ._family import (
     ToolResult,
     parsed_arguments,
     tools_json_lines,
-    until,
 )
+from ._tags import QWEN3_TAGS, section_end
 
-TOOL_CALL_TAG = Opener("<tool_call>", until("</tool_call>"), json_calls)
+# The region ends where a qwen3 xml body ends when it holds one, since ``auto`` reads both
+# families' bodies in one ``<tool_call>`` region.
+TOOL_CALL_END = section_end(QWEN3_TAGS, "</tool_call>")
+TOOL_CALL_TAG = Opener("<tool_call>", TOOL_CALL_END, json_calls)
 
 
 class TaggedJsonStyle(PromptStyle):

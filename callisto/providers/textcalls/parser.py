@@ -147,7 +147,7 @@ class TextCallParser:
         opener = self._inside
         assert opener is not None
         body_start = 0 if opener.keep_marker else len(opener.marker)
-        span = opener.find_end(self._buf, body_start, final, self._memo)
+        span = opener.find_end(self._buf, body_start, final, self._memo, self._tools)
         if span is None:
             return False
         body_end = max(span[0], body_start)
@@ -163,6 +163,8 @@ class TextCallParser:
         calls, rejected = self._vet(parsed)
         if parsed is None:
             rejected.append(RejectedCall("malformed", region))
+        else:
+            self._emit_text(events, parsed.content)
         self._lock_family(opener)
         for call in calls:
             call_id = call.id or self._new_id()  # after the lock: auto may have chosen a family

@@ -8,7 +8,15 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from textcall_cases import ALL_TYPES, CASE_IDS, CASES, TOOLS, TRICKY_CITY, FamilyCase
+from textcall_cases import (
+    ALL_TYPES,
+    CASE_IDS,
+    CASES,
+    TOOLS,
+    TRICKY_CITY,
+    FamilyCase,
+    feed_in_pieces,
+)
 
 from callisto.providers.base import TextDelta, ToolCallDelta
 from callisto.providers.textcalls import TextCallParser, get_family, parse_text
@@ -35,13 +43,7 @@ def replies(case: FamilyCase) -> list[str]:
 def streamed(family: str, text: str, cuts: list[int]) -> tuple[str, list[Any], list[Any]]:
     """Parse ``text`` fed in pieces cut at ``cuts``; check the event protocol on the way."""
     parser = TextCallParser(get_family(family), TOOLS)
-    events: list[TextDelta | ToolCallDelta] = []
-    last = 0
-    for cut in sorted(cuts):
-        events += parser.feed(text[last:cut])
-        last = cut
-    events += parser.feed(text[last:])
-    events += parser.finish()
+    events = feed_in_pieces(parser, text, cuts)
     content = "".join(e.text for e in events if isinstance(e, TextDelta))
     calls = [e for e in events if isinstance(e, ToolCallDelta)]
     assert [c.index for c in calls] == list(range(len(calls)))
@@ -168,13 +170,7 @@ def test_any_json_arguments_round_trip(
 
 
 def streamed_unchecked(family: str, text: str, cuts: list[int]) -> list[Any]:
-    parser = TextCallParser(get_family(family), tools=None)
-    events = []
-    last = 0
-    for cut in sorted(cuts):
-        events += parser.feed(text[last:cut])
-        last = cut
-    events += parser.feed(text[last:]) + parser.finish()
+    events = feed_in_pieces(TextCallParser(get_family(family), tools=None), text, cuts)
     return [(e.name, json.loads(e.arguments)) for e in events if isinstance(e, ToolCallDelta)]
 
 

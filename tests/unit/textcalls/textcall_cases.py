@@ -13,9 +13,23 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from callisto.providers.base import ToolSpec
+from callisto.providers.base import TextDelta, ToolCallDelta, ToolSpec
+from callisto.providers.textcalls import TextCallParser
 
 Call = tuple[str, dict[str, Any]]
+
+
+def feed_in_pieces(
+    parser: TextCallParser, text: str, cuts: list[int]
+) -> list[TextDelta | ToolCallDelta]:
+    """Feed ``text`` to ``parser`` cut at ``cuts`` (any order), finish, and return the events."""
+    events: list[TextDelta | ToolCallDelta] = []
+    last = 0
+    for cut in sorted(cuts):
+        events += parser.feed(text[last:cut])
+        last = cut
+    return events + parser.feed(text[last:]) + parser.finish()
+
 
 WEATHER = ToolSpec(
     "get_weather",
