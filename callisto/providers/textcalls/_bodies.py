@@ -5,9 +5,10 @@ Calls whose arguments are tags with raw-text values are read in ``_tags.py``.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
-from ._family import BodyParse, Candidate, Opener, ToolIndex, json_sequence
+from ._family import BodyParse, BodyParser, Candidate, Opener, ToolIndex, json_sequence
 from ._json import dumps, split_values
 from ._schema import coerce_text, property_schema
 
@@ -85,6 +86,23 @@ def typed_arguments(name: str, pairs: list[tuple[str, str]], tools: ToolIndex) -
     """Build an arguments object from ``(key, raw text)`` pairs, typed by the tool's schema."""
     tool = tools.get(name) if tools is not None else None
     return {key: coerce_text(raw, property_schema(tool, key)) for key, raw in pairs}
+
+
+def first_recognised(parsers: Sequence[BodyParser]) -> BodyParser:
+    """Return a body parser that answers with the first of ``parsers`` that recognises a body."""
+
+    def parse(body: str, tools: ToolIndex) -> BodyParse | None:
+        for parser in parsers:
+            parsed = parser(body, tools)
+            if parsed is not None and parsed.candidates:
+                return parsed
+        for parser in parsers:
+            parsed = parser(body, tools)
+            if parsed is not None:
+                return parsed  # nothing readable as a call: report the first reading
+        return None
+
+    return parse
 
 
 # A reply that is only JSON: ordinary text unless it names an offered tool, so weak, and only

@@ -170,6 +170,16 @@ def parsed_arguments(call: ToolCall) -> Any:
         return call.arguments
 
 
+def json_call_objects(
+    calls: Sequence[ToolCall], before: str, after: str, key: str = "arguments"
+) -> str:
+    """Write each call as ``{"name": ..., key: {...}}`` between ``before`` and ``after``, one a line."""
+    return "\n".join(
+        before + json.dumps({"name": c.name, key: parsed_arguments(c)}, ensure_ascii=False) + after
+        for c in calls
+    )
+
+
 def argument_items(call: ToolCall) -> list[tuple[str, Any]]:
     """Return a call's arguments as ``(name, value)`` pairs; none when they are not an object."""
     args = parsed_arguments(call)

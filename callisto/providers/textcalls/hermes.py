@@ -6,7 +6,6 @@ open at the end of the reply still counts.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 
 from callisto.providers.base import ToolCall, ToolSpec
@@ -17,7 +16,7 @@ from ._family import (
     Opener,
     PromptStyle,
     ToolResult,
-    parsed_arguments,
+    json_call_objects,
     tools_json_lines,
 )
 from ._tags import QWEN3_TAGS, section_end
@@ -47,12 +46,7 @@ class TaggedJsonStyle(PromptStyle):
 
     def calls_text(self, calls: Sequence[ToolCall]) -> str:
         """Write each call in its own ``<tool_call>`` tag."""
-        return "\n".join(
-            "<tool_call>\n"
-            + json.dumps({"name": c.name, "arguments": parsed_arguments(c)}, ensure_ascii=False)
-            + "\n</tool_call>"
-            for c in calls
-        )
+        return json_call_objects(calls, "<tool_call>\n", "\n</tool_call>")
 
     def results_text(self, results: Sequence[ToolResult]) -> str:
         """Write each result in its own ``<tool_response>`` tag."""

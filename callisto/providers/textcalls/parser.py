@@ -165,7 +165,9 @@ class TextCallParser:
             rejected.append(RejectedCall("malformed", region))
         else:
             self._emit_text(events, parsed.content)
-        self._lock_family(opener)
+        if parsed is None or parsed.candidates or parsed.malformed:
+            # A region that held nothing (a stray token, a message header) settles nothing.
+            self._lock_family(opener)
         for call in calls:
             call_id = call.id or self._new_id()  # after the lock: auto may have chosen a family
             events.append(

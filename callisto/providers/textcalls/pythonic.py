@@ -66,8 +66,8 @@ def _parse(source: str) -> ast.expr | None:
         return None
 
 
-# A call that starts the list or follows a comma: ``[f(`` or ``, g(``.
-_CALL_HEAD = re.compile(r"(?:^|[\[,])\s*([A-Za-z_][\w.]*\s*\()")
+# A call that starts the list or follows a comma or a line break: ``[f(``, ``, g(``.
+_CALL_HEAD = re.compile(r"(?:^|[\[,\n])\s*([A-Za-z_][\w.]*\s*\()")
 
 
 def _salvage(source: str, tools: ToolIndex) -> BodyParse | None:
