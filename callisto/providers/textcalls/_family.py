@@ -278,7 +278,8 @@ def _nothing(
     return start, start
 
 
-def _no_calls(body: str, tools: ToolIndex) -> BodyParse:
+def no_calls(body: str, tools: ToolIndex) -> BodyParse:
+    """A body parser for regions that are neither content nor calls: they hold nothing."""
     return BodyParse()
 
 
@@ -288,4 +289,4 @@ def stray(marker: str) -> Opener:
     For a format's tokens that turn up outside a call (a section closed twice, say): they are
     not meant for the user, and not a call either.
     """
-    return Opener(marker, _nothing, _no_calls)
+    return Opener(marker, _nothing, no_calls)

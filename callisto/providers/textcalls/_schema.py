@@ -12,7 +12,6 @@ import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from callisto.engine.toolschema import local_validator
 from callisto.providers.base import ToolSpec
 
 from ._json import loads_whole
@@ -187,6 +186,8 @@ def _fits(args: dict[str, Any], tool: ToolSpec) -> bool:
     declared = props if isinstance(props, dict) else {}
     if any(key not in declared for key in args):
         return False
+    from callisto.engine.toolschema import local_validator  # jsonschema: only when needed
+
     try:
         return bool(local_validator(tool.parameters).is_valid(args))
     except Exception:  # a schema jsonschema cannot use fits nothing

@@ -7,7 +7,8 @@ that could still break that: decisions taken on a partial buffer.
 
 The parser holds text back in two cases only: a tail of the buffer that may be the start of a
 marker, and a region that an opener has started and that has not ended yet. Everything else goes
-out as content at once.
+out as content at once. Reasoning written as text (``<think>...</think>``) is never content, in
+any family (see ``reasoning.py``).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from callisto.providers.base import TextDelta, ToolCall, ToolCallDelta, ToolSpec
 
 from ._family import BodyParse, Family, Opener, ToolIndex
 from ._json import ScanMemo, arguments_json, skip_space
+from .reasoning import REASONING_OPENERS, THINK
 
 TextEvent = TextDelta | ToolCallDelta
 
@@ -66,18 +68,26 @@ class TextCallParser:
         call_count: How many calls were emitted so far.
     """
 
-    def __init__(self, family: Family, tools: Sequence[ToolSpec] | None = None) -> None:
+    def __init__(
+        self,
+        family: Family,
+        tools: Sequence[ToolSpec] | None = None,
+        *,
+        in_reasoning: bool = False,
+    ) -> None:
         """Create a parser.
 
         Args:
             family: The format family to recognise (see :func:`textcalls.get_family`).
             tools: The offered tools; calls naming others are rejected. ``None`` checks no names.
+            in_reasoning: The reply starts inside ``<think>`` (the template opened it in the
+                prompt): everything up to ``</think>`` is reasoning, all of it when none comes.
         """
         self._family = family
-        self._openers = family.openers
+        self._openers = (*REASONING_OPENERS, *family.openers)
         self._new_id = family.new_call_id
         self._tools: ToolIndex = None if tools is None else {t.name: t for t in tools}
-        self._buf = ""
+        self._buf = THINK[0] if in_reasoning else ""
         self._inside: Opener | None = None
         self._memo: ScanMemo = {}
         self._seen_text = False
@@ -210,11 +220,13 @@ class TextCallParser:
             m for m in self._family.members if any(o.marker == opener.marker for o in m.openers)
         ]
         if len(owners) == 1:
-            self._openers = owners[0].openers
+            self._openers = (*REASONING_OPENERS, *owners[0].openers)
             self._new_id = owners[0].new_call_id
         elif owners:
             markers = {o.marker for m in owners for o in m.openers}
-            self._openers = tuple(o for o in self._openers if o.marker in markers)
+            self._openers = tuple(
+                o for o in self._openers if o.marker in markers or o in REASONING_OPENERS
+            )
 
     def _emit_text(self, events: list[TextEvent], text: str) -> None:
         if not text:
