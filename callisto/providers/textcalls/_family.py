@@ -22,7 +22,7 @@ from typing import Any
 from callisto.ids import new_id
 from callisto.providers.base import ToolCall, ToolSpec
 
-from ._json import ScanMemo, bracket_end, json_sequence_end, skip_space
+from ._json import ScanMemo, bracket_end, find_resumed, json_sequence_end, skip_space
 from ._schema import text_value
 
 ToolIndex = Mapping[str, ToolSpec] | None
@@ -236,7 +236,7 @@ def until(close: str) -> EndFinder:
     def find(
         text: str, start: int, final: bool, memo: ScanMemo, tools: ToolIndex
     ) -> tuple[int, int] | None:
-        i = text.find(close, start)
+        i = find_resumed(text, close, start, memo)
         if i >= 0:
             return i, i + len(close)
         return (len(text), len(text)) if final else None

@@ -34,7 +34,32 @@ class _Scan:
 
 
 ScanMemo = dict[int, _Scan]
-"""Scans left open, by the index where their value opens; one memo per growing buffer."""
+"""Scans left open, by the index where their value opens; one memo per growing buffer.
+
+Negative keys are for the region's end finder: :func:`find_resumed` and :func:`grew_by`.
+"""
+
+_SEARCHED = -1
+_LOOKED = -2
+
+
+def find_resumed(text: str, needle: str, start: int, memo: ScanMemo) -> int:
+    """Return ``text.find(needle, start)``, not searching again what an earlier call searched.
+
+    For one needle per region (its closing tag): a long region streamed in small pieces then
+    costs one pass, not one pass per piece.
+    """
+    done = memo.get(_SEARCHED)
+    at = text.find(needle, max(start, done.at - len(needle) + 1) if done else start)
+    memo[_SEARCHED] = _Scan(len(text) if at < 0 else at, [], "")
+    return at
+
+
+def grew_by(text: str, memo: ScanMemo, char: str) -> bool:
+    """Whether ``char`` arrived in ``text`` since the previous call (always, the first time)."""
+    seen = memo.get(_LOOKED)
+    memo[_LOOKED] = _Scan(len(text), [], "")
+    return seen is None or text.find(char, seen.at) >= 0
 
 
 def bracket_end(text: str, pos: int, memo: ScanMemo | None = None) -> int | None:

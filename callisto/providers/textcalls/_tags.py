@@ -21,13 +21,14 @@ not close it) and reads the region's body, so whole and streamed parsing agree.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from ._family import BodyParse, Candidate, EndFinder, ToolIndex
-from ._json import ScanMemo, skip_space
+from ._json import ScanMemo, find_resumed, grew_by, skip_space
 from ._schema import coerce_text, property_schema
 
 Head = tuple[str, int, dict[str, str]]
@@ -187,8 +188,13 @@ def _may_become_any(text: str, k: int, grammar: TagGrammar) -> bool:
 
 
 def _first_of(text: str, pos: int, tags: tuple[str, ...]) -> int | None:
-    found = [i for i in (text.find(t, pos) for t in tags) if i >= 0]
-    return min(found) if found else None
+    m = _alternation(tags).search(text, pos)
+    return None if m is None else m.start()
+
+
+@functools.cache
+def _alternation(tags: tuple[str, ...]) -> re.Pattern[str]:
+    return re.compile("|".join(re.escape(t) for t in tags))
 
 
 def _scan_param(
@@ -280,6 +286,8 @@ def section_end(grammar: TagGrammar, close: str) -> EndFinder:
     def find(
         text: str, start: int, final: bool, memo: ScanMemo, tools: ToolIndex
     ) -> tuple[int, int] | None:
+        if not final and not grew_by(text, memo, ">"):
+            return _WAIT  # every tag that could end the section ends in ">"
         i = skip_space(text, start)
         if text.startswith(grammar.call_open, i):
             scan = scan_calls(text, i, grammar, tools, final)
@@ -290,7 +298,7 @@ def section_end(grammar: TagGrammar, close: str) -> EndFinder:
                 return i, i + len(close)
         elif not final and (i >= len(text) or _may_become(text, i, grammar.call_open)):
             return _WAIT
-        at = text.find(close, i)
+        at = find_resumed(text, close, i, memo)
         if at >= 0:
             return at, at + len(close)
         return (len(text), len(text)) if final else _WAIT
@@ -304,6 +312,8 @@ def one_call_end(grammar: TagGrammar) -> EndFinder:
     def find(
         text: str, start: int, final: bool, memo: ScanMemo, tools: ToolIndex
     ) -> tuple[int, int] | None:
+        if not final and not grew_by(text, memo, ">"):
+            return _WAIT
         call = _scan_call(text, start, grammar, tools, final)
         if call is None:
             return _WAIT

@@ -21,7 +21,7 @@ family with no calls, for removing reasoning from text that is not parsed for ca
 from __future__ import annotations
 
 from ._family import EndFinder, Family, Opener, PromptStyle, ToolIndex, no_calls, stray
-from ._json import ScanMemo, skip_space
+from ._json import ScanMemo, find_resumed, skip_space
 
 THINK = ("<think>", "</think>")
 SEED_THINK = ("<seed:think>", "</seed:think>")
@@ -33,7 +33,7 @@ def until_and_space(close: str) -> EndFinder:
     def find(
         text: str, start: int, final: bool, memo: ScanMemo, tools: ToolIndex
     ) -> tuple[int, int] | None:
-        at = text.find(close, start)
+        at = find_resumed(text, close, start, memo)
         if at < 0:
             return (len(text), len(text)) if final else None
         end = skip_space(text, at + len(close))
