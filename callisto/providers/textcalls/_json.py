@@ -33,11 +33,18 @@ class _Scan:
     quote: str
 
 
-ScanMemo = dict[int, _Scan]
+ScanMemo = dict[int, "_Scan | tuple[int, int]"]
 """Scans left open, by the index where their value opens; one memo per growing buffer.
 
-Negative keys are for the region's end finder: :func:`find_resumed` and :func:`grew_by`.
+Negative keys are for the region's end finder (:func:`find_resumed`, :func:`grew_by`); pairs
+are where a scan of tagged values may resume (``_tags.py``).
 """
+
+
+def _scan_at(memo: ScanMemo | None, key: int) -> _Scan | None:
+    found = memo.get(key) if memo is not None else None
+    return found if isinstance(found, _Scan) else None
+
 
 _SEARCHED = -1
 _LOOKED = -2
@@ -49,7 +56,7 @@ def find_resumed(text: str, needle: str, start: int, memo: ScanMemo) -> int:
     For one needle per region (its closing tag): a long region streamed in small pieces then
     costs one pass, not one pass per piece.
     """
-    done = memo.get(_SEARCHED)
+    done = _scan_at(memo, _SEARCHED)
     at = text.find(needle, max(start, done.at - len(needle) + 1) if done else start)
     memo[_SEARCHED] = _Scan(len(text) if at < 0 else at, [], "")
     return at
@@ -57,7 +64,7 @@ def find_resumed(text: str, needle: str, start: int, memo: ScanMemo) -> int:
 
 def grew_by(text: str, memo: ScanMemo, char: str) -> bool:
     """Whether ``char`` arrived in ``text`` since the previous call (always, the first time)."""
-    seen = memo.get(_LOOKED)
+    seen = _scan_at(memo, _LOOKED)
     memo[_LOOKED] = _Scan(len(text), [], "")
     return seen is None or text.find(char, seen.at) >= 0
 
@@ -74,7 +81,7 @@ def bracket_end(text: str, pos: int, memo: ScanMemo | None = None) -> int | None
         memo: Where earlier calls on shorter prefixes of ``text`` stopped: streaming a long
             value then costs one pass, not one pass per delta.
     """
-    scan = memo.get(pos) if memo is not None else None
+    scan = _scan_at(memo, pos)
     i, stack, quote = (scan.at, list(scan.stack), scan.quote) if scan else (pos, [], "")
     while i < len(text):
         ch = text[i]

@@ -105,7 +105,12 @@ _WAIT = None
 
 
 def scan_calls(
-    text: str, pos: int, grammar: TagGrammar, tools: ToolIndex, final: bool
+    text: str,
+    pos: int,
+    grammar: TagGrammar,
+    tools: ToolIndex,
+    final: bool,
+    memo: ScanMemo | None = None,
 ) -> _Scan | None:
     """Read the calls that follow ``pos`` one after another (whitespace between them).
 
@@ -119,7 +124,7 @@ def scan_calls(
             if not final and _may_become(text, i, grammar.call_open):
                 return _WAIT
             return scan
-        call = _scan_call(text, i, grammar, tools, final)
+        call = _scan_call(text, i, grammar, tools, final, memo)
         if call is None:
             return _WAIT
         end, candidate = call
@@ -144,7 +149,12 @@ def _declared(tools: ToolIndex, name: str) -> set[str] | None:
 
 
 def _scan_call(
-    text: str, i: int, grammar: TagGrammar, tools: ToolIndex, final: bool
+    text: str,
+    i: int,
+    grammar: TagGrammar,
+    tools: ToolIndex,
+    final: bool,
+    memo: ScanMemo | None = None,
 ) -> tuple[int, Candidate | None] | None:
     """Read one call at ``i``: its end, and the call (``None`` when it has no readable name)."""
     head = grammar.read_head(text, i + len(grammar.call_open))
@@ -157,7 +167,7 @@ def _scan_call(
     while True:
         k = skip_space(text, k)
         if text.startswith(grammar.param_open, k):
-            param = _scan_param(text, k, grammar, declared, final)
+            param = _scan_param(text, k, grammar, declared, final, memo)
             if param is None:
                 return _WAIT
             key, raw, attrs, k = param
@@ -198,14 +208,19 @@ def _alternation(tags: tuple[str, ...]) -> re.Pattern[str]:
 
 
 def _scan_param(
-    text: str, k: int, grammar: TagGrammar, declared: set[str] | None, final: bool
+    text: str,
+    k: int,
+    grammar: TagGrammar,
+    declared: set[str] | None,
+    final: bool,
+    memo: ScanMemo | None,
 ) -> tuple[str, str, dict[str, str], int] | None:
     """Read one parameter at ``k``: its key, raw value, attributes and where it ends."""
     head = grammar.read_head(text, k + len(grammar.param_open))
     if head is None:
         return ("", "", {}, len(text)) if final else _WAIT
     key, start, attrs = head
-    span = _value_end(text, start, grammar, declared, final)
+    span = _value_end(text, start, grammar, declared, final, memo)
     if span is None:
         return _WAIT
     raw = text[start : span[0]]
@@ -215,19 +230,29 @@ def _scan_param(
 
 
 def _value_end(
-    text: str, start: int, grammar: TagGrammar, declared: set[str] | None, final: bool
+    text: str,
+    start: int,
+    grammar: TagGrammar,
+    declared: set[str] | None,
+    final: bool,
+    memo: ScanMemo | None,
 ) -> tuple[int, int] | None:
-    """Return where a value ends and where the scan goes on, or ``None`` until known."""
+    """Return where a value ends and where the scan goes on, or ``None`` until known.
+
+    While streaming, the scan of a long value resumes where the previous one stopped (``memo``,
+    keyed by where the value starts), instead of reading the value again on every delta.
+    """
     tags = (grammar.param_close, grammar.param_open, grammar.call_open, grammar.call_close)
-    depth = 0  # calls written inside the value, still open
-    pos = start
+    # pos: where to look for the next tag; depth: calls written inside the value, still open.
+    pos, depth = _resume_point(memo, start, final)
     while (at := _first_of(text, pos, tags)) is not None:
         if text.startswith(grammar.param_open, at):
             if depth == 0:  # the next declared parameter: this value's close is missing
-                head = grammar.read_head(text, at + len(grammar.param_open))
-                if head is None and not final:
+                opens = _opens_declared(text, at, grammar, declared, final)
+                if opens is None:
+                    _save_point(memo, start, at, depth)
                     return _WAIT
-                if head is not None and (declared is None or head[0] in declared):
+                if opens:
                     return at, at
             pos = at + len(grammar.param_open)
             continue
@@ -243,15 +268,39 @@ def _value_end(
         if depth == 0:
             verdict = _ends_value(text, after, grammar, declared, final)
             if verdict is None:
+                _save_point(memo, start, at, depth)
                 return _WAIT
             if verdict:
                 return at, after
         pos = after
     if not final:
+        # A tag may be arriving at the very end: look there again next time.
+        _save_point(memo, start, max(pos, len(text) - max(map(len, tags)) + 1), depth)
         return _WAIT
     # No closing tag qualifies: the close is missing. End at the call's close, if any.
     nxt = text.find(grammar.call_close, start)
     return (nxt, nxt) if nxt >= 0 else (len(text), len(text))
+
+
+def _resume_point(memo: ScanMemo | None, start: int, final: bool) -> tuple[int, int]:
+    """Where the scan of the value at ``start`` resumes, and the depth there."""
+    found = memo.get(start) if memo is not None and not final else None
+    return found if isinstance(found, tuple) else (start, 0)
+
+
+def _save_point(memo: ScanMemo | None, start: int, at: int, depth: int) -> None:
+    if memo is not None:
+        memo[start] = (at, depth)
+
+
+def _opens_declared(
+    text: str, at: int, grammar: TagGrammar, declared: set[str] | None, final: bool
+) -> bool | None:
+    """Whether the parameter tag at ``at`` opens a declared parameter; ``None`` until known."""
+    head = grammar.read_head(text, at + len(grammar.param_open))
+    if head is None:
+        return False if final else _WAIT
+    return declared is None or head[0] in declared
 
 
 def _ends_value(
@@ -265,9 +314,9 @@ def _ends_value(
         return True
     if text.startswith(grammar.param_open, k):
         head = grammar.read_head(text, k + len(grammar.param_open))
-        if head is None:
-            return bool(final) or _WAIT
-        return declared is None or head[0] in declared
+        if head is None and final:
+            return True  # an unfinished tag at the end of the reply: the value ended before it
+        return _opens_declared(text, k, grammar, declared, final)
     if not final and _may_become_any(text, k, grammar):
         return _WAIT
     return False
@@ -290,7 +339,7 @@ def section_end(grammar: TagGrammar, close: str) -> EndFinder:
             return _WAIT  # every tag that could end the section ends in ">"
         i = skip_space(text, start)
         if text.startswith(grammar.call_open, i):
-            scan = scan_calls(text, i, grammar, tools, final)
+            scan = scan_calls(text, i, grammar, tools, final, memo)
             if scan is None:
                 return _WAIT
             i = skip_space(text, scan.end)
@@ -314,7 +363,7 @@ def one_call_end(grammar: TagGrammar) -> EndFinder:
     ) -> tuple[int, int] | None:
         if not final and not grew_by(text, memo, ">"):
             return _WAIT
-        call = _scan_call(text, start, grammar, tools, final)
+        call = _scan_call(text, start, grammar, tools, final, memo)
         if call is None:
             return _WAIT
         return call[0], call[0]

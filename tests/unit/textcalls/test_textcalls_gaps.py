@@ -252,3 +252,15 @@ def test_pythonic_broken_list_naming_no_tool_stays_content() -> None:
     text = "[see(above), and this(]"
     result = parse("pythonic", text, tools=(TIME, SEARCH))
     assert (result.content, result.calls) == (text, ())
+
+
+def test_long_value_with_many_closing_tags_streams_whole() -> None:
+    # The value scan resumes between deltas; it must still find the same end.
+    value = "".join(f'line {i}: "</parameter>" <parameter=x> </function>\n' for i in range(200))
+    text = qwen3_write(value) + " after"
+    for family in ("qwen3_xml", "auto"):
+        parser = TextCallParser(get_family(family), CODING_TOOLS)
+        events = feed_in_pieces(parser, text, list(range(0, len(text), 3)))
+        got = [(e.name, json.loads(e.arguments)) for e in events if isinstance(e, ToolCallDelta)]
+        assert got == [("write_file", {"path": "a.py", "content": value})]
+        assert "".join(e.text for e in events if isinstance(e, TextDelta)) == " after"
