@@ -13,7 +13,9 @@ prompt being quoted. The scan here finds the real end of a value instead of the 
 ``</parameter>``: a closing tag ends a value only when what follows it (after whitespace) is
 another parameter the tool declares, or the call's own closing tag. A call written inside a value
 (a literal example) is skipped whole, its tags counted in and out. A missing ``</parameter>`` is
-recognised by the next declared parameter opening, or failing that by the call's closing tag.
+recognised by the next declared parameter opening, or failing that by the call's closing tag. A
+value that runs to the end of the reply (cut off by a token limit) makes its call malformed:
+never a truncated value passed on as a whole one.
 
 The same scan finds where a region of such calls ends (so a ``</tool_call>`` inside a value does
 not close it) and reads the region's body, so whole and streamed parsing agree.
@@ -164,13 +166,15 @@ def _scan_call(
     declared = _declared(tools, name)
     tool = tools.get(name) if tools is not None else None
     args: dict[str, Any] = {}
+    cut = False  # a value ran to the end of the reply: it may be missing its end
     while True:
         k = skip_space(text, k)
         if text.startswith(grammar.param_open, k):
             param = _scan_param(text, k, grammar, declared, final, memo)
             if param is None:
                 return _WAIT
-            key, raw, attrs, k = param
+            key, raw, attrs, k, closed = param
+            cut = cut or not closed
             if key:
                 args[key] = grammar.read_value(raw, attrs, property_schema(tool, key))
             continue
@@ -189,7 +193,8 @@ def _scan_call(
             if not final:
                 return _WAIT
             k = len(text)
-        candidate = Candidate(name, args, text=text[i:k]) if name else None
+        # A value cut off by the end of the reply is not passed on as if it were whole.
+        candidate = Candidate(name, args, text=text[i:k]) if name and not cut else None
         return k, candidate
 
 
@@ -214,11 +219,12 @@ def _scan_param(
     declared: set[str] | None,
     final: bool,
     memo: ScanMemo | None,
-) -> tuple[str, str, dict[str, str], int] | None:
-    """Read one parameter at ``k``: its key, raw value, attributes and where it ends."""
+) -> tuple[str, str, dict[str, str], int, bool] | None:
+    """Read one parameter at ``k``: its key, raw value, attributes, where it ends, and whether
+    the value ended before the end of the reply."""
     head = grammar.read_head(text, k + len(grammar.param_open))
     if head is None:
-        return ("", "", {}, len(text)) if final else _WAIT
+        return ("", "", {}, len(text), False) if final else _WAIT
     key, start, attrs = head
     span = _value_end(text, start, grammar, declared, final, memo)
     if span is None:
@@ -226,7 +232,7 @@ def _scan_param(
     raw = text[start : span[0]]
     if grammar.trim_newline:
         raw = raw.removeprefix("\n").removesuffix("\n")
-    return key, raw, attrs, span[1]
+    return key, raw, attrs, span[1], span[0] < len(text)
 
 
 def _value_end(

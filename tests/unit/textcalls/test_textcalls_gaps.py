@@ -264,3 +264,20 @@ def test_long_value_with_many_closing_tags_streams_whole() -> None:
         got = [(e.name, json.loads(e.arguments)) for e in events if isinstance(e, ToolCallDelta)]
         assert got == [("write_file", {"path": "a.py", "content": value})]
         assert "".join(e.text for e in events if isinstance(e, TextDelta)) == " after"
+
+
+def test_value_cut_off_by_the_end_of_the_reply_gives_no_call() -> None:
+    qwen3 = "<tool_call>\n<function=write_file>\n<parameter=path>\na.py\n</parameter>\n<parameter=content>\nprint("
+    minimax = (
+        '<minimax:tool_call>\n<invoke name="write_file">\n<parameter name="path">a.py</parameter>\n'
+        '<parameter name="content">print('
+    )
+    for family, text in (("qwen3_xml", qwen3), ("minimax_m2", minimax), ("auto", qwen3)):
+        result = parse(family, text)
+        assert result.calls == ()
+        assert [r.reason for r in result.rejected] == ["malformed"]
+
+
+def test_call_whose_values_closed_counts_without_its_own_close() -> None:
+    text = "<tool_call>\n<function=get_weather>\n<parameter=city>\nRome\n</parameter>\n"
+    assert calls(parse("qwen3_xml", text)) == [("get_weather", {"city": "Rome"})]
