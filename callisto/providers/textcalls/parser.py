@@ -13,6 +13,7 @@ any family (see ``reasoning.py``).
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -263,14 +264,16 @@ class _MarkerIndex:
     prefixes: frozenset[str]
     longest: int
 
-    @classmethod
-    def of(cls, openers: Sequence[Opener]) -> _MarkerIndex:
+    @staticmethod
+    @functools.lru_cache(maxsize=128)
+    def of(openers: tuple[Opener, ...]) -> _MarkerIndex:
+        """Return the index of ``openers`` (built once per set of openers)."""
         by_marker: dict[str, Opener] = {}
         for opener in openers:
             if not opener.at_reply_start:
                 by_marker.setdefault(opener.marker, opener)
         markers = sorted(by_marker, key=len, reverse=True)
-        return cls(
+        return _MarkerIndex(
             at_start=tuple(o for o in openers if o.at_reply_start),
             anywhere=re.compile("|".join(map(re.escape, markers))) if markers else None,
             by_marker=by_marker,
