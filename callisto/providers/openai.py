@@ -17,6 +17,11 @@ or ``retry-after`` honoured), 400/404/422 bad request with the API's own message
 connections server errors, and timeouts. A stream that ends before ``[DONE]`` and before any
 finish reason is a server error. The API key is masked out of every message. Nothing is retried
 here: the engine decides.
+
+Reasoning is never message content: the ``reasoning_content`` and ``reasoning`` fields that
+reasoning models' servers stream are not read, and a ``<think>...</think>`` block that a server
+without a reasoning parser leaves at the start of the content is removed (see
+:mod:`callisto.providers.textcalls.reasoning`).
 """
 
 from __future__ import annotations
@@ -26,7 +31,7 @@ import json
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
@@ -51,6 +56,9 @@ from callisto.providers.base import (
     ToolCallDelta,
     Usage,
 )
+
+if TYPE_CHECKING:
+    from callisto.providers.textcalls import TextCallParser
 
 __all__ = ["OpenAIProvider", "build_body"]
 
@@ -240,6 +248,11 @@ class _StreamReader:
     started: set[int] = field(default_factory=set)
     named: set[int] = field(default_factory=set)
     last: int | None = None
+    # Content is passed through as it comes, unless it starts with a tag: then it goes through
+    # a parser that removes a reasoning block (imported then, so plain replies never pay for it).
+    plain: bool = False
+    reasoning: TextCallParser | None = None
+    leading_space: str = ""
 
     def feed(self, data: str) -> list[ProviderEvent]:
         """Return the events in one ``data:`` payload."""
@@ -265,13 +278,31 @@ class _StreamReader:
                 continue
             delta = choice.get("delta") or {}
             if delta.get("content"):
-                events.append(TextDelta(delta["content"]))
+                events.extend(self._content(delta["content"]))
             for item in delta.get("tool_calls") or []:
                 events.append(self._tool_call(item))
             reason = choice.get("finish_reason")
             if reason:
                 self.finish = _FINISH_REASONS.get(reason, "stop")
         return events
+
+    def _content(self, text: str) -> list[ProviderEvent]:
+        if self.reasoning is None:
+            if self.plain:
+                return [TextDelta(text)]
+            text = self.leading_space + text
+            if not text.strip():
+                self.leading_space = text
+                return []
+            self.leading_space = ""
+            if not text.lstrip().startswith("<"):
+                self.plain = True
+                return [TextDelta(text)]
+            from callisto.providers.textcalls import TextCallParser
+            from callisto.providers.textcalls.reasoning import REASONING_ONLY
+
+            self.reasoning = TextCallParser(REASONING_ONLY)
+        return list(self.reasoning.feed(text))
 
     def _tool_call(self, item: dict[str, Any]) -> ToolCallDelta:
         call_id = item.get("id") or None
@@ -318,6 +349,12 @@ class _StreamReader:
         reason: FinishReason = self.finish or "stop"
         if reason == "stop" and self.calls:
             reason = "tool_calls"
-        events: list[ProviderEvent] = [self.usage] if self.usage else []
+        events: list[ProviderEvent] = []
+        if self.reasoning is not None:
+            events.extend(self.reasoning.finish())
+        elif self.leading_space:
+            events.append(TextDelta(self.leading_space))
+        if self.usage:
+            events.append(self.usage)
         events.append(Finish(reason))
         return events

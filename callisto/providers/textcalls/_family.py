@@ -22,7 +22,7 @@ from typing import Any
 from callisto.ids import new_id
 from callisto.providers.base import ToolCall, ToolSpec
 
-from ._json import ScanMemo, bracket_end, json_sequence_end, skip_space
+from ._json import ScanMemo, bracket_end, find_resumed, json_sequence_end, skip_space
 from ._schema import text_value
 
 ToolIndex = Mapping[str, ToolSpec] | None
@@ -52,20 +52,29 @@ UNREADABLE: Any = object()
 
 @dataclass(frozen=True, slots=True)
 class BodyParse:
-    """What a region's body held: candidate calls, and the text of pieces that did not parse."""
+    """What a region's body held.
+
+    Attributes:
+        candidates: The calls.
+        malformed: The text of pieces that did not parse.
+        content: Text of the region that is the model's answer, shown before the calls (the
+            words a model wrote after a call marker instead of a call).
+    """
 
     candidates: tuple[Candidate, ...] = ()
     malformed: tuple[str, ...] = ()
+    content: str = ""
 
 
 BodyParser = Callable[[str, ToolIndex], BodyParse | None]
 """Parses a region's body; ``None`` means the body is not call text at all."""
 
-EndFinder = Callable[[str, int, bool, ScanMemo], tuple[int, int] | None]
-"""``(buffer, body_start, final, memo) -> (body_end, region_end)``, or ``None`` until known.
+EndFinder = Callable[[str, int, bool, ScanMemo, ToolIndex], tuple[int, int] | None]
+"""``(buffer, body_start, final, memo, tools) -> (body_end, region_end)``, or ``None`` until known.
 
 With ``final`` (the buffer is the whole reply) it must answer. ``memo`` is one dict per region,
-for resuming scans as the buffer grows (see :func:`bracket_end`).
+for resuming scans as the buffer grows (see :func:`bracket_end`). ``tools`` are the offered
+tools, for formats whose end depends on the argument names a tool declares.
 """
 
 
@@ -161,6 +170,16 @@ def parsed_arguments(call: ToolCall) -> Any:
         return call.arguments
 
 
+def json_call_objects(
+    calls: Sequence[ToolCall], before: str, after: str, key: str = "arguments"
+) -> str:
+    """Write each call as ``{"name": ..., key: {...}}`` between ``before`` and ``after``, one a line."""
+    return "\n".join(
+        before + json.dumps({"name": c.name, key: parsed_arguments(c)}, ensure_ascii=False) + after
+        for c in calls
+    )
+
+
 def argument_items(call: ToolCall) -> list[tuple[str, Any]]:
     """Return a call's arguments as ``(name, value)`` pairs; none when they are not an object."""
     args = parsed_arguments(call)
@@ -214,8 +233,10 @@ def alnum_id(length: int = 9) -> str:
 def until(close: str) -> EndFinder:
     """Return an end finder for a region closed by ``close``; unclosed, it runs to the end."""
 
-    def find(text: str, start: int, final: bool, memo: ScanMemo) -> tuple[int, int] | None:
-        i = text.find(close, start)
+    def find(
+        text: str, start: int, final: bool, memo: ScanMemo, tools: ToolIndex
+    ) -> tuple[int, int] | None:
+        i = find_resumed(text, close, start, memo)
         if i >= 0:
             return i, i + len(close)
         return (len(text), len(text)) if final else None
@@ -223,7 +244,9 @@ def until(close: str) -> EndFinder:
     return find
 
 
-def json_value(text: str, start: int, final: bool, memo: ScanMemo) -> tuple[int, int] | None:
+def json_value(
+    text: str, start: int, final: bool, memo: ScanMemo, tools: ToolIndex
+) -> tuple[int, int] | None:
     """End finder for one JSON value after the marker (optional leading space)."""
     i = skip_space(text, start)
     if i >= len(text):
@@ -236,7 +259,9 @@ def json_value(text: str, start: int, final: bool, memo: ScanMemo) -> tuple[int,
     return end, end
 
 
-def json_sequence(text: str, start: int, final: bool, memo: ScanMemo) -> tuple[int, int] | None:
+def json_sequence(
+    text: str, start: int, final: bool, memo: ScanMemo, tools: ToolIndex
+) -> tuple[int, int] | None:
     """End finder for JSON values separated by ``;`` (Llama's parallel calls)."""
     i = skip_space(text, start)
     if i >= len(text):
@@ -245,3 +270,23 @@ def json_sequence(text: str, start: int, final: bool, memo: ScanMemo) -> tuple[i
         return start, start
     end = json_sequence_end(text, i, final, memo)
     return None if end is None else (end, end)
+
+
+def _nothing(
+    text: str, start: int, final: bool, memo: ScanMemo, tools: ToolIndex
+) -> tuple[int, int]:
+    return start, start
+
+
+def no_calls(body: str, tools: ToolIndex) -> BodyParse:
+    """A body parser for regions that are neither content nor calls: they hold nothing."""
+    return BodyParse()
+
+
+def stray(marker: str) -> Opener:
+    """Return an opener that removes ``marker`` from the content and reads nothing after it.
+
+    For a format's tokens that turn up outside a call (a section closed twice, say): they are
+    not meant for the user, and not a call either.
+    """
+    return Opener(marker, _nothing, no_calls)

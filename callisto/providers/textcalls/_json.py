@@ -33,8 +33,40 @@ class _Scan:
     quote: str
 
 
-ScanMemo = dict[int, _Scan]
-"""Scans left open, by the index where their value opens; one memo per growing buffer."""
+ScanMemo = dict[int, "_Scan | tuple[int, int]"]
+"""Scans left open, by the index where their value opens; one memo per growing buffer.
+
+Negative keys are for the region's end finder (:func:`find_resumed`, :func:`grew_by`); pairs
+are where a scan of tagged values may resume (``_tags.py``).
+"""
+
+
+def _scan_at(memo: ScanMemo | None, key: int) -> _Scan | None:
+    found = memo.get(key) if memo is not None else None
+    return found if isinstance(found, _Scan) else None
+
+
+_SEARCHED = -1
+_LOOKED = -2
+
+
+def find_resumed(text: str, needle: str, start: int, memo: ScanMemo) -> int:
+    """Return ``text.find(needle, start)``, not searching again what an earlier call searched.
+
+    For one needle per region (its closing tag): a long region streamed in small pieces then
+    costs one pass, not one pass per piece.
+    """
+    done = _scan_at(memo, _SEARCHED)
+    at = text.find(needle, max(start, done.at - len(needle) + 1) if done else start)
+    memo[_SEARCHED] = _Scan(len(text) if at < 0 else at, [], "")
+    return at
+
+
+def grew_by(text: str, memo: ScanMemo, char: str) -> bool:
+    """Whether ``char`` arrived in ``text`` since the previous call (always, the first time)."""
+    seen = _scan_at(memo, _LOOKED)
+    memo[_LOOKED] = _Scan(len(text), [], "")
+    return seen is None or text.find(char, seen.at) >= 0
 
 
 def bracket_end(text: str, pos: int, memo: ScanMemo | None = None) -> int | None:
@@ -49,7 +81,7 @@ def bracket_end(text: str, pos: int, memo: ScanMemo | None = None) -> int | None
         memo: Where earlier calls on shorter prefixes of ``text`` stopped: streaming a long
             value then costs one pass, not one pass per delta.
     """
-    scan = memo.get(pos) if memo is not None else None
+    scan = _scan_at(memo, pos)
     i, stack, quote = (scan.at, list(scan.stack), scan.quote) if scan else (pos, [], "")
     while i < len(text):
         ch = text[i]
@@ -107,11 +139,11 @@ def json_sequence_end(text: str, pos: int, final: bool, memo: ScanMemo | None = 
         end = more
 
 
-def loads_lenient(text: str) -> Any:
-    """Decode one JSON value as models write it, or raise ``ValueError``.
+def loads_whole(text: str) -> Any:
+    """Decode text that is exactly one JSON value or Python literal, or raise ``ValueError``.
 
-    Accepts trailing text after a complete value and, failing JSON, a Python literal (single
-    quotes, ``True``/``None``), which some models emit.
+    Python literals (single quotes, ``True``/``None``) are what some models write; they are
+    read with :func:`ast.literal_eval`, which accepts literals only and evaluates nothing.
     """
     text = text.strip()
     try:
@@ -119,14 +151,23 @@ def loads_lenient(text: str) -> Any:
     except ValueError:
         pass
     try:
-        value, _ = json.JSONDecoder().raw_decode(text)
-        return value
-    except ValueError:
-        pass
-    try:
         return ast.literal_eval(text)
     except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError) as exc:
         raise ValueError("not a JSON value") from exc
+
+
+def loads_lenient(text: str) -> Any:
+    """Decode one JSON value as models write it, or raise ``ValueError``.
+
+    Like :func:`loads_whole`, and a complete JSON value followed by other text counts too: for
+    finding calls in a body, never for reading arguments (see :func:`arguments_json`).
+    """
+    try:
+        return loads_whole(text)
+    except ValueError:
+        pass
+    value, _ = json.JSONDecoder().raw_decode(text.strip())
+    return value
 
 
 def split_values(text: str) -> list[Any] | None:
@@ -193,7 +234,8 @@ def arguments_json(value: Any) -> str | None:
     """Return ``value`` as a JSON object string, or ``None`` when it cannot be one.
 
     ``None`` or an empty string gives ``"{}"``; a string holding a JSON object is decoded first,
-    so arguments a model already encoded are not encoded twice.
+    so arguments a model already encoded are not encoded twice. A string with anything after
+    the object is not arguments: what the model meant by the rest cannot be known.
     """
     if value is None:
         return "{}"
@@ -201,7 +243,7 @@ def arguments_json(value: Any) -> str | None:
         if not value.strip():
             return "{}"
         try:
-            value = loads_lenient(value)
+            value = loads_whole(value)
         except ValueError:
             return None
     if not isinstance(value, dict):

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from callisto.providers.base import ToolSpec
 
-from ._json import loads_lenient
+from ._json import loads_whole
 
 # Definitions written for other systems (BFCL, Java/JS tool sets) use these names.
 _TYPE_ALIASES = {
@@ -126,12 +126,25 @@ def _to_null(text: str) -> None:
 
 def _to_container(kind: type) -> Callable[[str], Any]:
     def convert(text: str) -> Any:
-        value = loads_lenient(text)
+        value = _container(text)
+        if isinstance(value, str):
+            # Quoted once more: "{'key': 'value'}" or a JSON text given as a JSON string.
+            value = _container(value)
         if not isinstance(value, kind):
             raise ValueError(text)
         return value
 
     return convert
+
+
+def _container(text: str) -> Any:
+    try:
+        return loads_whole(text)
+    except ValueError:
+        if '\\"' not in text:
+            raise
+    # JSON written with its quotes escaped, as inside a JSON string: [{\"id\": 1}] (GLM).
+    return loads_whole(json.loads(f'"{text.strip()}"'))
 
 
 _CONVERTERS: dict[str, Callable[[str], Any]] = {
@@ -147,3 +160,35 @@ _CONVERTERS: dict[str, Callable[[str], Any]] = {
 def text_value(value: Any) -> str:
     """Write an argument value as tag formats carry it: strings raw, the rest as JSON."""
     return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+
+
+def tool_for_arguments(arguments: str, tools: Sequence[ToolSpec]) -> str | None:
+    """Return the one tool a call with these arguments can be meant for, or ``None``.
+
+    For a call whose text does not say which function it calls (kimi's odd call ids): the only
+    tool offered, or else the only one whose schema the arguments fit, every argument being
+    one the tool declares. Two tools that fit are never guessed between.
+    """
+    if len(tools) == 1:
+        return tools[0].name
+    try:
+        args = loads_whole(arguments) if arguments.strip() else {}
+    except ValueError:
+        return None
+    if not isinstance(args, dict):
+        return None
+    fits = [t.name for t in tools if _fits(args, t)]
+    return fits[0] if len(fits) == 1 else None
+
+
+def _fits(args: dict[str, Any], tool: ToolSpec) -> bool:
+    props = tool.parameters.get("properties")
+    declared = props if isinstance(props, dict) else {}
+    if any(key not in declared for key in args):
+        return False
+    from callisto.engine.toolschema import local_validator  # jsonschema: only when needed
+
+    try:
+        return bool(local_validator(tool.parameters).is_valid(args))
+    except Exception:  # a schema jsonschema cannot use fits nothing
+        return False

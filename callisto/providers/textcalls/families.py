@@ -3,39 +3,15 @@
 from __future__ import annotations
 
 from ._family import Family
-from .auto import AUTO
-from .deepseek import DEEPSEEK_V3, DEEPSEEK_V31
-from .generic import GENERIC
-from .glm import GLM45
-from .granite import GRANITE
-from .hermes import HERMES
-from .kimi import KIMI_K2
-from .llama import LLAMA3_JSON, LLAMA4_JSON
-from .minimax import MINIMAX_M2
-from .mistral import MISTRAL, MISTRAL_V11
-from .pythonic import LLAMA4_PYTHONIC, PYTHONIC
-from .qwen3 import QWEN3_XML
+from .auto import AUTO, DETECTABLE
+from .deepseek import DEEPSEEK_V3
+from .llama import LLAMA4_JSON
+from .mistral import MISTRAL_V11
+from .pythonic import PYTHONIC
 
+# Every family auto detects, the variants that write prompts differently, and auto itself.
 FAMILIES: dict[str, Family] = {
-    f.name: f
-    for f in (
-        HERMES,
-        MISTRAL,
-        MISTRAL_V11,
-        LLAMA3_JSON,
-        LLAMA4_JSON,
-        PYTHONIC,
-        LLAMA4_PYTHONIC,
-        DEEPSEEK_V3,
-        DEEPSEEK_V31,
-        QWEN3_XML,
-        GLM45,
-        KIMI_K2,
-        GRANITE,
-        MINIMAX_M2,
-        GENERIC,
-        AUTO,
-    )
+    f.name: f for f in (*DETECTABLE, MISTRAL_V11, LLAMA4_JSON, PYTHONIC, DEEPSEEK_V3, AUTO)
 }
 
 # Other names people use for the same formats.
@@ -53,6 +29,22 @@ ALIASES = {
     "kimi": "kimi_k2",
     "minimax": "minimax_m2",
     "json": "generic",
+    "gpt_oss": "harmony",
+    "gpt-oss": "harmony",
+    "seed-oss": "seed_oss",
+    "deepseek_v3.2": "deepseek_v32",
+    "dsml": "deepseek_v32",
+    "lfm2.5": "lfm2",
+    "hunyuan_a13b": "jamba",
+    "minimax_m1": "jamba",
+    "granite-20b-fc": "granite_20b_fc",
+    "phi4_mini_json": "phi4_mini",
+    "phi-4-mini": "phi4_mini",
+    "internlm2": "internlm",
+    "olmo": "olmo3",
+    "step-3": "step3",
+    "gigachat": "gigachat3",
+    "functiongemma": "function_gemma",
 }
 
 NATIVE = "native"

@@ -7,7 +7,8 @@
     <arg_value>Beijing</arg_value>
     </tool_call>
 
-GLM 4.7 drops the newline after the name; both are read.
+GLM 4.7 drops the newline after the name, and GLM 4.6 at times writes it as the two characters
+``\n``; all are read.
 """
 
 from __future__ import annotations
@@ -26,11 +27,12 @@ from ._family import (
     Opener,
     ToolIndex,
     tag_calls,
-    until,
 )
-from .hermes import TaggedJsonStyle
+from .hermes import TOOL_CALL_END, TaggedJsonStyle
 
 _NAME = re.compile(r"[\w.\-]+")
+# Layout around the name: whitespace, and the two characters \n that GLM 4.6 writes at times.
+_LAYOUT = re.compile(r"^(?:\s|\\n)+|(?:\s|\\n)+$")
 
 
 def glm_body(body: str, tools: ToolIndex) -> BodyParse | None:
@@ -40,7 +42,7 @@ def glm_body(body: str, tools: ToolIndex) -> BodyParse | None:
         The call, or ``None`` when the body does not start with a function name.
     """
     head, _, _ = body.partition("<arg_key>")
-    name = head.strip()
+    name = _LAYOUT.sub("", head)
     if not _NAME.fullmatch(name):
         return None
     keys = tagged_items(body, "<arg_key>", "</arg_key>")
@@ -70,4 +72,4 @@ class GlmStyle(TaggedJsonStyle):
         )
 
 
-GLM45 = Family("glm45", (Opener("<tool_call>", until("</tool_call>"), glm_body),), GlmStyle())
+GLM45 = Family("glm45", (Opener("<tool_call>", TOOL_CALL_END, glm_body),), GlmStyle())

@@ -6,7 +6,6 @@ open at the end of the reply still counts.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 
 from callisto.providers.base import ToolCall, ToolSpec
@@ -17,12 +16,15 @@ from ._family import (
     Opener,
     PromptStyle,
     ToolResult,
-    parsed_arguments,
+    json_call_objects,
     tools_json_lines,
-    until,
 )
+from ._tags import QWEN3_TAGS, section_end
 
-TOOL_CALL_TAG = Opener("<tool_call>", until("</tool_call>"), json_calls)
+# The region ends where a qwen3 xml body ends when it holds one, since ``auto`` reads both
+# families' bodies in one ``<tool_call>`` region.
+TOOL_CALL_END = section_end(QWEN3_TAGS, "</tool_call>")
+TOOL_CALL_TAG = Opener("<tool_call>", TOOL_CALL_END, json_calls)
 
 
 class TaggedJsonStyle(PromptStyle):
@@ -44,12 +46,7 @@ class TaggedJsonStyle(PromptStyle):
 
     def calls_text(self, calls: Sequence[ToolCall]) -> str:
         """Write each call in its own ``<tool_call>`` tag."""
-        return "\n".join(
-            "<tool_call>\n"
-            + json.dumps({"name": c.name, "arguments": parsed_arguments(c)}, ensure_ascii=False)
-            + "\n</tool_call>"
-            for c in calls
-        )
+        return json_call_objects(calls, "<tool_call>\n", "\n</tool_call>")
 
     def results_text(self, results: Sequence[ToolResult]) -> str:
         """Write each result in its own ``<tool_response>`` tag."""

@@ -4,6 +4,8 @@
 
     <|tool_calls_section_begin|><|tool_call_begin|>functions.get_weather:0
     <|tool_call_argument_begin|>{"city": "Paris"}<|tool_call_end|><|tool_calls_section_end|>
+
+A section end or argument token found outside a call is removed from the content.
 """
 
 from __future__ import annotations
@@ -24,19 +26,25 @@ from ._family import (
     ToolIndex,
     ToolResult,
     parsed_arguments,
+    stray,
     until,
 )
+from ._schema import tool_for_arguments
 
 SECTION_BEGIN = "<|tool_calls_section_begin|>"
 SECTION_END = "<|tool_calls_section_end|>"
 CALL_BEGIN = "<|tool_call_begin|>"
 ARGUMENTS_BEGIN = "<|tool_call_argument_begin|>"
 CALL_END = "<|tool_call_end|>"
-_ID = re.compile(r"(?:functions\.)?(.+?)(?::\d+)?")
+_ID = re.compile(r"(?:functions\.)?(.+?)(?::\d+)?", re.DOTALL)
 
 
 def kimi_body(body: str, tools: ToolIndex) -> BodyParse | None:
-    """Read the calls of a Kimi section; each call's id is its ``functions.NAME:IDX``."""
+    """Read the calls of a Kimi section; each call's id is its ``functions.NAME:IDX``.
+
+    An id of another shape (``0``, ``call_3``) names no function: the call is for the only tool
+    offered, or the only one whose schema its arguments fit, and gets a new id.
+    """
     items = tagged_items(body, CALL_BEGIN, CALL_END)
     if not items:
         return None
@@ -45,11 +53,16 @@ def kimi_body(body: str, tools: ToolIndex) -> BodyParse | None:
     for item in items:
         call_id, sep, args = item.partition(ARGUMENTS_BEGIN)
         call_id = call_id.strip()
-        m = _ID.fullmatch(call_id)
-        if not sep or m is None:
+        if not sep or not call_id:
             malformed.append(item)
             continue
-        candidates.append(Candidate(m.group(1), args, id=call_id, text=CALL_BEGIN + item))
+        name = _ID.fullmatch(call_id).group(1)  # type: ignore[union-attr]  # always matches
+        kept_id: str | None = call_id
+        if tools is not None and name not in tools:
+            inferred = tool_for_arguments(args, list(tools.values()))
+            if inferred is not None:
+                name, kept_id = inferred, None
+        candidates.append(Candidate(name, args, id=kept_id, text=CALL_BEGIN + item))
     return BodyParse(tuple(candidates), tuple(malformed))
 
 
@@ -86,6 +99,8 @@ KIMI_K2 = Family(
     (
         Opener(SECTION_BEGIN, until(SECTION_END), kimi_body),
         Opener(CALL_BEGIN, until(CALL_END), kimi_body, keep_marker=True),
+        stray(SECTION_END),
+        stray(ARGUMENTS_BEGIN),
     ),
     KimiStyle(),
 )

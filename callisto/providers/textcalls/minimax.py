@@ -7,6 +7,9 @@
     <parameter name="city">Paris</parameter>
     </invoke>
     </minimax:tool_call>
+
+A value may hold ``</parameter>`` or the section's closing tag: its real end is found as for
+qwen3 xml (see ``_tags.py``), never cut at the first closing tag.
 """
 
 from __future__ import annotations
@@ -15,28 +18,25 @@ from collections.abc import Sequence
 
 from callisto.providers.base import ToolCall, ToolSpec
 
-from ._bodies import attribute_name, tag_calls_body
 from ._family import (
-    BodyParse,
     Family,
     Opener,
     PromptStyle,
-    ToolIndex,
     ToolResult,
     tag_calls,
     tools_json_lines,
-    until,
 )
+from ._tags import TagGrammar, calls_body, name_attribute, section_end
 
 BEGIN = "<minimax:tool_call>"
 END = "</minimax:tool_call>"
 
 
-def minimax_body(body: str, tools: ToolIndex) -> BodyParse | None:
-    """Read the ``<invoke>`` blocks of a MiniMax section."""
-    return tag_calls_body(
-        body, tools, ("<invoke", "</invoke>"), ("<parameter", "</parameter>"), attribute_name
-    )
+MINIMAX_TAGS = TagGrammar(
+    "<invoke", "</invoke>", "<parameter", "</parameter>", name_attribute, trim_newline=False
+)
+minimax_body = calls_body(MINIMAX_TAGS)
+"""Reads the ``<invoke>`` blocks of a MiniMax section."""
 
 
 class MiniMaxStyle(PromptStyle):
@@ -68,4 +68,6 @@ class MiniMaxStyle(PromptStyle):
         return "\n".join(f"<response>{r.content}</response>" for r in results)
 
 
-MINIMAX_M2 = Family("minimax_m2", (Opener(BEGIN, until(END), minimax_body),), MiniMaxStyle())
+MINIMAX_M2 = Family(
+    "minimax_m2", (Opener(BEGIN, section_end(MINIMAX_TAGS, END), minimax_body),), MiniMaxStyle()
+)

@@ -39,6 +39,7 @@ MARKER = "[TOOL_CALLS]"
 _NAME = re.compile(r"[\w.\-]+")
 _ID = re.compile(r"\w*")
 _CALL = re.compile(r"([\w.\-]+)\s*(?:\[CALL_ID\]\s*(\w+))?\s*(?:\[ARGS\])?(.*)", re.DOTALL)
+_JSON_START = re.compile(r"""\[\s*\{|\{\s*["']""")
 _ALNUM9 = re.compile(r"[A-Za-z0-9]{9}")
 _BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 
@@ -47,8 +48,15 @@ def _wait(text: str, final: bool) -> tuple[int, int] | None:
     return (len(text), len(text)) if final else None
 
 
-def find_call_end(text: str, start: int, final: bool, memo: ScanMemo) -> tuple[int, int] | None:
-    """End finder: a JSON value, or ``NAME`` [``[CALL_ID]id``] [``[ARGS]``] and a JSON object."""
+def find_call_end(
+    text: str, start: int, final: bool, memo: ScanMemo, tools: ToolIndex
+) -> tuple[int, int] | None:
+    """End finder: a JSON value, or ``NAME`` [``[CALL_ID]id``] [``[ARGS]``] and a JSON object.
+
+    Anything else after the marker is words, not a call: the region then runs on to the end of
+    the first JSON list or object that follows them (the call the model got to), or to the end
+    of the reply when none does.
+    """
     i = skip_space(text, start)
     if i >= len(text):
         return _wait(text, final)
@@ -56,35 +64,47 @@ def find_call_end(text: str, start: int, final: bool, memo: ScanMemo) -> tuple[i
         end = bracket_end(text, i, memo)
         return _wait(text, final) if end is None else (end, end)
     name = _NAME.match(text, i)
-    if name is None:
-        return start, start
-    j = name.end()
-    for tag in ("[CALL_ID]", "[ARGS]"):
-        if text.startswith(tag, j):
-            j += len(tag)
-            if tag == "[CALL_ID]":
-                j = _ID.match(text, j).end()  # type: ignore[union-attr]  # \w* always matches
-        elif tag.startswith(text[j:]):
-            return _wait(text, final)  # a tag, or the name, may still be coming
-    j = skip_space(text, j)
-    if j >= len(text):
+    if name is not None:
+        j = name.end()
+        for tag in ("[CALL_ID]", "[ARGS]"):
+            if text.startswith(tag, j):
+                j += len(tag)
+                if tag == "[CALL_ID]":
+                    j = _ID.match(text, j).end()  # type: ignore[union-attr]  # \w* always matches
+            elif tag.startswith(text[j:]):
+                return _wait(text, final)  # a tag, or the name, may still be coming
+        j = skip_space(text, j)
+        if j >= len(text):
+            return _wait(text, final)
+        if text[j] == "{":
+            end = bracket_end(text, j, memo)
+            return _wait(text, final) if end is None else (end, end)
+    json_start = _JSON_START.search(text, i)
+    if json_start is None:
         return _wait(text, final)
-    if text[j] != "{":
-        return j, j
-    end = bracket_end(text, j, memo)
+    end = bracket_end(text, json_start.start(), memo)
     return _wait(text, final) if end is None else (end, end)
 
 
 def mistral_body(body: str, tools: ToolIndex) -> BodyParse | None:
-    """Read the calls after one ``[TOOL_CALLS]``: a JSON array, or one v11 call."""
+    """Read the calls after one ``[TOOL_CALLS]``: a JSON array, or one v11 call.
+
+    Words before a JSON array of calls are content; words with no call after them are content
+    too, never a call made up from their first word.
+    """
     text = body.strip()
     if text[:1] in ("[", "{"):
         return json_calls(text, tools)
     m = _CALL.fullmatch(text)
-    if m is None:
-        return None
-    name, call_id, args = m.groups()
-    return BodyParse((Candidate(name, args.strip(), id=call_id, text=MARKER + body),))
+    if m is not None and m.group(3).strip().startswith("{"):
+        name, call_id, args = m.groups()
+        return BodyParse((Candidate(name, args.strip(), id=call_id, text=MARKER + body),))
+    json_start = _JSON_START.search(body)
+    if json_start is not None:
+        parsed = json_calls(body[json_start.start() :], tools)
+        if parsed is not None and parsed.candidates:
+            return BodyParse(parsed.candidates, parsed.malformed, body[: json_start.start()])
+    return BodyParse(content=body)
 
 
 def mistral_id(call_id: str) -> str:

@@ -7,19 +7,23 @@ that could still break that: decisions taken on a partial buffer.
 
 The parser holds text back in two cases only: a tail of the buffer that may be the start of a
 marker, and a region that an opener has started and that has not ended yet. Everything else goes
-out as content at once.
+out as content at once. Reasoning written as text (``<think>...</think>``) is never content, in
+any family (see ``reasoning.py``).
 """
 
 from __future__ import annotations
 
+import functools
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
 from callisto.providers.base import TextDelta, ToolCall, ToolCallDelta, ToolSpec
 
-from ._family import BodyParse, Family, Opener, ToolIndex
+from ._family import BodyParse, Family, Opener, PromptStyle, ToolIndex
 from ._json import ScanMemo, arguments_json, skip_space
+from .reasoning import REASONING_OPENERS, THINK
 
 TextEvent = TextDelta | ToolCallDelta
 
@@ -66,18 +70,27 @@ class TextCallParser:
         call_count: How many calls were emitted so far.
     """
 
-    def __init__(self, family: Family, tools: Sequence[ToolSpec] | None = None) -> None:
+    def __init__(
+        self,
+        family: Family,
+        tools: Sequence[ToolSpec] | None = None,
+        *,
+        in_reasoning: bool = False,
+    ) -> None:
         """Create a parser.
 
         Args:
             family: The format family to recognise (see :func:`textcalls.get_family`).
             tools: The offered tools; calls naming others are rejected. ``None`` checks no names.
+            in_reasoning: The reply starts inside ``<think>`` (the template opened it in the
+                prompt): everything up to ``</think>`` is reasoning, all of it when none comes.
         """
         self._family = family
-        self._openers = family.openers
+        self._openers = (*REASONING_OPENERS, *family.openers)
+        self._index = _MarkerIndex.of(self._openers)
         self._new_id = family.new_call_id
         self._tools: ToolIndex = None if tools is None else {t.name: t for t in tools}
-        self._buf = ""
+        self._buf = THINK[0] if in_reasoning else ""
         self._inside: Opener | None = None
         self._memo: ScanMemo = {}
         self._seen_text = False
@@ -117,26 +130,25 @@ class TextCallParser:
 
     def _locate(self, final: bool) -> tuple[int, Opener | None]:
         """Return where the next region opens and its opener, or how far text is safe."""
-        buf = self._buf
+        buf, index = self._buf, self._index
         best_at, best = len(buf), None
         hold = len(buf)
-        for opener in self._openers:
-            marker = opener.marker
-            if opener.at_reply_start:
-                if self._seen_text:
-                    continue
-                at = skip_space(buf, 0)
-                found = at if buf.startswith(marker, at) else -1
-                if found < 0 and not final and marker.startswith(buf[at:]):
+        if not self._seen_text:
+            at = skip_space(buf, 0)
+            for opener in index.at_start:
+                if buf.startswith(opener.marker, at):
+                    if best is None or len(opener.marker) > len(best.marker):
+                        best_at, best = at, opener
+                elif not final and opener.marker.startswith(buf[at:]):
                     hold = min(hold, at)
-            else:
-                found = buf.find(marker)
-                if not final:
-                    hold = min(hold, _partial_marker_at(buf, marker))
-            if found >= 0 and (
-                found < best_at or (found == best_at and best and len(marker) > len(best.marker))
-            ):
-                best_at, best = found, opener
+        found = index.anywhere.search(buf) if index.anywhere is not None else None
+        if found is not None and (
+            found.start() < best_at
+            or (found.start() == best_at and best and len(found.group()) > len(best.marker))
+        ):
+            best_at, best = found.start(), index.by_marker[found.group()]
+        if not final:
+            hold = min(hold, index.partial_marker_at(buf))
         if best is not None and (final or hold > best_at):
             return best_at, best
         # A longer marker may still be forming at or before the one found: wait for it.
@@ -147,7 +159,7 @@ class TextCallParser:
         opener = self._inside
         assert opener is not None
         body_start = 0 if opener.keep_marker else len(opener.marker)
-        span = opener.find_end(self._buf, body_start, final, self._memo)
+        span = opener.find_end(self._buf, body_start, final, self._memo, self._tools)
         if span is None:
             return False
         body_end = max(span[0], body_start)
@@ -163,7 +175,11 @@ class TextCallParser:
         calls, rejected = self._vet(parsed)
         if parsed is None:
             rejected.append(RejectedCall("malformed", region))
-        self._lock_family(opener)
+        else:
+            self._emit_text(events, parsed.content)
+        if parsed is None or parsed.candidates or parsed.malformed:
+            # A region that held nothing (a stray token, a message header) settles nothing.
+            self._lock_family(opener)
         for call in calls:
             call_id = call.id or self._new_id()  # after the lock: auto may have chosen a family
             events.append(
@@ -206,11 +222,17 @@ class TextCallParser:
             m for m in self._family.members if any(o.marker == opener.marker for o in m.openers)
         ]
         if len(owners) == 1:
-            self._openers = owners[0].openers
+            self._openers = (*REASONING_OPENERS, *owners[0].openers)
             self._new_id = owners[0].new_call_id
+            self._family = _SETTLED  # one family: later calls change nothing
         elif owners:
             markers = {o.marker for m in owners for o in m.openers}
-            self._openers = tuple(o for o in self._openers if o.marker in markers)
+            self._openers = tuple(
+                o for o in self._openers if o.marker in markers or o in REASONING_OPENERS
+            )
+        else:
+            return
+        self._index = _MarkerIndex.of(self._openers)
 
     def _emit_text(self, events: list[TextEvent], text: str) -> None:
         if not text:
@@ -220,12 +242,51 @@ class TextCallParser:
         events.append(TextDelta(text))
 
 
-def _partial_marker_at(buf: str, marker: str) -> int:
-    """Return where a proper prefix of ``marker`` ends ``buf``, or ``len(buf)`` if none does."""
-    for size in range(min(len(marker) - 1, len(buf)), 0, -1):
-        if buf.endswith(marker[:size]):
-            return len(buf) - size
-    return len(buf)
+_SETTLED = Family("settled", (), PromptStyle())
+"""What an ``auto`` parser's family becomes once calls settled it on one family: no members."""
+
+
+@dataclass(frozen=True)
+class _MarkerIndex:
+    """The openers' markers, arranged to find them in one pass over the buffer.
+
+    Attributes:
+        at_start: Openers that only count before any visible content.
+        anywhere: Every other marker, longest first (so a longer one wins at a position).
+        by_marker: The first opener of each of those markers.
+        prefixes: Every proper prefix of those markers.
+        longest: The length of the longest of them.
+    """
+
+    at_start: tuple[Opener, ...]
+    anywhere: re.Pattern[str] | None
+    by_marker: dict[str, Opener]
+    prefixes: frozenset[str]
+    longest: int
+
+    @staticmethod
+    @functools.lru_cache(maxsize=128)
+    def of(openers: tuple[Opener, ...]) -> _MarkerIndex:
+        """Return the index of ``openers`` (built once per set of openers)."""
+        by_marker: dict[str, Opener] = {}
+        for opener in openers:
+            if not opener.at_reply_start:
+                by_marker.setdefault(opener.marker, opener)
+        markers = sorted(by_marker, key=len, reverse=True)
+        return _MarkerIndex(
+            at_start=tuple(o for o in openers if o.at_reply_start),
+            anywhere=re.compile("|".join(map(re.escape, markers))) if markers else None,
+            by_marker=by_marker,
+            prefixes=frozenset(m[:size] for m in markers for size in range(1, len(m))),
+            longest=len(markers[0]) if markers else 0,
+        )
+
+    def partial_marker_at(self, buf: str) -> int:
+        """Return where a proper prefix of a marker ends ``buf``, or ``len(buf)`` if none does."""
+        for size in range(min(self.longest - 1, len(buf)), 0, -1):
+            if buf[-size:] in self.prefixes:
+                return len(buf) - size
+        return len(buf)
 
 
 def parse_text(text: str, family: Family, tools: Sequence[ToolSpec] | None = None) -> ParseResult:

@@ -3,13 +3,15 @@
 The text is parsed with :mod:`ast` and never evaluated: only literal arguments are read (strings,
 numbers, booleans, ``None``, and lists, tuples and dicts of those; JSON's ``true``/``false``/
 ``null`` too). Positional arguments are matched to the schema's properties in order. Llama 4 may
-wrap the list in ``<|python_start|>...<|python_end|>``.
+wrap the list in ``<|python_start|>...<|python_end|>``. A list that does not parse as a whole is
+read one call at a time, so a broken call does not take the good ones with it.
 """
 
 from __future__ import annotations
 
 import ast
 import math
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -27,6 +29,7 @@ from ._family import (
     json_sequence,
     until,
 )
+from ._json import bracket_end
 
 _NAMED_CONSTANTS = {"true": True, "false": False, "null": None, "none": None}
 
@@ -38,10 +41,9 @@ def pythonic_body(body: str, tools: ToolIndex) -> BodyParse | None:
         The calls, or ``None`` when the body is not Python or holds no call at all.
     """
     source = body.strip()
-    try:
-        node = ast.parse(source, mode="eval").body
-    except (SyntaxError, ValueError, RecursionError, MemoryError):
-        return None
+    node = _parse(source)
+    if node is None:
+        return _salvage(source, tools)
     items = node.elts if isinstance(node, ast.List | ast.Tuple) else [node]
     if not any(isinstance(item, ast.Call) for item in items):
         return None
@@ -54,6 +56,48 @@ def pythonic_body(body: str, tools: ToolIndex) -> BodyParse | None:
             malformed.append(text)
         else:
             candidates.append(candidate)
+    return BodyParse(tuple(candidates), tuple(malformed))
+
+
+def _parse(source: str) -> ast.expr | None:
+    try:
+        return ast.parse(source, mode="eval").body
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return None
+
+
+# A call that starts the list or follows a comma or a line break: ``[f(``, ``, g(``.
+_CALL_HEAD = re.compile(r"(?:^|[\[,\n])\s*([A-Za-z_][\w.]*\s*\()")
+
+
+def _salvage(source: str, tools: ToolIndex) -> BodyParse | None:
+    """Read the calls of a list that does not parse as a whole, one call at a time.
+
+    A call that parses keeps its place; the text from a broken one up to the next call that
+    starts the way calls do is reported malformed. ``None`` when no call parses at all.
+    """
+    candidates: list[Candidate] = []
+    malformed: list[str] = []
+    pos = 0
+    while (head := _CALL_HEAD.search(source, pos)) is not None:
+        start = head.start(1)
+        end = bracket_end(source, head.end(1) - 1)
+        node = _parse(source[start:end]) if end is not None else None
+        if isinstance(node, ast.Call):
+            text = source[start:end]
+            candidate = _candidate(node, text, tools)
+            if candidate is None:
+                malformed.append(text)
+            else:
+                candidates.append(candidate)
+            pos = end  # type: ignore[assignment]  # a parsed call has an end
+            continue
+        after = _CALL_HEAD.search(source, head.end(1))
+        stop = after.start(1) if after else len(source)
+        malformed.append(source[start:stop].rstrip().rstrip(",]").rstrip())
+        pos = after.start() if after else len(source)
+    if not candidates:
+        return None
     return BodyParse(tuple(candidates), tuple(malformed))
 
 

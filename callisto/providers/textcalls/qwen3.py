@@ -10,7 +10,8 @@
     </function>
     </tool_call>
 
-A ``<function=...>`` block without the ``<tool_call>`` wrapper is accepted too, and a missing
+A ``<function=...>`` block without the ``<tool_call>`` wrapper is accepted too. A value may hold
+the format's own closing tags (see ``_tags.py`` for how its real end is found); a missing
 ``</parameter>`` ends at the next ``<parameter=``.
 """
 
@@ -20,35 +21,12 @@ from collections.abc import Sequence
 
 from callisto.providers.base import ToolCall
 
-from ._bodies import tag_calls_body
-from ._family import (
-    BodyParse,
-    Family,
-    Opener,
-    ToolIndex,
-    tag_calls,
-    until,
-)
-from .hermes import TaggedJsonStyle
+from ._family import Family, Opener, tag_calls
+from ._tags import QWEN3_TAGS, calls_body, one_call_end
+from .hermes import TOOL_CALL_END, TaggedJsonStyle
 
-
-def _bare_name(text: str) -> tuple[str, int] | None:
-    """Read ``NAME>`` at the start of ``text`` (``<function=NAME>``, ``<parameter=NAME>``)."""
-    name, closed, _ = text.partition(">")
-    if not closed or not name.strip():
-        return None
-    return name.strip(), len(name) + 1
-
-
-def qwen3_body(body: str, tools: ToolIndex) -> BodyParse | None:
-    """Read the ``<function=NAME>`` blocks of a body.
-
-    Returns:
-        The calls, or ``None`` when the body has no ``<function=`` tag.
-    """
-    return tag_calls_body(
-        body, tools, ("<function=", "</function>"), ("<parameter=", "</parameter>"), _bare_name
-    )
+qwen3_body = calls_body(QWEN3_TAGS)
+"""Reads the ``<function=NAME>`` blocks of a body (``None`` when it has none)."""
 
 
 class Qwen3XmlStyle(TaggedJsonStyle):
@@ -75,8 +53,8 @@ class Qwen3XmlStyle(TaggedJsonStyle):
 QWEN3_XML = Family(
     "qwen3_xml",
     (
-        Opener("<tool_call>", until("</tool_call>"), qwen3_body),
-        Opener("<function=", until("</function>"), qwen3_body, keep_marker=True),
+        Opener("<tool_call>", TOOL_CALL_END, qwen3_body),
+        Opener("<function=", one_call_end(QWEN3_TAGS), qwen3_body, keep_marker=True),
     ),
     Qwen3XmlStyle(),
 )

@@ -364,3 +364,36 @@ def test_fake_refuses_what_the_messages_api_refuses() -> None:
         problem({"max_tokens": 5, "messages": [user, call, {"role": "user", "content": [result]}]})
         == ""
     )
+
+
+def test_thinking_blocks_never_reach_the_content() -> None:
+    from callisto.providers.anthropic import _StreamReader
+
+    reader = _StreamReader("anthropic")
+    stream = [
+        {
+            "type": "content_block_start",
+            "index": 0,
+            "content_block": {"type": "thinking", "thinking": ""},
+        },
+        {
+            "type": "content_block_delta",
+            "index": 0,
+            "delta": {"type": "thinking_delta", "thinking": "secret"},
+        },
+        {
+            "type": "content_block_delta",
+            "index": 0,
+            "delta": {"type": "signature_delta", "signature": "sig"},
+        },
+        {"type": "content_block_stop", "index": 0},
+        {
+            "type": "content_block_start",
+            "index": 1,
+            "content_block": {"type": "redacted_thinking", "data": "x"},
+        },
+        {"type": "content_block_start", "index": 2, "content_block": {"type": "text", "text": ""}},
+        {"type": "content_block_delta", "index": 2, "delta": {"type": "text_delta", "text": "Hi."}},
+    ]
+    events = [e for item in stream for e in reader.feed(item)]
+    assert events == [TextDelta("Hi.")]

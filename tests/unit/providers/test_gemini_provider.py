@@ -344,3 +344,17 @@ def test_fake_refuses_what_gemini_refuses() -> None:
     assert "additionalProperties" in (validate_request({"contents": [user], "tools": tools}) or "")
     assert "function response parts" in (validate_request({"contents": [user, call, user]}) or "")
     assert "valid role" in (validate_request({"contents": [{"role": "tool", "parts": []}]}) or "")
+
+
+def test_thought_parts_never_reach_the_content() -> None:
+    from collections import OrderedDict
+
+    from callisto.providers.gemini import _StreamReader
+
+    reader = _StreamReader(OrderedDict(), parallel=True)
+    chunk = {
+        "candidates": [
+            {"content": {"parts": [{"text": "secret plan", "thought": True}, {"text": "Hi."}]}}
+        ]
+    }
+    assert reader.feed(chunk) == [TextDelta("Hi.")]

@@ -366,3 +366,23 @@ async def test_broken_streams_are_server_errors(body: str) -> None:
     with pytest.raises(ProviderServerError):
         await ask(provider)
     await provider.aclose()
+
+
+async def test_reasoning_never_reaches_the_content() -> None:
+    # reasoning_content (vLLM, DeepSeek) and reasoning (Ollama, OpenRouter) fields are not
+    # content; nor is a <think> block left in the content, however its tags are cut.
+    body = (
+        _chunk({"reasoning_content": "secret one"})
+        + _chunk({"reasoning": "secret two"})
+        + _chunk({"content": "<thi"})
+        + _chunk({"content": "nk>secret three</th"})
+        + _chunk({"content": "ink>\n\nHel"})
+        + _chunk({"content": "lo <think> stays"}, "stop")
+        + "data: [DONE]\n\n"
+    )
+    provider = _sse_provider(body)
+    events = [e async for e in provider.stream(HELLO)]
+    await provider.aclose()
+    text = "".join(e.text for e in events if isinstance(e, TextDelta))
+    assert text == "Hello <think> stays"
+    assert events[-1] == Finish("stop")

@@ -1,3 +1,4 @@
+# ruff: noqa: RUF001  (DeepSeek's DSML tokens really are spelled with full-width bars)
 """Streaming gives what whole-text parsing gives, however the reply is cut into pieces."""
 
 from __future__ import annotations
@@ -8,7 +9,15 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from textcall_cases import ALL_TYPES, CASE_IDS, CASES, TOOLS, TRICKY_CITY, FamilyCase
+from textcall_cases import (
+    ALL_TYPES,
+    CASE_IDS,
+    CASES,
+    TOOLS,
+    TRICKY_CITY,
+    FamilyCase,
+    feed_in_pieces,
+)
 
 from callisto.providers.base import TextDelta, ToolCallDelta
 from callisto.providers.textcalls import TextCallParser, get_family, parse_text
@@ -35,13 +44,7 @@ def replies(case: FamilyCase) -> list[str]:
 def streamed(family: str, text: str, cuts: list[int]) -> tuple[str, list[Any], list[Any]]:
     """Parse ``text`` fed in pieces cut at ``cuts``; check the event protocol on the way."""
     parser = TextCallParser(get_family(family), TOOLS)
-    events: list[TextDelta | ToolCallDelta] = []
-    last = 0
-    for cut in sorted(cuts):
-        events += parser.feed(text[last:cut])
-        last = cut
-    events += parser.feed(text[last:])
-    events += parser.finish()
+    events = feed_in_pieces(parser, text, cuts)
     content = "".join(e.text for e in events if isinstance(e, TextDelta))
     calls = [e for e in events if isinstance(e, ToolCallDelta)]
     assert [c.index for c in calls] == list(range(len(calls)))
@@ -148,10 +151,12 @@ JSON_VALUES = st.recursive(
 ARGUMENTS = st.dictionaries(
     st.from_regex(r"[a-z_][a-z0-9_]{0,8}", fullmatch=True), JSON_VALUES, max_size=4
 )
+TYPED_BY_SCHEMA = ("qwen3_xml", "glm45", "minimax_m2", "seed_oss", "step3")
 JSON_FAMILIES = [
     c
     for c in CASES
-    if c.family not in ("qwen3_xml", "glm45", "minimax_m2")  # values typed by schema: below
+    # Values typed by schema: below. FunctionGemma writes keys bare: its own test.
+    if c.family not in (*TYPED_BY_SCHEMA, "function_gemma")
 ]
 
 
@@ -168,13 +173,7 @@ def test_any_json_arguments_round_trip(
 
 
 def streamed_unchecked(family: str, text: str, cuts: list[int]) -> list[Any]:
-    parser = TextCallParser(get_family(family), tools=None)
-    events = []
-    last = 0
-    for cut in sorted(cuts):
-        events += parser.feed(text[last:cut])
-        last = cut
-    events += parser.feed(text[last:]) + parser.finish()
+    events = feed_in_pieces(TextCallParser(get_family(family), tools=None), text, cuts)
     return [(e.name, json.loads(e.arguments)) for e in events if isinstance(e, ToolCallDelta)]
 
 
@@ -193,7 +192,7 @@ TYPED_SEARCH = st.fixed_dictionaries(
         "note": st.none() | TAG_SAFE_TEXT,
     },
 )
-TAG_FAMILIES = [c for c in CASES if c.family in ("qwen3_xml", "glm45", "minimax_m2")]
+TAG_FAMILIES = [c for c in CASES if c.family in (*TYPED_BY_SCHEMA, "deepseek_v32")]
 
 
 @pytest.mark.parametrize("case", TAG_FAMILIES, ids=[c.family for c in TAG_FAMILIES])
@@ -207,3 +206,97 @@ def test_schema_typed_values_round_trip(
     _, named, rejected = streamed(case.family, text, cuts)
     assert named == [("search", args)]
     assert not rejected
+
+
+# Any text, built from the formats' own pieces and junk, parses without error, and streams
+# the same as it parses whole.
+
+PIECES = st.sampled_from(
+    [
+        "<tool_call>",
+        "</tool_call>",
+        "<function=get_weather>",
+        "<function=",
+        "</function>",
+        "<parameter=city>",
+        "<parameter=days>",
+        "</parameter>",
+        "<seed:tool_call>",
+        "</seed:tool_call>",
+        "<minimax:tool_call>",
+        "</minimax:tool_call>",
+        '<invoke name="search">',
+        "</invoke>",
+        '<parameter name="query">',
+        "<｜DSML｜function_calls>",
+        '<｜DSML｜invoke name="get_time">',
+        '<｜DSML｜parameter name="x" string="false">',
+        "[TOOL_CALLS]",
+        "get_time",
+        "[ARGS]",
+        "<|python_tag|>",
+        "<|channel|>",
+        "<|message|>",
+        "commentary to=functions.get_time ",
+        "analysis",
+        "<|call|>",
+        "<|end|>",
+        "<|start|>",
+        "<think>",
+        "</think>",
+        "<|tool_call_start|>",
+        "<|tool_call_end|>",
+        "<function_calls>",
+        "</function_calls>",
+        "<tool_calls>",
+        "</tool_calls>",
+        "<function_call>",
+        "functools",
+        "<start_function_call>",
+        "call:get_time{",
+        "<escape>",
+        "<end_function_call>",
+        "<|tool_calls_section_begin|>",
+        "<|tool_call_begin|>",
+        "functions.get_time:0",
+        "<|tool_call_argument_begin|>",
+        "function call<|role_sep|>",
+        "<arg_key>",
+        "<arg_value>",
+        '{"name": "get_time", "arguments": {}}',
+        '{"city": "Oslo"}',
+        "[",
+        "]",
+        "{",
+        "}",
+        "(",
+        ")",
+        '"',
+        "'",
+        ",",
+        ":",
+        "\n",
+        " ",
+        "get_weather(city='x')",
+        "```json\n",
+        "```",
+    ]
+)
+JUNK = st.text(alphabet="ab<>/=|{}[]\"' \n", max_size=4)
+
+
+@pytest.mark.parametrize("family", [*CASE_IDS, "auto"])
+@settings(max_examples=60, derandomize=True, deadline=None)
+@given(parts=st.lists(PIECES | JUNK, max_size=14), data=st.data())
+def test_any_text_parses_and_streams_alike(
+    family: str, parts: list[str], data: st.DataObject
+) -> None:
+    text = "".join(parts)
+    cuts = data.draw(st.lists(st.integers(0, len(text)), max_size=10))
+    assert streamed_unchecked_all(family, text, cuts) == streamed_unchecked_all(family, text, [])
+
+
+def streamed_unchecked_all(family: str, text: str, cuts: list[int]) -> tuple[str, list[Any]]:
+    events = feed_in_pieces(TextCallParser(get_family(family), TOOLS), text, cuts)
+    content = "".join(e.text for e in events if isinstance(e, TextDelta))
+    return content, [(e.name, e.arguments) for e in events if isinstance(e, ToolCallDelta)]

@@ -13,9 +13,23 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from callisto.providers.base import ToolSpec
+from callisto.providers.base import TextDelta, ToolCallDelta, ToolSpec
+from callisto.providers.textcalls import TextCallParser
 
 Call = tuple[str, dict[str, Any]]
+
+
+def feed_in_pieces(
+    parser: TextCallParser, text: str, cuts: list[int]
+) -> list[TextDelta | ToolCallDelta]:
+    """Feed ``text`` to ``parser`` cut at ``cuts`` (any order), finish, and return the events."""
+    events: list[TextDelta | ToolCallDelta] = []
+    last = 0
+    for cut in sorted(cuts):
+        events += parser.feed(text[last:cut])
+        last = cut
+    return events + parser.feed(text[last:]) + parser.finish()
+
 
 WEATHER = ToolSpec(
     "get_weather",
@@ -159,6 +173,111 @@ def minimax_m2(calls: list[Call]) -> str:
     return f"<minimax:tool_call>\n{invokes}</minimax:tool_call>"
 
 
+def harmony(calls: list[Call]) -> str:
+    # Reasoning first; then the two header shapes in turn: recipient after or before the channel.
+    shapes = (
+        "<|start|>assistant<|channel|>commentary to=functions.{n} <|constrain|>json<|message|>",
+        "<|start|>assistant to=functions.{n}<|channel|>commentary json<|message|>",
+    )
+    return "<|channel|>analysis<|message|>Let me think.<|end|>" + "".join(
+        shapes[i % 2].replace("{n}", n) + _j(a) + "<|call|>" for i, (n, a) in enumerate(calls)
+    )
+
+
+def seed_oss(calls: list[Call]) -> str:
+    return "".join(
+        f"<seed:tool_call>\n<function={n}>\n"
+        + "".join(f"<parameter={k}>{_text(v)}</parameter>\n" for k, v in a.items())
+        + "</function>\n</seed:tool_call>"
+        for n, a in calls
+    )
+
+
+DSML = "｜DSML｜"
+
+
+def _dsml_param(key: str, value: Any) -> str:
+    typed = "true" if isinstance(value, str) else "false"
+    return f'<{DSML}parameter name="{key}" string="{typed}">{_text(value)}</{DSML}parameter>\n'
+
+
+def deepseek_v32(calls: list[Call]) -> str:
+    invokes = "".join(
+        f'<{DSML}invoke name="{n}">\n'
+        + "".join(_dsml_param(k, v) for k, v in a.items())
+        + f"</{DSML}invoke>\n"
+        for n, a in calls
+    )
+    return f"<{DSML}function_calls>\n{invokes}</{DSML}function_calls>"
+
+
+def lfm2(calls: list[Call]) -> str:
+    return "<|tool_call_start|>" + pythonic(calls) + "<|tool_call_end|>"
+
+
+def jamba(calls: list[Call]) -> str:
+    return "<tool_calls>" + _j([{"name": n, "arguments": a} for n, a in calls]) + "</tool_calls>"
+
+
+def granite_20b_fc(calls: list[Call]) -> str:
+    return "".join(f"<function_call> {_j({'name': n, 'arguments': a})}\n" for n, a in calls)
+
+
+def phi4_mini(calls: list[Call]) -> str:
+    return "functools" + _j([{"name": n, "arguments": a} for n, a in calls])
+
+
+def internlm(calls: list[Call]) -> str:
+    return "\n".join(
+        f"<|action_start|><|plugin|>\n{_j({'name': n, 'parameters': a})}<|action_end|>"
+        for n, a in calls
+    )
+
+
+def olmo3(calls: list[Call]) -> str:
+    lines = (n + "(" + ", ".join(f"{k}={v!r}" for k, v in a.items()) + ")" for n, a in calls)
+    return "<function_calls>\n" + "\n".join(lines) + "\n</function_calls>"
+
+
+def step3(calls: list[Call]) -> str:
+    body = "".join(
+        f'<｜tool_call_begin｜>function<｜tool_sep｜><steptml:invoke name="{n}">'
+        + "".join(
+            f'<steptml:parameter name="{k}">{_text(v)}</steptml:parameter>' for k, v in a.items()
+        )
+        + "</steptml:invoke><｜tool_call_end｜>"
+        for n, a in calls
+    )
+    return "<｜tool_calls_begin｜>" + body + "<｜tool_calls_end｜>"
+
+
+def longcat(calls: list[Call]) -> str:
+    return "".join(
+        f"<longcat_tool_call>{_j({'name': n, 'arguments': a})}</longcat_tool_call>\n"
+        for n, a in calls
+    )
+
+
+def gigachat3(calls: list[Call]) -> str:
+    return "<|message_sep|>\n\n" + "\n".join(
+        f"function call<|role_sep|>\n{_j({'name': n, 'arguments': a})}" for n, a in calls
+    )
+
+
+def _gemma(value: Any) -> str:
+    if isinstance(value, str):
+        return f"<escape>{value}<escape>"
+    if isinstance(value, dict):
+        return "{" + ",".join(f"{k}:{_gemma(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, list):
+        return "[" + ",".join(_gemma(v) for v in value) + "]"
+    return _j(value)
+
+
+def function_gemma(calls: list[Call]) -> str:
+    return "".join(f"<start_function_call>call:{n}{_gemma(a)}<end_function_call>" for n, a in calls)
+
+
 def generic(calls: list[Call]) -> str:
     return "```json\n" + _j([{"name": n, "arguments": a} for n, a in calls]) + "\n```"
 
@@ -263,6 +382,86 @@ CASES = [
         minimax_m2,
         '<minimax:tool_call>\n<invoke nom="get_weather">\n</invoke>\n'
         '<invoke name="get_time">\n</invoke>\n</minimax:tool_call>',
+    ),
+    FamilyCase(
+        "harmony",
+        harmony,
+        "<|start|>assistant<|channel|>commentary to=functions.get_weather <|constrain|>json"
+        '<|message|>{"city": <|call|><|start|>assistant<|channel|>commentary '
+        "to=functions.get_time <|constrain|>json<|message|>{}<|call|>",
+    ),
+    FamilyCase(
+        "seed_oss",
+        seed_oss,
+        "<seed:tool_call>\n<function>\n<parameter=city>Paris</parameter>\n</function>\n"
+        "</seed:tool_call><seed:tool_call>\n<function=get_time>\n</function>\n</seed:tool_call>",
+    ),
+    FamilyCase(
+        "deepseek_v32",
+        deepseek_v32,
+        f'<{DSML}function_calls>\n<{DSML}invoke nom="get_weather">\n</{DSML}invoke>\n'
+        f'<{DSML}invoke name="get_time">\n</{DSML}invoke>\n</{DSML}function_calls>',
+    ),
+    FamilyCase(
+        "lfm2",
+        lfm2,
+        "<|tool_call_start|>[get_weather(city=open('/etc/passwd').read()), get_time()]"
+        "<|tool_call_end|>",
+    ),
+    FamilyCase(
+        "jamba",
+        jamba,
+        '<tool_calls>[{"name": "get_weather", "arguments": "nope"}, '
+        '{"name": "get_time", "arguments": {}}]</tool_calls>',
+    ),
+    FamilyCase(
+        "granite_20b_fc",
+        granite_20b_fc,
+        '<function_call> {"name": "get_weather", "arguments": {"city": }}\n'
+        '<function_call> {"name": "get_time", "arguments": {}}',
+    ),
+    FamilyCase(
+        "phi4_mini",
+        phi4_mini,
+        'functools[{"name": "get_weather", "arguments": "x"}, '
+        '{"name": "get_time", "arguments": {}}]',
+        weak=True,
+    ),
+    FamilyCase(
+        "internlm",
+        internlm,
+        '<|action_start|><|plugin|>\n{"name": "get_weather", "parameters": [1]}<|action_end|>'
+        '<|action_start|><|plugin|>\n{"name": "get_time", "parameters": {}}<|action_end|>',
+    ),
+    FamilyCase(
+        "olmo3",
+        olmo3,
+        "<function_calls>\nget_weather(city=)\nget_time()\n</function_calls>",
+    ),
+    FamilyCase(
+        "step3",
+        step3,
+        "<｜tool_calls_begin｜><｜tool_call_begin｜>function<｜tool_sep｜><steptml:invoke>"
+        "</steptml:invoke><｜tool_call_end｜><｜tool_call_begin｜>function<｜tool_sep｜>"
+        '<steptml:invoke name="get_time"></steptml:invoke><｜tool_call_end｜><｜tool_calls_end｜>',
+    ),
+    FamilyCase(
+        "longcat",
+        longcat,
+        '<longcat_tool_call>{"name": "get_weather", "arguments": {"city": }</longcat_tool_call>'
+        '<longcat_tool_call>{"name": "get_time", "arguments": {}}</longcat_tool_call>',
+    ),
+    FamilyCase(
+        "gigachat3",
+        gigachat3,
+        'function call<|role_sep|>\n{"name": "get_weather", "arguments": "x"}\n'
+        'function call<|role_sep|>\n{"name": "get_time", "arguments": {}}',
+    ),
+    FamilyCase(
+        "function_gemma",
+        function_gemma,
+        "<start_function_call>call:get_weather{city:<escape>Paris}<end_function_call>"
+        "<start_function_call>call:get_time{}<end_function_call>",
     ),
     FamilyCase(
         "generic",
