@@ -1,0 +1,498 @@
+"""A response as a run: choose its thread, write its input, and start or continue the run.
+
+A response runs on a thread: a conversation's, the previous response's (when it is the latest
+on its thread), or a new internal one (the previous response's context copied when the chain
+forks). Input items become thread messages and completed tool steps; outputs for the calls of
+a run resting at ``requires_action`` continue that run through ``submit_tool_outputs``.
+Otherwise the engine creates a run, which is held (``dispatch=False``) until the response's
+row and tool steps are written, then started.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import TypeAdapter
+from sqlalchemy import select
+from sqlalchemy import update as sa_update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from callisto.api.responses.items import (
+    Plan,
+    body,
+    plan_input,
+    round_step,
+    step_calls,
+    thread_items,
+)
+from callisto.api.responses.schemas import (
+    AllowedTools,
+    FunctionToolParam,
+    InputItem,
+    NamedFunction,
+    ResponseCreate,
+    TextFormatSchema,
+)
+from callisto.api.responses.wire import find_response, usage_between
+from callisto.engine.service import RunParams, RunService
+from callisto.errors import ConflictingState, InvalidRequest, NotFound
+from callisto.ids import PREFIXES, new_id
+from callisto.store.models import (
+    ACTIVE_RUN_STATUSES,
+    AssistantRow,
+    MessageRow,
+    RunRow,
+    RunStepRow,
+    ThreadRow,
+)
+from callisto.store.responses_models import ResponseRow
+
+ASSISTANT_ID = "asst_responses"
+"""The assistant every response's run names (runs need one; its fields are all overridden)."""
+CONVERSATION_PREFIX = "conv_"
+
+_items = TypeAdapter(list[InputItem])
+
+
+@dataclass(slots=True)
+class Started:
+    """A response whose run is queued: its row (as written) and the run's id."""
+
+    row: ResponseRow
+    thread_is_new: bool
+
+
+def run_tools(body_: ResponseCreate) -> tuple[list[dict[str, Any]], list[dict[str, Any]], Any]:
+    """Return the echoed tools, the run's tools and the run's ``tool_choice``.
+
+    Raises:
+        InvalidRequest: A tool that is not a function (built-in tools are not supported), a
+            broken schema, or a ``tool_choice`` naming a tool that is not offered.
+    """
+    echoed: list[dict[str, Any]] = []
+    for i, raw in enumerate(body_.tools or []):
+        if raw.get("type") != "function":
+            raise InvalidRequest(
+                f"Tool type '{raw.get('type')}' is not supported; Callisto runs function tools "
+                "only (no built-in tools such as web search, file search or MCP).",
+                param=f"tools[{i}]",
+            )
+        try:
+            tool = FunctionToolParam.model_validate(raw)
+            definition = tool.definition()
+        except ValueError as exc:
+            raise InvalidRequest(f"Invalid tool: {exc}", param=f"tools[{i}]") from None
+        echoed.append(
+            {
+                "type": "function",
+                "name": definition.name,
+                "description": definition.description,
+                "parameters": definition.parameters,
+                "strict": True if definition.strict is None else definition.strict,
+            }
+        )
+    names = [t["name"] for t in echoed]
+    choice = body_.tool_choice
+    offered = echoed
+    run_choice: Any = "auto" if choice is None else choice
+    if isinstance(choice, NamedFunction):
+        run_choice = {"type": "function", "function": {"name": choice.name}}
+    elif isinstance(choice, AllowedTools):
+        allowed = {t.name for t in choice.tools}
+        unknown = sorted(allowed - set(names))
+        if unknown:
+            raise InvalidRequest(
+                f"tool_choice.allowed_tools names {unknown}, which are not among the tools.",
+                param="tool_choice",
+            )
+        offered = [t for t in echoed if t["name"] in allowed]
+        run_choice = choice.mode
+    tools = [
+        {
+            "type": "function",
+            "function": {
+                k: v
+                for k, v in (
+                    ("name", t["name"]),
+                    ("description", t["description"]),
+                    ("parameters", t["parameters"]),
+                    ("strict", (body_.tools or [])[names.index(t["name"])].get("strict")),
+                )
+                if v is not None
+            },
+        }
+        for t in offered
+    ]
+    return echoed, tools, run_choice
+
+
+def response_format(body_: ResponseCreate) -> tuple[dict[str, Any], Any]:
+    """Return the echoed ``text`` and the run's ``response_format``."""
+    fmt = body_.text.format if body_.text is not None else None
+    if fmt is None or fmt.type == "text":
+        echoed: dict[str, Any] = {"format": {"type": "text"}}
+        return _with_verbosity(echoed, body_), None
+    if isinstance(fmt, TextFormatSchema):
+        schema = {"name": fmt.name, "schema": fmt.schema_, "strict": bool(fmt.strict)}
+        if fmt.description is not None:
+            schema["description"] = fmt.description
+        echoed = {
+            "format": {
+                "type": "json_schema",
+                "name": fmt.name,
+                "schema": fmt.schema_,
+                "description": fmt.description,
+                "strict": bool(fmt.strict),
+            }
+        }
+        return _with_verbosity(echoed, body_), {"type": "json_schema", "json_schema": schema}
+    return _with_verbosity({"format": {"type": "json_object"}}, body_), {"type": "json_object"}
+
+
+def _with_verbosity(text: dict[str, Any], body_: ResponseCreate) -> dict[str, Any]:
+    verbosity = body_.text.verbosity if body_.text is not None else None
+    return {**text, "verbosity": verbosity or "medium"}
+
+
+class ResponseRuns:
+    """Starts and continues responses on the engine's runs."""
+
+    def __init__(self, runs: RunService) -> None:
+        """Use ``runs`` (the engine's service) for every run change."""
+        self.runs = runs
+        self._assistant_ready = False
+
+    async def _ensure_assistant(self) -> None:
+        if self._assistant_ready:
+            return
+
+        def ensure(db: Session) -> None:
+            if db.get(AssistantRow, ASSISTANT_ID) is None:
+                db.add(
+                    AssistantRow(
+                        id=ASSISTANT_ID,
+                        created_at=int(time.time()),
+                        name="Responses API (internal)",
+                        description="Runs of the Responses API name this assistant.",
+                        model="offline/responses",
+                        instructions=None,
+                        tools=[],
+                        metadata_={},
+                        response_format="auto",
+                    )
+                )
+                db.flush()
+
+        with contextlib.suppress(IntegrityError):  # another request made it first
+            await self.runs.writer.run(ensure)
+        self._assistant_ready = True
+
+    async def start(self, request: ResponseCreate) -> Started:
+        """Write a response's input and queue its run; return its row.
+
+        Raises:
+            InvalidRequest: The request breaks a rule (see the messages).
+            NotFound: The conversation does not exist.
+        """
+        conversation = request.conversation_id()
+        if conversation is not None and request.previous_response_id is not None:
+            raise InvalidRequest(
+                "previous_response_id cannot be used together with conversation.",
+                param="previous_response_id",
+            )
+        if request.background and request.store is False:
+            raise InvalidRequest("background mode requires store=true.", param="background")
+        self.runs.providers.split(request.model)  # a 400 for a model no provider serves
+        echoed_tools, tools, choice = run_tools(request)
+        text, fmt = response_format(request)
+        await self._ensure_assistant()
+        begins = body(new_id("resp_"))
+        previous, thread_id, prefix = await self.runs.writer.run(
+            lambda db: _choose_thread(db, request, conversation)
+        )
+        fresh = thread_id is None
+        thread_id = thread_id or new_id(PREFIXES["thread"])
+        items: str | Sequence[InputItem] = request.input if request.input is not None else []
+        if prefix:
+            given = [] if isinstance(items, str) else list(items)
+            answered = {i.call_id for i in given if i.type == "function_call_output"}
+            kept = [
+                i
+                for i in prefix
+                if not (i.get("type") == "function_call_output" and i["call_id"] in answered)
+            ]
+            head = _items.validate_python(kept)
+            items = head + (
+                _items.validate_python([{"role": "user", "content": items}])
+                if isinstance(items, str)
+                else given
+            )
+        plan = plan_input(items, thread_id)
+        if not plan.echo:
+            raise InvalidRequest("input is required.", param="input")
+        row = ResponseRow(
+            id="",
+            created_at=int(time.time()),
+            thread_id=thread_id,
+            run_id="",
+            conversation_id=conversation,
+            previous_response_id=request.previous_response_id,
+            model=request.model,
+            background=bool(request.background),
+            store=request.store is not False,
+            begins=begins,
+            ends=None,
+            start_seq=0,
+            usage_base=None,
+            settled=None,
+            request={
+                "instructions": request.instructions,
+                "tools": echoed_tools,
+                "tool_choice": request.tool_choice.model_dump()
+                if request.tool_choice is not None and not isinstance(request.tool_choice, str)
+                else request.tool_choice or "auto",
+                "parallel_tool_calls": request.parallel_tool_calls is not False,
+                "temperature": request.temperature,
+                "top_p": request.top_p,
+                "max_output_tokens": request.max_output_tokens,
+                "max_tool_calls": request.max_tool_calls,
+                "text": text,
+                "metadata": request.metadata or {},
+                "truncation": request.truncation or "disabled",
+            },
+            input_items=plan.echo,
+        )
+        instructions = ([request.instructions] if request.instructions else []) + plan.instructions
+        params = RunParams(
+            assistant_id=ASSISTANT_ID,
+            model=request.model,
+            instructions="\n\n".join(instructions) or None,
+            tools=tools,
+            metadata={},
+            temperature=request.temperature,
+            top_p=request.top_p,
+            max_completion_tokens=request.max_output_tokens,
+            tool_choice=choice,
+            parallel_tool_calls=request.parallel_tool_calls,
+            response_format=fmt,
+        )
+        if not fresh:
+            waiting = await self.runs.writer.run(
+                lambda db: _waiting_run(db, thread_id, plan, conversation, previous)
+            )
+            if waiting is not None:
+                await self._continue(row, waiting, plan, previous)
+                return Started(row, False)
+        await self._create(row, params, plan, previous, fresh)
+        return Started(row, fresh)
+
+    async def _continue(
+        self, row: ResponseRow, run_id: str, plan: Plan, previous: str | None
+    ) -> None:
+        """Give a waiting run its outputs: the response continues the run."""
+        row.id = new_id("resp_")
+        row.run_id = run_id
+        row.start_seq = await self.runs.events.last_seq(run_id)
+
+        def write(db: Session) -> None:
+            run = db.get(RunRow, run_id)
+            row.usage_base = dict(run.usage) if run is not None and run.usage else None
+            _close_previous(db, row, continued=True)
+            db.add(row)
+
+        await self.runs.writer.run(write)
+        try:
+            await self.runs.submit_tool_outputs(row.thread_id, run_id, plan.outputs)
+        except BaseException:
+            await self.runs.writer.run(lambda db: _undo(db, row))
+            raise
+
+    async def _create(
+        self,
+        row: ResponseRow,
+        params: RunParams,
+        plan: Plan,
+        previous: str | None,
+        fresh: bool,
+    ) -> None:
+        thread = None
+        if fresh:
+            thread = ThreadRow(
+                id=row.thread_id, created_at=row.created_at, metadata_={}, tool_resources=None
+            )
+        if plan.external is not None:
+            await self.runs.writer.run(lambda db: _fill_external(db, row.thread_id, plan))
+        row.id = new_id("resp_")
+        try:
+            accepted = await self.runs.create_run(
+                row.thread_id, params, thread=thread, extra_rows=plan.messages, dispatch=False
+            )
+        except ConflictingState:
+            raise ConflictingState(_busy(row)) from None
+        run_id = row.run_id = accepted.run.id
+        rounds = [*plan.rounds, *([plan.external] if plan.external is not None else [])]
+
+        def write(db: Session) -> None:
+            _close_previous(db, row, continued=False)
+            db.add(row)
+            db.add_all(round_step(r, run_id, row.thread_id, ASSISTANT_ID) for r in rounds)
+            # A response waiting for function outputs waits as long as the client likes.
+            db.execute(
+                sa_update(RunRow)
+                .where(RunRow.id == run_id)
+                .values(expires_at=None, expires_at_exact=None)
+                .execution_options(synchronize_session=False)
+            )
+
+        try:
+            await self.runs.writer.run(write)
+        except BaseException:
+            await self.runs.cancel(row.thread_id, run_id)
+            raise
+        await self.runs.start_with(run_id, model=params.model or row.model, api_key=None)
+
+
+def _busy(row: ResponseRow) -> str:
+    if row.conversation_id:
+        return (
+            f"Conversation {row.conversation_id} already has a response in progress; "
+            "wait for it to finish."
+        )
+    return f"Response {row.previous_response_id} is still in progress; wait for it to finish."
+
+
+def _choose_thread(
+    db: Session, request: ResponseCreate, conversation: str | None
+) -> tuple[str | None, str | None, list[dict[str, Any]]]:
+    """Return the previous response's id, the thread to continue (``None``: a new one) and
+    the items to copy first (a forked chain)."""
+    if conversation is not None:
+        thread = db.get(ThreadRow, conversation)
+        if thread is None or not conversation.startswith(CONVERSATION_PREFIX):
+            raise NotFound(
+                f"Conversation with id '{conversation}' not found.", param="conversation"
+            )
+        return None, conversation, []
+    if request.previous_response_id is None:
+        return None, None, []
+    try:
+        previous = find_response(db, request.previous_response_id)
+    except NotFound:
+        raise InvalidRequest(
+            f"Previous response with id '{request.previous_response_id}' not found.",
+            param="previous_response_id",
+        ) from None
+    if previous.ends is None and previous.conversation_id is None:
+        return previous.id, previous.thread_id, []
+    # The chain forks (or left a conversation): its context is copied to a new thread.
+    return previous.id, None, _items_until(db, previous)
+
+
+def _items_until(db: Session, previous: ResponseRow) -> list[dict[str, Any]]:
+    messages = db.scalars(
+        select(MessageRow).where(MessageRow.thread_id == previous.thread_id).order_by(MessageRow.id)
+    )
+    steps = db.scalars(
+        select(RunStepRow).where(
+            RunStepRow.thread_id == previous.thread_id,
+            RunStepRow.type == "tool_calls",
+            RunStepRow.status.in_(("completed", "in_progress")),
+        )
+    )
+    end = previous.ends
+    kept = []
+    for key, item in thread_items(messages, steps):
+        if end is not None and key[0] >= end:
+            break
+        kept.append({k: v for k, v in item.items() if k not in ("id", "status")})
+    return kept
+
+
+def _waiting_run(
+    db: Session, thread_id: str, plan: Plan, conversation: str | None, previous: str | None
+) -> str | None:
+    """Return the thread's run waiting for these outputs, ``None`` when the thread is idle.
+
+    Raises:
+        InvalidRequest: The thread's run waits for outputs this input does not give, or the
+            thread has a response in progress.
+    """
+    run = db.scalars(
+        select(RunRow).where(RunRow.thread_id == thread_id, RunRow.status.in_(ACTIVE_RUN_STATUSES))
+    ).first()
+    if run is None:
+        return None
+    if run.status != "requires_action":
+        what = f"Conversation {conversation}" if conversation else f"Response {previous}"
+        raise ConflictingState(f"{what} already has a response in progress; wait for it to finish.")
+    pending = [c["id"] for c in (run.required_action or {})["submit_tool_outputs"]["tool_calls"]]
+    given = [call_id for call_id, _ in plan.outputs]
+    missing = [c for c in pending if c not in given]
+    if missing:
+        raise InvalidRequest(f"No tool output found for function call {missing[0]}.", param="input")
+    if not plan.only_outputs or sorted(given) != sorted(pending):
+        raise InvalidRequest(
+            "The previous response is waiting for its function call outputs: send exactly one "
+            "function_call_output item per call, and nothing else, to continue it.",
+            param="input",
+        )
+    return run.id
+
+
+def _fill_external(db: Session, thread_id: str, plan: Plan) -> None:
+    """Find the calls that ``plan.outputs`` answer among the thread's earlier tool steps."""
+    assert plan.external is not None
+    steps = db.scalars(
+        select(RunStepRow).where(RunStepRow.thread_id == thread_id, RunStepRow.type == "tool_calls")
+    ).all()
+    known = {c["id"]: c for step in steps for c in step_calls(step)}
+    for call_id, output in plan.outputs:
+        call = known.get(call_id)
+        if call is None:
+            raise InvalidRequest(
+                f"No tool call found for function call output with call_id {call_id}.",
+                param="input",
+            )
+        plan.external.calls.append(
+            {
+                "id": call_id,
+                "type": "function",
+                "function": {**call["function"], "output": output},
+            }
+        )
+
+
+def _close_previous(db: Session, row: ResponseRow, *, continued: bool) -> None:
+    """End the window of the thread's latest response at this one's start."""
+    latest = db.scalars(
+        select(ResponseRow)
+        .where(ResponseRow.thread_id == row.thread_id, ResponseRow.ends.is_(None))
+        .order_by(ResponseRow.id.desc())
+        .limit(1)
+    ).first()
+    if latest is None:
+        return
+    latest.ends = row.begins
+    if continued and latest.run_id == row.run_id:
+        run = db.get(RunRow, row.run_id)
+        usage = run.usage if run is not None else None
+        latest.settled = {"status": "completed", "usage": usage_between(usage, latest.usage_base)}
+
+
+def _undo(db: Session, row: ResponseRow) -> None:
+    """Remove a response whose run refused its outputs; reopen the window it closed."""
+    stored = db.get(ResponseRow, row.id)
+    if stored is not None:
+        db.delete(stored)
+    latest = db.scalars(
+        select(ResponseRow)
+        .where(ResponseRow.thread_id == row.thread_id, ResponseRow.ends == row.begins)
+        .limit(1)
+    ).first()
+    if latest is not None:
+        latest.ends, latest.settled = None, None
