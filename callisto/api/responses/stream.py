@@ -117,6 +117,7 @@ async def _source(runs: RunService, row: ResponseRow) -> AsyncIterator[RunEvent 
 async def _rebuilt(state: Snapshot) -> AsyncIterator[RunEvent | None]:
     """Yield run events that replay a finished response's output (its log is gone)."""
     calls = []
+    yield RunEvent(0, "thread.run.in_progress", "{}")
     for item in state.output:
         if item["type"] == "message":
             text = item["content"][0]["text"] if item["content"] else ""
