@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import contextlib
+from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from callisto.api.deps import Listing, State
+from callisto.api.deps import Listing, ServerState, State
 from callisto.api.responses.runs import CONVERSATION_PREFIX, ResponseRuns
 from callisto.api.responses.schemas import ResponseCreate
 from callisto.api.responses.stream import response_frames, snapshot, wait_resting
@@ -49,11 +50,39 @@ async def create_response(request: ResponseCreate, state: State, runs: Runs) -> 
     started = await runs.start(request)
     row = started.row
     if request.stream:
-        return sse_response(response_frames(state.runs, row))
+        frames = response_frames(state.runs, row)
+        if not row.store:
+            frames = _then_forget(frames, state, row, started.thread_is_new)
+        return sse_response(frames)
     if row.background:
         return response_object(row, status="queued", output=[])
     await wait_resting(state.runs, row)
-    return snapshot_object(await snapshot(state.runs, row))
+    answer = snapshot_object(await snapshot(state.runs, row))
+    if not row.store:
+        await forget(state, row, started.thread_is_new)
+    return answer
+
+
+async def _then_forget(
+    frames: AsyncIterator[bytes], state: ServerState, row: ResponseRow, thread_is_new: bool
+) -> AsyncIterator[bytes]:
+    async for chunk in frames:
+        yield chunk
+    await forget(state, row, thread_is_new)
+
+
+async def forget(state: ServerState, row: ResponseRow, thread_is_new: bool) -> None:
+    """Delete a ``store: false`` response once it rests: its row, and its thread if its own."""
+
+    def delete(db: Session) -> None:
+        stored_row = db.get(ResponseRow, row.id)
+        if stored_row is not None:
+            db.delete(stored_row)
+        thread = db.get(ThreadRow, row.thread_id) if thread_is_new else None
+        if thread is not None:
+            db.delete(thread)
+
+    await state.runs.writer.run(delete)
 
 
 @router.get("/responses/{response_id}")
