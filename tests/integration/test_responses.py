@@ -157,3 +157,12 @@ def test_delete_and_errors(openai_client: openai.OpenAI, fake_llm: FakeLLM) -> N
         )
     with pytest.raises(openai.BadRequestError, match="background"):
         openai_client.responses.create(model="fake/m", input="x", background=True, store=False)
+
+
+def test_responses_survive_the_internal_assistant_being_deleted(
+    openai_client: openai.OpenAI, fake_llm: FakeLLM
+) -> None:
+    fake_llm.script(Reply.text("One."), Reply.text("Two."))
+    assert openai_client.responses.create(model="fake/m", input="1").output_text == "One."
+    openai_client.beta.assistants.delete("asst_responses")
+    assert openai_client.responses.create(model="fake/m", input="2").output_text == "Two."

@@ -334,6 +334,15 @@ class ResponseRuns:
             )
         except ConflictingState:
             raise ConflictingState(_busy(row)) from None
+        except NotFound as exc:
+            if exc.param != "assistant_id":
+                raise
+            # Someone deleted the internal assistant through the Assistants API: make it again.
+            self._assistant_ready = False
+            await self._ensure_assistant()
+            accepted = await self.runs.create_run(
+                row.thread_id, params, thread=thread, extra_rows=plan.messages, dispatch=False
+            )
         run_id = row.run_id = accepted.run.id
         rounds = [*plan.rounds, *([plan.external] if plan.external is not None else [])]
 
