@@ -166,3 +166,65 @@ def test_responses_survive_the_internal_assistant_being_deleted(
     assert openai_client.responses.create(model="fake/m", input="1").output_text == "One."
     openai_client.beta.assistants.delete("asst_responses")
     assert openai_client.responses.create(model="fake/m", input="2").output_text == "Two."
+
+
+def test_previous_response_id_chains_and_forks(
+    openai_client: openai.OpenAI, fake_llm: FakeLLM
+) -> None:
+    fake_llm.script(Reply.text("A"), Reply.text("B"), Reply.text("C"), Reply.text("D"))
+    first = openai_client.responses.create(model="fake/m", input="one")
+    second = openai_client.responses.create(
+        model="fake/m", input="two", previous_response_id=first.id
+    )
+    third = openai_client.responses.create(
+        model="fake/m", input="three", previous_response_id=second.id
+    )
+    assert third.output_text == "C"
+    assert [(m["role"], m["content"]) for m in fake_llm.requests[2].messages] == [
+        ("user", "one"),
+        ("assistant", "A"),
+        ("user", "two"),
+        ("assistant", "B"),
+        ("user", "three"),
+    ]
+    # A second answer to the first response sees only the first exchange.
+    fork = openai_client.responses.create(
+        model="fake/m", input="other", previous_response_id=first.id
+    )
+    assert fork.output_text == "D"
+    assert [(m["role"], m["content"]) for m in fake_llm.requests[3].messages] == [
+        ("user", "one"),
+        ("assistant", "A"),
+        ("user", "other"),
+    ]
+    # Each keeps its own output and input items.
+    assert openai_client.responses.retrieve(second.id).output_text == "B"
+    assert openai_client.responses.retrieve(first.id).output_text == "A"
+    fork_items = openai_client.responses.input_items.list(fork.id).data
+    assert [i.content[0].text for i in fork_items] == ["other"]  # type: ignore[union-attr]
+
+
+def test_answering_the_same_calls_twice_forks(
+    openai_client: openai.OpenAI, fake_llm: FakeLLM
+) -> None:
+    fake_llm.script(
+        Reply.tool_calls(("get_weather", {"city": "Rome"})),
+        Reply.text("Warm."),
+        Reply.text("Cold."),
+    )
+    first = openai_client.responses.create(model="fake/m", input="Rome?", tools=[WEATHER])
+    call_id = first.output[0].call_id  # type: ignore[union-attr]
+
+    def answer(output: str) -> Any:
+        return openai_client.responses.create(
+            model="fake/m",
+            previous_response_id=first.id,
+            tools=[WEATHER],
+            input=[{"type": "function_call_output", "call_id": call_id, "output": output}],
+        )
+
+    assert answer("30C").output_text == "Warm."
+    assert answer("2C").output_text == "Cold."
+    sent = fake_llm.requests[2].messages
+    assert [m["role"] for m in sent] == ["user", "assistant", "tool"]
+    assert sent[-1]["content"] == "2C"

@@ -217,23 +217,9 @@ class ResponseRuns:
         )
         fresh = thread_id is None
         thread_id = thread_id or new_id(PREFIXES["thread"])
-        items: str | Sequence[InputItem] = request.input if request.input is not None else []
-        if prefix:
-            given = [] if isinstance(items, str) else list(items)
-            answered = {i.call_id for i in given if i.type == "function_call_output"}
-            kept = [
-                i
-                for i in prefix
-                if not (i.get("type") == "function_call_output" and i["call_id"] in answered)
-            ]
-            head = _items.validate_python(kept)
-            items = head + (
-                _items.validate_python([{"role": "user", "content": items}])
-                if isinstance(items, str)
-                else given
-            )
+        items, copied = _with_context(prefix, request.input if request.input is not None else [])
         plan = plan_input(items, thread_id)
-        if not plan.echo:
+        if len(plan.echo) == copied:
             raise InvalidRequest("input is required.", param="input")
         row = ResponseRow(
             id="",
@@ -265,7 +251,7 @@ class ResponseRuns:
                 "metadata": request.metadata or {},
                 "truncation": request.truncation or "disabled",
             },
-            input_items=plan.echo,
+            input_items=plan.echo[copied:],
         )
         instructions = ([request.instructions] if request.instructions else []) + plan.instructions
         params = RunParams(
@@ -364,6 +350,29 @@ class ResponseRuns:
             await self.runs.cancel(row.thread_id, run_id)
             raise
         await self.runs.start_with(run_id, model=params.model or row.model, api_key=None)
+
+
+def _with_context(
+    prefix: list[dict[str, Any]], items: str | Sequence[InputItem]
+) -> tuple[str | Sequence[InputItem], int]:
+    """Return the input after the items copied from a forked chain, and how many were copied.
+
+    A copied output of a call is left out when the input answers that call again.
+    """
+    if not prefix:
+        return items, 0
+    given = (
+        _items.validate_python([{"role": "user", "content": items}])
+        if isinstance(items, str)
+        else list(items)
+    )
+    answered = {i.call_id for i in given if i.type == "function_call_output"}
+    kept = [
+        i
+        for i in prefix
+        if not (i.get("type") == "function_call_output" and i["call_id"] in answered)
+    ]
+    return [*_items.validate_python(kept), *given], len(kept)
 
 
 def _busy(row: ResponseRow) -> str:
