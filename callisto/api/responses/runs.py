@@ -30,13 +30,16 @@ from callisto.api.responses.items import (
     step_calls,
     thread_items,
 )
+from callisto.api.responses.request import (
+    ASSISTANT_ID,
+    new_row,
+    response_format,
+    run_params,
+    run_tools,
+)
 from callisto.api.responses.schemas import (
-    AllowedTools,
-    FunctionToolParam,
     InputItem,
-    NamedFunction,
     ResponseCreate,
-    TextFormatSchema,
 )
 from callisto.api.responses.wire import find_response, usage_between
 from callisto.engine.service import RunParams, RunService
@@ -52,8 +55,6 @@ from callisto.store.models import (
 )
 from callisto.store.responses_models import ResponseRow
 
-ASSISTANT_ID = "asst_responses"
-"""The assistant every response's run names (runs need one; its fields are all overridden)."""
 CONVERSATION_PREFIX = "conv_"
 
 _items = TypeAdapter(list[InputItem])
@@ -65,98 +66,6 @@ class Started:
 
     row: ResponseRow
     thread_is_new: bool
-
-
-def run_tools(body_: ResponseCreate) -> tuple[list[dict[str, Any]], list[dict[str, Any]], Any]:
-    """Return the echoed tools, the run's tools and the run's ``tool_choice``.
-
-    Raises:
-        InvalidRequest: A tool that is not a function (built-in tools are not supported), a
-            broken schema, or a ``tool_choice`` naming a tool that is not offered.
-    """
-    echoed: list[dict[str, Any]] = []
-    for i, raw in enumerate(body_.tools or []):
-        if raw.get("type") != "function":
-            raise InvalidRequest(
-                f"Tool type '{raw.get('type')}' is not supported; Callisto runs function tools "
-                "only (no built-in tools such as web search, file search or MCP).",
-                param=f"tools[{i}]",
-            )
-        try:
-            tool = FunctionToolParam.model_validate(raw)
-            definition = tool.definition()
-        except ValueError as exc:
-            raise InvalidRequest(f"Invalid tool: {exc}", param=f"tools[{i}]") from None
-        echoed.append(
-            {
-                "type": "function",
-                "name": definition.name,
-                "description": definition.description,
-                "parameters": definition.parameters,
-                "strict": True if definition.strict is None else definition.strict,
-            }
-        )
-    names = [t["name"] for t in echoed]
-    choice = body_.tool_choice
-    offered = echoed
-    run_choice: Any = "auto" if choice is None else choice
-    if isinstance(choice, NamedFunction):
-        run_choice = {"type": "function", "function": {"name": choice.name}}
-    elif isinstance(choice, AllowedTools):
-        allowed = {t.name for t in choice.tools}
-        unknown = sorted(allowed - set(names))
-        if unknown:
-            raise InvalidRequest(
-                f"tool_choice.allowed_tools names {unknown}, which are not among the tools.",
-                param="tool_choice",
-            )
-        offered = [t for t in echoed if t["name"] in allowed]
-        run_choice = choice.mode
-    tools = [
-        {
-            "type": "function",
-            "function": {
-                k: v
-                for k, v in (
-                    ("name", t["name"]),
-                    ("description", t["description"]),
-                    ("parameters", t["parameters"]),
-                    ("strict", (body_.tools or [])[names.index(t["name"])].get("strict")),
-                )
-                if v is not None
-            },
-        }
-        for t in offered
-    ]
-    return echoed, tools, run_choice
-
-
-def response_format(body_: ResponseCreate) -> tuple[dict[str, Any], Any]:
-    """Return the echoed ``text`` and the run's ``response_format``."""
-    fmt = body_.text.format if body_.text is not None else None
-    if fmt is None or fmt.type == "text":
-        echoed: dict[str, Any] = {"format": {"type": "text"}}
-        return _with_verbosity(echoed, body_), None
-    if isinstance(fmt, TextFormatSchema):
-        schema = {"name": fmt.name, "schema": fmt.schema_, "strict": bool(fmt.strict)}
-        if fmt.description is not None:
-            schema["description"] = fmt.description
-        echoed = {
-            "format": {
-                "type": "json_schema",
-                "name": fmt.name,
-                "schema": fmt.schema_,
-                "description": fmt.description,
-                "strict": bool(fmt.strict),
-            }
-        }
-        return _with_verbosity(echoed, body_), {"type": "json_schema", "json_schema": schema}
-    return _with_verbosity({"format": {"type": "json_object"}}, body_), {"type": "json_object"}
-
-
-def _with_verbosity(text: dict[str, Any], body_: ResponseCreate) -> dict[str, Any]:
-    verbosity = body_.text.verbosity if body_.text is not None else None
-    return {**text, "verbosity": verbosity or "medium"}
 
 
 class ResponseRuns:
@@ -208,7 +117,7 @@ class ResponseRuns:
         if request.background and request.store is False:
             raise InvalidRequest("background mode requires store=true.", param="background")
         self.runs.providers.split(request.model)  # a 400 for a model no provider serves
-        echoed_tools, tools, choice = run_tools(request)
+        echoed, tools, choice = run_tools(request)
         text, fmt = response_format(request)
         await self._ensure_assistant()
         begins = body(new_id("resp_"))
@@ -221,65 +130,19 @@ class ResponseRuns:
         plan = plan_input(items, thread_id)
         if len(plan.echo) == copied:
             raise InvalidRequest("input is required.", param="input")
-        row = ResponseRow(
-            id="",
-            created_at=int(time.time()),
-            thread_id=thread_id,
-            run_id="",
-            conversation_id=conversation,
-            previous_response_id=request.previous_response_id,
-            model=request.model,
-            background=bool(request.background),
-            store=request.store is not False,
-            begins=begins,
-            ends=None,
-            start_seq=0,
-            usage_base=None,
-            settled=None,
-            request={
-                "instructions": request.instructions,
-                "tools": echoed_tools,
-                "tool_choice": request.tool_choice.model_dump()
-                if request.tool_choice is not None and not isinstance(request.tool_choice, str)
-                else request.tool_choice or "auto",
-                "parallel_tool_calls": request.parallel_tool_calls is not False,
-                "temperature": request.temperature,
-                "top_p": request.top_p,
-                "max_output_tokens": request.max_output_tokens,
-                "max_tool_calls": request.max_tool_calls,
-                "text": text,
-                "metadata": request.metadata or {},
-                "truncation": request.truncation or "disabled",
-            },
-            input_items=plan.echo[copied:],
-        )
-        instructions = ([request.instructions] if request.instructions else []) + plan.instructions
-        params = RunParams(
-            assistant_id=ASSISTANT_ID,
-            model=request.model,
-            instructions="\n\n".join(instructions) or None,
-            tools=tools,
-            metadata={},
-            temperature=request.temperature,
-            top_p=request.top_p,
-            max_completion_tokens=request.max_output_tokens,
-            tool_choice=choice,
-            parallel_tool_calls=request.parallel_tool_calls,
-            response_format=fmt,
-        )
+        row = new_row(request, thread_id, begins, plan.echo[copied:], echoed, text)
+        params = run_params(request, tools, choice, fmt, plan)
         if not fresh:
             waiting = await self.runs.writer.run(
                 lambda db: _waiting_run(db, thread_id, plan, conversation, previous)
             )
             if waiting is not None:
-                await self._continue(row, waiting, plan, previous)
+                await self._continue(row, waiting, plan)
                 return Started(row, False)
-        await self._create(row, params, plan, previous, fresh)
+        await self._create(row, params, plan, fresh)
         return Started(row, fresh)
 
-    async def _continue(
-        self, row: ResponseRow, run_id: str, plan: Plan, previous: str | None
-    ) -> None:
+    async def _continue(self, row: ResponseRow, run_id: str, plan: Plan) -> None:
         """Give a waiting run its outputs: the response continues the run."""
         row.id = new_id("resp_")
         row.run_id = run_id
@@ -303,9 +166,9 @@ class ResponseRuns:
         row: ResponseRow,
         params: RunParams,
         plan: Plan,
-        previous: str | None,
         fresh: bool,
     ) -> None:
+        """Create the response's run (held), write its row and input steps, then start it."""
         thread = None
         if fresh:
             thread = ThreadRow(
