@@ -31,7 +31,9 @@ from callisto.store.responses_models import ResponseRow
 log = logging.getLogger("callisto.api.responses")
 
 DONE_FRAME = b"data: [DONE]\n\n"
-KEEPALIVE_SECONDS = 15.0
+KEEPALIVE_SECONDS = 2.0
+"""Idle seconds between keepalive comments. Short on purpose: the Redis event log blocks on its
+read for this long, and the Redis client gives up on a read after 5 seconds."""
 
 
 def frame(event: dict[str, Any]) -> bytes:
@@ -50,7 +52,8 @@ async def wait_resting(runs: RunService, row: ResponseRow, within: float | None 
     """Return once the response's run rests (or after ``within`` seconds)."""
     with contextlib.suppress(TimeoutError):
         async with asyncio.timeout(within):
-            async for event in runs.events.read_from(row.run_id, row.start_seq):
+            log = runs.events.read_from(row.run_id, row.start_seq, keepalive=KEEPALIVE_SECONDS)
+            async for event in log:
                 if event is not None and event.event in RESTING:
                     return
 
