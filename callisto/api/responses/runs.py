@@ -121,26 +121,18 @@ class ResponseRuns:
         text, fmt = response_format(request)
         await self._ensure_assistant()
         begins = body(new_id("resp_"))
-        previous, thread_id, prefix = await self.runs.writer.run(
-            lambda db: _choose_thread(db, request, conversation)
-        )
-        fresh = thread_id is None
-        thread_id = thread_id or new_id(PREFIXES["thread"])
-        items, copied = _with_context(prefix, request.input if request.input is not None else [])
-        plan = plan_input(items, thread_id)
-        if len(plan.echo) == copied:
-            raise InvalidRequest("input is required.", param="input")
-        row = new_row(request, thread_id, begins, plan.echo[copied:], echoed, text)
+        if conversation is None and request.previous_response_id is None:
+            ready = _prepare(None, request, None)  # a new thread: nothing to read
+        else:
+            ready = await self.runs.writer.run(lambda db: _prepare(db, request, conversation))
+        plan = ready.plan
+        row = new_row(request, ready.thread_id, begins, ready.echo, echoed, text)
         params = run_params(request, tools, choice, fmt, plan)
-        if not fresh:
-            waiting = await self.runs.writer.run(
-                lambda db: _waiting_run(db, thread_id, plan, conversation, previous)
-            )
-            if waiting is not None:
-                await self._continue(row, waiting, plan)
-                return Started(row, False)
-        await self._create(row, params, plan, fresh)
-        return Started(row, fresh)
+        if ready.waiting is not None:
+            await self._continue(row, ready.waiting, plan)
+            return Started(row, False)
+        await self._create(row, params, plan, ready.fresh)
+        return Started(row, ready.fresh)
 
     async def _continue(self, row: ResponseRow, run_id: str, plan: Plan) -> None:
         """Give a waiting run its outputs: the response continues the run."""
@@ -174,8 +166,6 @@ class ResponseRuns:
             thread = ThreadRow(
                 id=row.thread_id, created_at=row.created_at, metadata_={}, tool_resources=None
             )
-        if plan.external is not None:
-            await self.runs.writer.run(lambda db: _fill_external(db, row.thread_id, plan))
         row.id = new_id("resp_")
         try:
             accepted = await self.runs.create_run(
@@ -213,6 +203,51 @@ class ResponseRuns:
             await self.runs.cancel(row.thread_id, run_id)
             raise
         await self.runs.start_with(run_id, model=params.model or row.model, api_key=None)
+
+
+@dataclass(slots=True)
+class _Prepared:
+    """Where a response runs and what its input becomes.
+
+    Attributes:
+        thread_id: The thread (new when ``fresh``).
+        fresh: The thread is new, made with the response's run.
+        plan: The input as rows (after a forked chain's copied context).
+        echo: The response's own input items, as ``input_items`` lists them.
+        waiting: The run that waits for the outputs this input gives, if any.
+    """
+
+    thread_id: str
+    fresh: bool
+    plan: Plan
+    echo: list[dict[str, Any]]
+    waiting: str | None
+
+
+def _prepare(db: Session | None, request: ResponseCreate, conversation: str | None) -> _Prepared:
+    """Choose the thread and plan the input (one transaction; ``db`` is ``None`` when the
+    response has neither a conversation nor a previous response: its thread is new).
+
+    Raises:
+        InvalidRequest: No input, outputs for calls nobody made, a thread busy or waiting for
+            other outputs.
+        NotFound: The conversation does not exist.
+    """
+    previous, thread_id, prefix = (
+        _choose_thread(db, request, conversation) if db is not None else (None, None, [])
+    )
+    fresh = thread_id is None
+    thread_id = thread_id or new_id(PREFIXES["thread"])
+    items, copied = _with_context(prefix, request.input if request.input is not None else [])
+    plan = plan_input(items, thread_id)
+    if len(plan.echo) == copied:
+        raise InvalidRequest("input is required.", param="input")
+    waiting = None
+    if db is not None and not fresh:
+        waiting = _waiting_run(db, thread_id, plan, conversation, previous)
+    if plan.external is not None and waiting is None:
+        _fill_external(db, thread_id, plan)
+    return _Prepared(thread_id, fresh, plan, plan.echo[copied:], waiting)
 
 
 def _with_context(
@@ -325,12 +360,18 @@ def _waiting_run(
     return run.id
 
 
-def _fill_external(db: Session, thread_id: str, plan: Plan) -> None:
+def _fill_external(db: Session | None, thread_id: str, plan: Plan) -> None:
     """Find the calls that ``plan.outputs`` answer among the thread's earlier tool steps."""
     assert plan.external is not None
-    steps = db.scalars(
-        select(RunStepRow).where(RunStepRow.thread_id == thread_id, RunStepRow.type == "tool_calls")
-    ).all()
+    steps = (
+        db.scalars(
+            select(RunStepRow).where(
+                RunStepRow.thread_id == thread_id, RunStepRow.type == "tool_calls"
+            )
+        ).all()
+        if db is not None
+        else []
+    )
     known = {c["id"]: c for step in steps for c in step_calls(step)}
     for call_id, output in plan.outputs:
         call = known.get(call_id)
