@@ -228,3 +228,22 @@ def test_answering_the_same_calls_twice_forks(
     sent = fake_llm.requests[2].messages
     assert [m["role"] for m in sent] == ["user", "assistant", "tool"]
     assert sent[-1]["content"] == "2C"
+
+
+def test_continuing_with_the_calls_sent_back(
+    openai_client: openai.OpenAI, fake_llm: FakeLLM
+) -> None:
+    fake_llm.script(Reply.tool_calls(("get_weather", {"city": "Nice"})), Reply.text("Mild."))
+    first = openai_client.responses.create(model="fake/m", input="Nice?", tools=[WEATHER])
+    call = first.output[0]
+    second = openai_client.responses.create(
+        model="fake/m",
+        previous_response_id=first.id,
+        tools=[WEATHER],
+        input=[
+            call.model_dump(exclude_none=True),
+            {"type": "function_call_output", "call_id": call.call_id, "output": "18C"},  # type: ignore[union-attr]
+        ],
+    )
+    assert second.output_text == "Mild."
+    assert [m["role"] for m in fake_llm.requests[1].messages] == ["user", "assistant", "tool"]

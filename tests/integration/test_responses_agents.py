@@ -75,3 +75,43 @@ async def test_agent_streamed_run(server: Any, fake_llm: FakeLLM) -> None:
         "content": "42",
     }
     await client.close()
+
+
+@pytest.mark.parametrize("mode", ["conversation_id", "auto_previous_response_id"])
+async def test_agent_keeps_context_on_the_server(server: Any, fake_llm: FakeLLM, mode: str) -> None:
+    agents.set_tracing_disabled(True)
+
+    @agents.function_tool
+    def lookup(word: str) -> str:
+        """Look a word up."""
+        return f"{word} means hello"
+
+    fake_llm.script(
+        Reply.tool_calls(("lookup", {"word": "hola"})),
+        Reply.text("Hola means hello."),
+        Reply.text("You asked about hola."),
+    )
+    client = openai.AsyncOpenAI(base_url=server.url + "/v1", api_key="k", max_retries=0)
+    agent = agents.Agent(
+        name="words",
+        tools=[lookup],
+        model=agents.OpenAIResponsesModel(model="fake/m", openai_client=client),
+    )
+    options: dict[str, Any] = {"auto_previous_response_id": True}
+    if mode == "conversation_id":
+        options = {"conversation_id": (await client.conversations.create()).id}
+    first = await agents.Runner.run(agent, "What does hola mean?", **options)
+    assert first.final_output == "Hola means hello."
+    if mode != "conversation_id":
+        options = {"previous_response_id": first.last_response_id}
+    second = await agents.Runner.run(agent, "What did I ask?", **options)
+    assert second.final_output == "You asked about hola."
+    # The server kept the context: the last call saw the whole exchange.
+    assert [m["role"] for m in fake_llm.requests[2].messages] == [
+        "user",
+        "assistant",
+        "tool",
+        "assistant",
+        "user",
+    ]
+    await client.close()

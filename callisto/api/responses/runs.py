@@ -347,6 +347,7 @@ def _waiting_run(
         what = f"Conversation {conversation}" if conversation else f"Response {previous}"
         raise ConflictingState(f"{what} already has a response in progress; wait for it to finish.")
     pending = [c["id"] for c in (run.required_action or {})["submit_tool_outputs"]["tool_calls"]]
+    _answers_from_echoed_calls(plan, pending)
     given = [call_id for call_id, _ in plan.outputs]
     missing = [c for c in pending if c not in given]
     if missing:
@@ -358,6 +359,15 @@ def _waiting_run(
             param="input",
         )
     return run.id
+
+
+def _answers_from_echoed_calls(plan: Plan, pending: list[str]) -> None:
+    """Take the outputs of rounds that only repeat the waiting calls (a client that sends the
+    previous response's ``function_call`` items back with their outputs) as plain outputs."""
+    for round_ in list(plan.rounds):
+        if all(call["id"] in pending for call in round_.calls):
+            plan.rounds.remove(round_)
+            plan.outputs += [(c["id"], c["function"]["output"]) for c in round_.calls]
 
 
 def _fill_external(db: Session | None, thread_id: str, plan: Plan) -> None:
