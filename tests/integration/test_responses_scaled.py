@@ -83,3 +83,19 @@ def test_function_calls_continue_on_another_api_process(deployment: Deployment) 
     )
     a.close()
     b.close()
+
+
+def test_cancel_through_the_other_api_process(deployment: Deployment) -> None:
+    (_, api_a), (_, api_b) = deployment.apis
+    a, b = client_for(api_a), client_for(api_b)
+    response = a.responses.create(model="fake/m", input="slow cancel", background=True)
+    # Cancel once the reply streams on a worker.
+    deadline = time.monotonic() + 30
+    while not a.responses.retrieve(response.id).output:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    cancelled = b.responses.cancel(response.id)
+    assert cancelled.status == "cancelled"
+    assert a.responses.retrieve(response.id).status == "cancelled"
+    a.close()
+    b.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
@@ -50,10 +51,9 @@ async def create_response(request: ResponseCreate, state: State, runs: Runs) -> 
     started = await runs.start(request)
     row = started.row
     if request.stream:
-        frames = response_frames(state.runs, row)
-        if not row.store:
-            frames = _then_forget(frames, state, row, started.thread_is_new)
-        return sse_response(frames)
+        if row.store:
+            return sse_response(response_frames(state.runs, row))
+        return sse_response(_forgotten_at_rest(state, row, started.thread_is_new))
     if row.background:
         return response_object(row, status="queued", output=[])
     await wait_resting(state.runs, row)
@@ -63,11 +63,33 @@ async def create_response(request: ResponseCreate, state: State, runs: Runs) -> 
     return answer
 
 
-async def _then_forget(
-    frames: AsyncIterator[bytes], state: ServerState, row: ResponseRow, thread_is_new: bool
+_FORGETTING: set[asyncio.Task[None]] = set()
+
+
+async def _forgotten_at_rest(
+    state: ServerState, row: ResponseRow, thread_is_new: bool
 ) -> AsyncIterator[bytes]:
-    async for chunk in frames:
-        yield chunk
+    """Stream a ``store: false`` response, deleted before its last event goes out."""
+    forgotten = False
+
+    async def at_rest() -> None:
+        nonlocal forgotten
+        await forget(state, row, thread_is_new)
+        forgotten = True
+
+    try:
+        async for chunk in response_frames(state.runs, row, at_rest=at_rest):
+            yield chunk
+    finally:
+        if not forgotten:
+            # The client left mid-stream: the run goes on, and is deleted once it rests.
+            task = asyncio.create_task(_forget_when_resting(state, row, thread_is_new))
+            _FORGETTING.add(task)
+            task.add_done_callback(_FORGETTING.discard)
+
+
+async def _forget_when_resting(state: ServerState, row: ResponseRow, thread_is_new: bool) -> None:
+    await wait_resting(state.runs, row)
     await forget(state, row, thread_is_new)
 
 

@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from callisto.api.responses.events import RESTING, Translator
@@ -64,9 +64,17 @@ def opening_response(row: ResponseRow) -> dict[str, Any]:
 
 
 async def response_frames(
-    runs: RunService, row: ResponseRow, after: int = -1
+    runs: RunService,
+    row: ResponseRow,
+    after: int = -1,
+    *,
+    at_rest: Callable[[], Awaitable[None]] | None = None,
 ) -> AsyncIterator[bytes]:
-    """Yield the SSE frames of a response's events numbered above ``after``, then ``[DONE]``."""
+    """Yield the SSE frames of a response's events numbered above ``after``, then ``[DONE]``.
+
+    ``at_rest`` is awaited once the run rests and its final state is read, before the last
+    frames go out (a ``store: false`` response is deleted there).
+    """
     translator = Translator(background=row.background)
     opening = opening_response(row)
 
@@ -88,6 +96,8 @@ async def response_frames(
                     chunk += frames(translator.translate(event, opening))
                     if event.event in RESTING:
                         final = snapshot_object(await snapshot(runs, row))
+                        if at_rest is not None:
+                            await at_rest()
                         chunk += frames(translator.closing(RESTING[event.event], final))
                         chunk.append(DONE_FRAME)
                         yield b"".join(chunk)
