@@ -20,6 +20,10 @@ HERMES = (
     'Let me check.<tool_call>{"name": "get_weather", "arguments": {"city": "Tokyo"}}</tool_call>'
     '<tool_call>{"name": "get_weather", "arguments": {"city": "Paris"}}</tool_call>'
 )
+MISTRAL = (
+    'Let me check.[TOOL_CALLS][{"name": "get_weather", "arguments": {"city": "Tokyo"}}, '
+    '{"name": "get_weather", "arguments": {"city": "Paris"}}]'
+)
 
 
 @pytest.fixture
@@ -30,6 +34,11 @@ def kinds(
         server = make_server(
             providers={
                 "local": {"kind": "openai", "base_url": fake_llm.base_url, "tool_format": "hermes"},
+                "mistral": {
+                    "kind": "openai",
+                    "base_url": fake_llm.base_url,
+                    "tool_format": "mistral",
+                },
                 "claude": {
                     "kind": "anthropic",
                     "base_url": anthropic.base_url,
@@ -73,10 +82,13 @@ def _round_trip(client: openai.OpenAI, model: str, *, stream: bool) -> tuple[Any
 
 
 @pytest.mark.parametrize("stream", [False, True])
-def test_text_tool_call_family(kinds: Any, fake_llm: FakeLLM, stream: bool) -> None:
+@pytest.mark.parametrize(("model", "reply"), [("local/qwen", HERMES), ("mistral/small", MISTRAL)])
+def test_text_tool_call_family(
+    kinds: Any, fake_llm: FakeLLM, stream: bool, model: str, reply: str
+) -> None:
     client, _, _ = kinds
-    fake_llm.script(Reply.text(HERMES), Reply.text("Both are sunny."))
-    first, second = _round_trip(client, "local/qwen", stream=stream)
+    fake_llm.script(Reply.text(reply), Reply.text("Both are sunny."))
+    first, second = _round_trip(client, model, stream=stream)
     assert first.output_text == "Let me check."
     assert second.output_text == "Both are sunny."
     sent = fake_llm.requests[1].body["messages"]
@@ -113,3 +125,8 @@ def test_gemini_kind(kinds: Any, stream: bool) -> None:
     assert second.output_text == "Both are sunny."
     parts = [p for c in gemini.last_body["contents"] for p in c["parts"]]
     assert sum("functionResponse" in p for p in parts) == 2
+
+
+def test_offline_model(openai_client: openai.OpenAI) -> None:
+    _, second = _round_trip(openai_client, "offline/demo", stream=False)
+    assert "sunny in Tokyo" in second.output_text and "sunny in Paris" in second.output_text
