@@ -18,6 +18,7 @@ from callisto.api.responses.schemas import (
     ResponseCreate,
     TextFormatSchema,
 )
+from callisto.api.schemas import FunctionDefinition, dump
 from callisto.engine.service import RunParams
 from callisto.errors import InvalidRequest
 from callisto.store.responses_models import ResponseRow
@@ -31,33 +32,26 @@ def run_tools(body_: ResponseCreate) -> tuple[list[dict[str, Any]], list[dict[st
 
     Raises:
         InvalidRequest: A tool that is not a function (built-in tools are not supported), a
-            broken schema, or a ``tool_choice`` naming a tool that is not offered.
+            broken schema, two tools of one name, or a ``tool_choice`` naming a tool that is
+            not offered.
     """
-    echoed: list[dict[str, Any]] = []
-    for i, raw in enumerate(body_.tools or []):
-        if raw.get("type") != "function":
-            raise InvalidRequest(
-                f"Tool type '{raw.get('type')}' is not supported; Callisto runs function tools "
-                "only (no built-in tools such as web search, file search or MCP).",
-                param=f"tools[{i}]",
-            )
-        try:
-            tool = FunctionToolParam.model_validate(raw)
-            definition = tool.definition()
-        except ValueError as exc:
-            raise InvalidRequest(f"Invalid tool: {exc}", param=f"tools[{i}]") from None
-        echoed.append(
-            {
-                "type": "function",
-                "name": definition.name,
-                "description": definition.description,
-                "parameters": definition.parameters,
-                "strict": True if definition.strict is None else definition.strict,
-            }
-        )
-    names = [t["name"] for t in echoed]
+    definitions = [_definition(i, raw) for i, raw in enumerate(body_.tools or [])]
+    names = [d.name for d in definitions]
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise InvalidRequest(f"Tools {twice} are given more than once.", param="tools")
+    echoed = [
+        {
+            "type": "function",
+            "name": d.name,
+            "description": d.description,
+            "parameters": d.parameters,
+            "strict": True if d.strict is None else d.strict,
+        }
+        for d in definitions
+    ]
     choice = body_.tool_choice
-    offered = echoed
+    offered = definitions
     run_choice: Any = "auto" if choice is None else choice
     if isinstance(choice, NamedFunction):
         run_choice = {"type": "function", "function": {"name": choice.name}}
@@ -69,25 +63,24 @@ def run_tools(body_: ResponseCreate) -> tuple[list[dict[str, Any]], list[dict[st
                 f"tool_choice.allowed_tools names {unknown}, which are not among the tools.",
                 param="tool_choice",
             )
-        offered = [t for t in echoed if t["name"] in allowed]
+        offered = [d for d in definitions if d.name in allowed]
         run_choice = choice.mode
-    tools = [
-        {
-            "type": "function",
-            "function": {
-                k: v
-                for k, v in (
-                    ("name", t["name"]),
-                    ("description", t["description"]),
-                    ("parameters", t["parameters"]),
-                    ("strict", (body_.tools or [])[names.index(t["name"])].get("strict")),
-                )
-                if v is not None
-            },
-        }
-        for t in offered
-    ]
+    # The run keeps tools as the Assistants face stores them.
+    tools = [{"type": "function", "function": dump(d)} for d in offered]
     return echoed, tools, run_choice
+
+
+def _definition(index: int, raw: dict[str, Any]) -> FunctionDefinition:
+    if raw.get("type") != "function":
+        raise InvalidRequest(
+            f"Tool type '{raw.get('type')}' is not supported; Callisto runs function tools "
+            "only (no built-in tools such as web search, file search or MCP).",
+            param=f"tools[{index}]",
+        )
+    try:
+        return FunctionToolParam.model_validate(raw).definition()
+    except ValueError as exc:
+        raise InvalidRequest(f"Invalid tool: {exc}", param=f"tools[{index}]") from None
 
 
 def response_format(body_: ResponseCreate) -> tuple[dict[str, Any], Any]:
