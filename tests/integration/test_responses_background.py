@@ -107,3 +107,35 @@ def test_stream_of_a_finished_response_is_rebuilt_when_the_log_is_gone(
     ]
     assert events[-1]["response"]["output"][0]["content"][0]["text"] == "Kept in the store."
     client.close()
+
+
+def test_stream_of_a_continued_response_is_its_own(
+    server: Any, make_server: Any, openai_client: openai.OpenAI, fake_llm: FakeLLM
+) -> None:
+    fake_llm.script(Reply.tool_calls(("get_weather", {"city": "Bonn"})), Reply.text("Rainy."))
+    tool = {"type": "function", "name": "get_weather", "parameters": {"type": "object"}}
+    first = openai_client.responses.create(model="fake/m", input="Bonn?", tools=[tool])  # type: ignore[list-item]
+    call_id = first.output[0].call_id  # type: ignore[union-attr]
+    # Continued through another process (as after a restart): its log of the run holds only
+    # the continuation's events.
+    other = make_server()
+    other_client = openai.OpenAI(base_url=other.url + "/v1", api_key="k", max_retries=0)
+    other_client.responses.create(
+        model="fake/m",
+        previous_response_id=first.id,
+        input=[{"type": "function_call_output", "call_id": call_id, "output": "rain"}],
+    )
+    events = _stream(other.url, first.id)
+    assert [e["type"] for e in events] == [
+        "response.created",
+        "response.in_progress",
+        "response.output_item.added",
+        "response.function_call_arguments.delta",
+        "response.function_call_arguments.done",
+        "response.output_item.done",
+        "response.completed",
+    ]
+    assert events[-1]["response"] == openai_client.responses.retrieve(first.id).model_dump(
+        mode="json", exclude_unset=True
+    )
+    other_client.close()

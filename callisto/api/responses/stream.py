@@ -3,7 +3,8 @@
 Each frame is ``event: <type>`` and ``data: <event>``; the stream ends with ``data: [DONE]``.
 A resumed stream (``starting_after=N``) translates the run's log again from the response's
 start and sends only events numbered above N. When the log is no longer kept (a finished
-response, after the retention or a restart), the events are rebuilt from the stored output.
+response, after the retention or a restart), or a later response continued the run, the events
+are rebuilt from the stored output.
 """
 
 from __future__ import annotations
@@ -118,7 +119,13 @@ async def response_frames(
 
 
 async def _source(runs: RunService, row: ResponseRow) -> AsyncIterator[RunEvent | None]:
-    """Return the run's log from the response's start, or events rebuilt from the store."""
+    """Return the run's log from the response's start, or events rebuilt from the store.
+
+    A response a later one continued is always rebuilt: the run's log goes on past it, and
+    after a restart that log may hold only the later response's events.
+    """
+    if row.settled is not None:
+        return _rebuilt(await snapshot(runs, row))
     if await runs.events.last_seq(row.run_id) > row.start_seq:
         return runs.events.read_from(row.run_id, row.start_seq, keepalive=KEEPALIVE_SECONDS)
     state = await snapshot(runs, row)
