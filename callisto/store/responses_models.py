@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Boolean, Index, Integer, String
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from callisto.store.models import Base, JsonType
@@ -53,3 +53,23 @@ class ResponseRow(Base):
     settled: Mapped[dict[str, Any] | None] = mapped_column(JsonType)
     request: Mapped[dict[str, Any]] = mapped_column(JsonType)
     input_items: Mapped[list[Any]] = mapped_column(JsonType, default=list)
+
+
+class ConversationRoundRow(Base):
+    """Function calls (and their outputs) added to a conversation as items, outside a response.
+
+    A tool step belongs to a run, and no run has begun for them yet: the next response on the
+    conversation makes them steps of its run (same id, so the same place in the history).
+
+    Attributes:
+        id: The step id the round will have (it orders the round among the thread's rows).
+        calls: The calls, as a tool step stores them (outputs ``None`` until given).
+    """
+
+    __tablename__ = "conversation_rounds"
+    __table_args__ = (Index("ix_conversation_rounds_thread_id_id", "thread_id", "id"),)
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    thread_id: Mapped[str] = mapped_column(String(64), ForeignKey("threads.id", ondelete="CASCADE"))
+    created_at: Mapped[int] = mapped_column(Integer)
+    calls: Mapped[list[Any]] = mapped_column(JsonType, default=list)

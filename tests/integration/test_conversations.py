@@ -10,7 +10,7 @@ import openai
 import pytest
 
 from callisto.testing.fake_llm import FakeLLM, Reply
-from tests.integration.test_responses import WEATHER
+from tests.integration.test_responses import EXCHANGE_ITEMS, RECALL_ROLES, WEATHER
 
 
 def wait_finished(client: openai.OpenAI, response_id: str, timeout: float = 15.0) -> Any:
@@ -111,24 +111,10 @@ def test_function_call_round_trip_on_a_conversation(
     )
     assert third.output_text == "You asked about Lima."
     # The model saw the whole conversation, its first item included.
-    assert [m["role"] for m in fake_llm.requests[2].messages] == [
-        "user",
-        "user",
-        "assistant",
-        "tool",
-        "assistant",
-        "user",
-    ]
+    roles = [m["role"] for m in fake_llm.requests[2].messages]
+    assert roles == ["user", *RECALL_ROLES]
     items = openai_client.conversations.items.list(conversation.id, order="asc", limit=100).data
-    assert [i.type for i in items] == [
-        "message",
-        "message",
-        "function_call",
-        "function_call_output",
-        "message",
-        "message",
-        "message",
-    ]
+    assert [i.type for i in items] == ["message", *EXCHANGE_ITEMS, "message", "message"]
     assert json.loads(items[2].arguments) == {"city": "Lima"}  # type: ignore[union-attr]
     assert items[3].output == "cloudy"  # type: ignore[union-attr]
     assert items[-1].content[0].text == "You asked about Lima."  # type: ignore[union-attr]
@@ -152,3 +138,46 @@ def test_second_concurrent_response_on_a_conversation_is_refused(
         model="fake/m", conversation=conversation.id, input="Again"
     )
     assert again.output_text == "Now it works."
+
+
+def test_function_call_items_added_to_a_conversation(
+    openai_client: openai.OpenAI, fake_llm: FakeLLM
+) -> None:
+    conversation = openai_client.conversations.create(
+        items=[
+            {"role": "user", "content": "Weather in Oslo?"},
+            {
+                "type": "function_call",
+                "call_id": "call_a",
+                "name": "get_weather",
+                "arguments": '{"city":"Oslo"}',
+            },
+        ]
+    )
+    # The output comes in a later request, as a session adding items in batches sends it.
+    openai_client.conversations.items.create(
+        conversation.id,
+        items=[
+            {"type": "function_call_output", "call_id": "call_a", "output": "21C"},
+            {"role": "assistant", "content": "21C in Oslo."},
+        ],
+    )
+    items = openai_client.conversations.items.list(conversation.id, order="asc").data
+    assert [i.type for i in items] == EXCHANGE_ITEMS
+    assert items[2].output == "21C"  # type: ignore[union-attr]
+    with pytest.raises(openai.BadRequestError, match="No tool call found"):
+        openai_client.conversations.items.create(
+            conversation.id,
+            items=[{"type": "function_call_output", "call_id": "nope", "output": "x"}],
+        )
+    fake_llm.script(Reply.text("Still 21C."))
+    response = openai_client.responses.create(
+        model="fake/m", conversation=conversation.id, input="And now?", tools=[WEATHER]
+    )
+    assert response.output_text == "Still 21C."
+    sent = fake_llm.requests[0].messages
+    assert [m["role"] for m in sent] == ["user", "assistant", "tool", "assistant", "user"]
+    assert sent[1]["tool_calls"][0]["id"] == "call_a" and sent[2]["content"] == "21C"
+    # The calls now belong to the response's run, listed as before.
+    again = openai_client.conversations.items.list(conversation.id, order="asc").data
+    assert [i.id for i in again[:4]] == [i.id for i in items]

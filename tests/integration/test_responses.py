@@ -27,6 +27,11 @@ WEATHER: dict[str, Any] = {
     "strict": True,
 }
 
+# A question, a call, its output and the answer: as items, and as the model sees them when the
+# next question comes.
+EXCHANGE_ITEMS = ["message", "function_call", "function_call_output", "message"]
+RECALL_ROLES = ["user", "assistant", "tool", "assistant", "user"]
+
 
 def test_plain_text_response(openai_client: openai.OpenAI, fake_llm: FakeLLM) -> None:
     fake_llm.script(Reply.text("Hello there, friend."))

@@ -14,6 +14,7 @@ import openai
 import pytest
 
 from callisto.testing.fake_llm import FakeLLM, Reply
+from tests.integration.test_responses import EXCHANGE_ITEMS, RECALL_ROLES
 
 agents = pytest.importorskip("agents")
 
@@ -77,19 +78,18 @@ async def test_agent_streamed_run(server: Any, fake_llm: FakeLLM) -> None:
     await client.close()
 
 
-@pytest.mark.parametrize("mode", ["conversation_id", "auto_previous_response_id"])
-async def test_agent_keeps_context_on_the_server(server: Any, fake_llm: FakeLLM, mode: str) -> None:
-    agents.set_tracing_disabled(True)
+def word_agent(server: Any, fake_llm: FakeLLM, word: str, meaning: str) -> tuple[Any, Any]:
+    """An agent with a ``lookup`` tool, and a script: look ``word`` up, answer, then recall it."""
 
     @agents.function_tool
     def lookup(word: str) -> str:
         """Look a word up."""
-        return f"{word} means hello"
+        return f"{word} means {meaning}"
 
     fake_llm.script(
-        Reply.tool_calls(("lookup", {"word": "hola"})),
-        Reply.text("Hola means hello."),
-        Reply.text("You asked about hola."),
+        Reply.tool_calls(("lookup", {"word": word})),
+        Reply.text(f"{word.title()} means {meaning}."),
+        Reply.text(f"You asked about {word}."),
     )
     client = openai.AsyncOpenAI(base_url=server.url + "/v1", api_key="k", max_retries=0)
     agent = agents.Agent(
@@ -97,6 +97,13 @@ async def test_agent_keeps_context_on_the_server(server: Any, fake_llm: FakeLLM,
         tools=[lookup],
         model=agents.OpenAIResponsesModel(model="fake/m", openai_client=client),
     )
+    return client, agent
+
+
+@pytest.mark.parametrize("mode", ["conversation_id", "auto_previous_response_id"])
+async def test_agent_keeps_context_on_the_server(server: Any, fake_llm: FakeLLM, mode: str) -> None:
+    agents.set_tracing_disabled(True)
+    client, agent = word_agent(server, fake_llm, "hola", "hello")
     options: dict[str, Any] = {"auto_previous_response_id": True}
     if mode == "conversation_id":
         options = {"conversation_id": (await client.conversations.create()).id}
@@ -106,12 +113,20 @@ async def test_agent_keeps_context_on_the_server(server: Any, fake_llm: FakeLLM,
         options = {"previous_response_id": first.last_response_id}
     second = await agents.Runner.run(agent, "What did I ask?", **options)
     assert second.final_output == "You asked about hola."
-    # The server kept the context: the last call saw the whole exchange.
-    assert [m["role"] for m in fake_llm.requests[2].messages] == [
-        "user",
-        "assistant",
-        "tool",
-        "assistant",
-        "user",
-    ]
+    assert [m["role"] for m in fake_llm.requests[2].messages] == RECALL_ROLES
+    await client.close()
+
+
+async def test_agent_with_a_conversations_session(server: Any, fake_llm: FakeLLM) -> None:
+    agents.set_tracing_disabled(True)
+    client, agent = word_agent(server, fake_llm, "danke", "thanks")
+    session = agents.OpenAIConversationsSession(openai_client=client)
+    first = await agents.Runner.run(agent, "What does danke mean?", session=session)
+    assert first.final_output == "Danke means thanks."
+    second = await agents.Runner.run(agent, "What did I ask?", session=session)
+    assert second.final_output == "You asked about danke."
+    # The session stored the exchange as conversation items and sent it back as input.
+    assert [m["role"] for m in fake_llm.requests[2].messages] == RECALL_ROLES
+    kinds = [item["type"] for item in await session.get_items()]
+    assert kinds == [*EXCHANGE_ITEMS, "message", "message"]
     await client.close()

@@ -216,19 +216,20 @@ def _echo_message(item: MessageItem, item_id: str, parts: list[dict[str, Any]]) 
 
 
 def plan_input(
-    items: str | Sequence[InputItem], thread_id: str, *, keep_system: bool = False
+    items: str | Sequence[InputItem], thread_id: str, *, conversation: bool = False
 ) -> Plan:
     """Turn input items into the rows to add to ``thread_id``, ids made in input order.
 
-    ``system`` and ``developer`` messages join the instructions, unless ``keep_system`` (a
-    conversation's items): then they are stored as messages like the others.
+    ``system`` and ``developer`` messages join the instructions, and every call needs its
+    output, unless ``conversation`` (items added to a conversation): then they are stored as
+    messages like the others, and a call may wait for its output.
 
     Raises:
         InvalidRequest: A call without its output, an output given twice, unsupported content.
     """
     if isinstance(items, str):
         items = [MessageItem(role="user", content=items)]
-    planner = _Planner(thread_id, keep_system)
+    planner = _Planner(thread_id, keep_system=conversation)
     for item in items:
         if isinstance(item, FunctionCallItem):
             planner.call(item)
@@ -238,7 +239,7 @@ def plan_input(
             planner.message(item)
     for r in planner.plan.rounds:
         for call in r.calls:
-            if call["function"]["output"] is None:
+            if call["function"]["output"] is None and not conversation:
                 raise InvalidRequest(
                     f"No tool output found for function call {call['id']}.", param="input"
                 )

@@ -16,18 +16,18 @@ from sqlalchemy.orm import Session
 
 from callisto.api.deps import Listing, State
 from callisto.api.responses.items import Plan, plan_input, thread_items
+from callisto.api.responses.rounds import add_rounds, busy, thread_steps
 from callisto.api.responses.routes_responses import Include, page_items
 from callisto.api.responses.runs import CONVERSATION_PREFIX
 from callisto.api.responses.schemas import (
     ConversationCreate,
     ConversationUpdate,
-    InputItem,
     ItemsCreate,
 )
 from callisto.errors import ConflictingState, InvalidRequest, NotFound
 from callisto.ids import new_id
-from callisto.store.changes import active_run_query, add_message, add_thread
-from callisto.store.models import MessageRow, RunStepRow, ThreadRow
+from callisto.store.changes import add_thread
+from callisto.store.models import MessageRow, ThreadRow
 
 router = APIRouter(prefix="/conversations", tags=["conversations"])
 
@@ -54,26 +54,19 @@ def _items(db: Session, conversation_id: str) -> list[dict[str, Any]]:
     messages = db.scalars(
         select(MessageRow).where(MessageRow.thread_id == conversation_id).order_by(MessageRow.id)
     )
-    steps = db.scalars(
-        select(RunStepRow).where(
-            RunStepRow.thread_id == conversation_id,
-            RunStepRow.type == "tool_calls",
-            RunStepRow.status.in_(("completed", "in_progress")),
-        )
-    )
-    return [item for _, item in thread_items(messages, steps)]
+    return [item for _, item in thread_items(messages, thread_steps(db, conversation_id))]
 
 
-def _message_plan(items: list[InputItem], thread_id: str) -> Plan:
-    """Plan items added outside a response: messages only (calls belong to a run's steps)."""
-    plan = plan_input(items, thread_id, keep_system=True)
-    if plan.rounds or plan.outputs:
-        raise InvalidRequest(
-            "function_call and function_call_output items are added by responses; add message "
-            "items here, or send the calls and outputs as the input of a response.",
-            param="items",
+def _add(db: Session, conversation_id: str, plan: Plan) -> None:
+    """Add planned items to a conversation (refused while a response runs on it)."""
+    run_id = busy(db, conversation_id)
+    if run_id is not None:
+        raise ConflictingState(
+            f"Can't add items to conversation {conversation_id} while a response is in "
+            f"progress on it (run {run_id})."
         )
-    return plan
+    db.add_all(plan.messages)
+    add_rounds(db, conversation_id, plan)
 
 
 @router.post("")
@@ -86,8 +79,13 @@ async def create_conversation(state: State, body: ConversationCreate | None = No
         metadata_=body.metadata or {},
         tool_resources=None,
     )
-    plan = _message_plan(body.items or [], row.id)
-    await state.runs.writer.run(lambda db: add_thread(db, row, plan.messages))
+    plan = plan_input(body.items or [], row.id, conversation=True)
+
+    def create(db: Session) -> None:
+        add_thread(db, row, [])
+        _add(db, row.id, plan)
+
+    await state.runs.writer.run(create)
     return conversation_object(row)
 
 
@@ -117,7 +115,7 @@ async def delete_conversation(conversation_id: str, state: State) -> Any:
 
     def delete(db: Session) -> None:
         row = _find(db, conversation_id)
-        run_id = db.scalars(active_run_query(conversation_id)).first()
+        run_id = busy(db, conversation_id)
         if run_id is not None:
             raise ConflictingState(
                 f"Conversation {conversation_id} has a response in progress; it cannot be deleted now."
@@ -133,12 +131,11 @@ async def create_items(
     conversation_id: str, body: ItemsCreate, state: State, include: Include = None
 ) -> Any:
     """Add message items to a conversation."""
-    plan = _message_plan(body.items, conversation_id)
+    plan = plan_input(body.items, conversation_id, conversation=True)
 
     def add(db: Session) -> None:
         _find(db, conversation_id)
-        for message in plan.messages:
-            add_message(db, message)
+        _add(db, conversation_id, plan)
 
     await state.runs.writer.run(add)
     data = plan.echo
@@ -189,7 +186,7 @@ async def delete_item(conversation_id: str, item_id: str, state: State) -> Any:
             raise NotFound(
                 f"Item with id '{item_id}' not found in conversation '{conversation_id}'."
             )
-        if db.scalars(active_run_query(conversation_id)).first() is not None:
+        if busy(db, conversation_id) is not None:
             raise ConflictingState(
                 f"Conversation {conversation_id} has a response in progress; try again after it."
             )

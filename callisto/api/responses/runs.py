@@ -37,6 +37,7 @@ from callisto.api.responses.request import (
     run_params,
     run_tools,
 )
+from callisto.api.responses.rounds import adopt_rounds, thread_steps
 from callisto.api.responses.schemas import (
     InputItem,
     ResponseCreate,
@@ -50,7 +51,6 @@ from callisto.store.models import (
     AssistantRow,
     MessageRow,
     RunRow,
-    RunStepRow,
     ThreadRow,
 )
 from callisto.store.responses_models import ResponseRow
@@ -188,6 +188,7 @@ class ResponseRuns:
         def write(db: Session) -> None:
             _close_previous(db, row, continued=False)
             db.add(row)
+            adopt_rounds(db, row.thread_id, run_id, ASSISTANT_ID)
             db.add_all(round_step(r, run_id, row.thread_id, ASSISTANT_ID) for r in rounds)
             # A response waiting for function outputs waits as long as the client likes.
             db.execute(
@@ -313,16 +314,9 @@ def _items_until(db: Session, previous: ResponseRow) -> list[dict[str, Any]]:
     messages = db.scalars(
         select(MessageRow).where(MessageRow.thread_id == previous.thread_id).order_by(MessageRow.id)
     )
-    steps = db.scalars(
-        select(RunStepRow).where(
-            RunStepRow.thread_id == previous.thread_id,
-            RunStepRow.type == "tool_calls",
-            RunStepRow.status.in_(("completed", "in_progress")),
-        )
-    )
     end = previous.ends
     kept = []
-    for key, item in thread_items(messages, steps):
+    for key, item in thread_items(messages, thread_steps(db, previous.thread_id)):
         if end is not None and key[0] >= end:
             break
         kept.append({k: v for k, v in item.items() if k not in ("id", "status")})
@@ -373,15 +367,7 @@ def _answers_from_echoed_calls(plan: Plan, pending: list[str]) -> None:
 def _fill_external(db: Session | None, thread_id: str, plan: Plan) -> None:
     """Find the calls that ``plan.outputs`` answer among the thread's earlier tool steps."""
     assert plan.external is not None
-    steps = (
-        db.scalars(
-            select(RunStepRow).where(
-                RunStepRow.thread_id == thread_id, RunStepRow.type == "tool_calls"
-            )
-        ).all()
-        if db is not None
-        else []
-    )
+    steps = thread_steps(db, thread_id, any_status=True) if db is not None else []
     known = {c["id"]: c for step in steps for c in step_calls(step)}
     for call_id, output in plan.outputs:
         call = known.get(call_id)

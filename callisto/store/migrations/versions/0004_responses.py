@@ -43,10 +43,24 @@ def upgrade() -> None:
     )
     op.create_index("ix_responses_thread_id_id", "responses", ["thread_id", "id"])
     op.create_index("ix_responses_run_id", "responses", ["run_id"])
+    op.create_table(
+        "conversation_rounds",
+        sa.Column("id", sa.String(length=64), nullable=False),
+        sa.Column("thread_id", sa.String(length=64), nullable=False),
+        sa.Column("created_at", sa.Integer(), nullable=False),
+        sa.Column("calls", _JSON, nullable=False),
+        sa.ForeignKeyConstraint(["thread_id"], ["threads.id"], ondelete="CASCADE"),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    op.create_index(
+        "ix_conversation_rounds_thread_id_id", "conversation_rounds", ["thread_id", "id"]
+    )
 
 
 def downgrade() -> None:
     """Revert this revision."""
+    op.drop_index("ix_conversation_rounds_thread_id_id", table_name="conversation_rounds")
+    op.drop_table("conversation_rounds")
     op.drop_index("ix_responses_run_id", table_name="responses")
     op.drop_index("ix_responses_thread_id_id", table_name="responses")
     op.drop_table("responses")
