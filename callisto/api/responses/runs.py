@@ -37,7 +37,7 @@ from callisto.api.responses.request import (
     run_params,
     run_tools,
 )
-from callisto.api.responses.rounds import adopt_rounds, thread_steps
+from callisto.api.responses.rounds import adopt_rounds, thread_steps, waiting_rounds
 from callisto.api.responses.schemas import (
     InputItem,
     ResponseCreate,
@@ -131,7 +131,7 @@ class ResponseRuns:
         if ready.waiting is not None:
             await self._continue(row, ready.waiting, plan)
             return Started(row, False)
-        await self._create(row, params, plan, ready.fresh)
+        await self._create(row, params, ready)
         return Started(row, ready.fresh)
 
     async def _continue(self, row: ResponseRow, run_id: str, plan: Plan) -> None:
@@ -153,44 +153,27 @@ class ResponseRuns:
             await self.runs.writer.run(lambda db: _undo(db, row))
             raise
 
-    async def _create(
-        self,
-        row: ResponseRow,
-        params: RunParams,
-        plan: Plan,
-        fresh: bool,
-    ) -> None:
-        """Create the response's run (held), write its row and input steps, then start it."""
-        thread = None
-        if fresh:
-            thread = ThreadRow(
-                id=row.thread_id, created_at=row.created_at, metadata_={}, tool_resources=None
-            )
-        row.id = new_id("resp_")
-        try:
-            accepted = await self.runs.create_run(
-                row.thread_id, params, thread=thread, extra_rows=plan.messages, dispatch=False
-            )
-        except ConflictingState:
-            raise ConflictingState(_busy(row)) from None
-        except NotFound as exc:
-            if exc.param != "assistant_id":
-                raise
-            # Someone deleted the internal assistant through the Assistants API: make it again.
-            self._assistant_ready = False
-            await self._ensure_assistant()
-            accepted = await self.runs.create_run(
-                row.thread_id, params, thread=thread, extra_rows=plan.messages, dispatch=False
-            )
-        run_id = row.run_id = accepted.run.id
+    async def _create(self, row: ResponseRow, params: RunParams, ready: _Prepared) -> None:
+        """Create the response's run and write its row.
+
+        A run whose history needs tool steps written first (calls in the input, or waiting in
+        the conversation) is held until they are; any other starts at once, its turn begun in
+        the transaction that creates it when a slot is free.
+        """
+        plan = ready.plan
         rounds = [*plan.rounds, *([plan.external] if plan.external is not None else [])]
+        hold = bool(rounds) or ready.waiting_rounds
+        row.id = new_id("resp_")
+        run_id = row.run_id = await self._create_run(row, params, ready, dispatch=not hold)
 
         def write(db: Session) -> None:
             _close_previous(db, row, continued=False)
             db.add(row)
-            adopt_rounds(db, row.thread_id, run_id, ASSISTANT_ID)
-            db.add_all(round_step(r, run_id, row.thread_id, ASSISTANT_ID) for r in rounds)
+            if hold:
+                adopt_rounds(db, row.thread_id, run_id, ASSISTANT_ID)
+                db.add_all(round_step(r, run_id, row.thread_id, ASSISTANT_ID) for r in rounds)
             # A response waiting for function outputs waits as long as the client likes.
+            # (Not the run's versioned update: a turn already running holds the run.)
             db.execute(
                 sa_update(RunRow)
                 .where(RunRow.id == run_id)
@@ -203,7 +186,36 @@ class ResponseRuns:
         except BaseException:
             await self.runs.cancel(row.thread_id, run_id)
             raise
-        await self.runs.start_with(run_id, model=params.model or row.model, api_key=None)
+        if hold:
+            await self.runs.start_with(run_id, model=params.model or row.model, api_key=None)
+
+    async def _create_run(
+        self, row: ResponseRow, params: RunParams, ready: _Prepared, *, dispatch: bool
+    ) -> str:
+        thread = None
+        if ready.fresh:
+            thread = ThreadRow(
+                id=row.thread_id, created_at=row.created_at, metadata_={}, tool_resources=None
+            )
+        for attempt in (1, 2):
+            try:
+                accepted = await self.runs.create_run(
+                    row.thread_id,
+                    params,
+                    thread=thread,
+                    extra_rows=ready.plan.messages,
+                    dispatch=dispatch,
+                )
+                return accepted.run.id
+            except ConflictingState:
+                raise ConflictingState(_busy(row)) from None
+            except NotFound as exc:
+                if exc.param != "assistant_id" or attempt == 2:
+                    raise
+                # A client deleted the internal assistant through the Assistants API.
+                self._assistant_ready = False
+                await self._ensure_assistant()
+        raise AssertionError("unreachable")
 
 
 @dataclass(slots=True)
@@ -216,6 +228,7 @@ class _Prepared:
         plan: The input as rows (after a forked chain's copied context).
         echo: The response's own input items, as ``input_items`` lists them.
         waiting: The run that waits for the outputs this input gives, if any.
+        waiting_rounds: The conversation has calls added as items that no run owns yet.
     """
 
     thread_id: str
@@ -223,6 +236,7 @@ class _Prepared:
     plan: Plan
     echo: list[dict[str, Any]]
     waiting: str | None
+    waiting_rounds: bool = False
 
 
 def _prepare(db: Session | None, request: ResponseCreate, conversation: str | None) -> _Prepared:
@@ -248,7 +262,8 @@ def _prepare(db: Session | None, request: ResponseCreate, conversation: str | No
         waiting = _waiting_run(db, thread_id, plan, conversation, previous)
     if plan.external is not None and waiting is None:
         _fill_external(db, thread_id, plan)
-    return _Prepared(thread_id, fresh, plan, plan.echo[copied:], waiting)
+    rounds = conversation is not None and db is not None and bool(waiting_rounds(db, thread_id))
+    return _Prepared(thread_id, fresh, plan, plan.echo[copied:], waiting, rounds)
 
 
 def _with_context(
