@@ -4,8 +4,8 @@ A response runs on a thread: a conversation's, the previous response's (when it 
 on its thread), or a new internal one (the previous response's context copied when the chain
 forks). Input items become thread messages and completed tool steps; outputs for the calls of
 a run resting at ``requires_action`` continue that run through ``submit_tool_outputs``.
-Otherwise the engine creates a run, which is held (``dispatch=False``) until the response's
-row and tool steps are written, then started.
+Otherwise the engine creates a run; when tool steps must be written before its first turn reads
+the history, the run is held (``dispatch=False``) until they are, then started.
 """
 
 from __future__ import annotations
