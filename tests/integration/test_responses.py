@@ -169,7 +169,7 @@ def test_responses_survive_the_internal_assistant_being_deleted(
 ) -> None:
     fake_llm.script(Reply.text("One."), Reply.text("Two."))
     assert openai_client.responses.create(model="fake/m", input="1").output_text == "One."
-    openai_client.beta.assistants.delete("asst_responses")
+    openai_client.beta.assistants.delete("callisto_responses")
     assert openai_client.responses.create(model="fake/m", input="2").output_text == "Two."
 
 

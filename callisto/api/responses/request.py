@@ -23,8 +23,11 @@ from callisto.engine.service import RunParams
 from callisto.errors import InvalidRequest
 from callisto.store.responses_models import ResponseRow
 
-ASSISTANT_ID = "asst_responses"
-"""The assistant every response's run names (runs need one; its fields are all overridden)."""
+ASSISTANT_ID = "callisto_responses"
+"""The assistant every response's run names (runs need one; its fields are all overridden).
+
+Not an ``asst_`` id on purpose: ids Callisto makes sort by creation, and this one is fixed (as
+the client-chosen ids of Entities assistants in the same table are)."""
 
 
 def run_tools(body_: ResponseCreate) -> tuple[list[dict[str, Any]], list[dict[str, Any]], Any]:
