@@ -54,7 +54,7 @@ def test_background_response_is_taken_over_and_resumed_anywhere(deployment: Depl
     events = list(b.responses.retrieve(response.id, stream=True))
     assert events[-1].type == "response.completed"
     numbers = [e.sequence_number for e in events]
-    assert numbers == list(range(len(numbers)))
+    assert numbers == sorted(set(numbers))
     resumed = list(a.responses.retrieve(response.id, stream=True, starting_after=numbers[-3]))
     assert [e.sequence_number for e in resumed] == numbers[-2:]
     a.close()

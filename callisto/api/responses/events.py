@@ -6,9 +6,12 @@ of ``thread.run.requires_action`` become ``function_call`` items, and the run's 
 ends the stream with ``response.completed``, ``response.incomplete`` or ``response.failed``.
 
 Calls are sent once validated, not while the model writes them: a call the engine refuses goes
-back to the model for a correction, and a stream cannot take back an item it has sent. The
-translation depends only on the run's events, so replaying the log numbers the events the same
-way every time: that is what makes ``starting_after`` resumption work.
+back to the model for a correction, and a stream cannot take back an item it has sent.
+
+Sequence numbers come from the run's own: the events a run event gives are numbered from its
+sequence number times :data:`STRIDE`. They rise, with gaps, and replaying the log numbers every
+event the same way, even a log whose deltas were dropped since (the memory log trims a rested
+run's deltas): that is what makes ``starting_after`` resumption work.
 """
 
 from __future__ import annotations
@@ -19,6 +22,11 @@ from typing import Any
 
 from callisto.api.responses.items import call_item_id
 from callisto.engine.events import RunEvent
+from callisto.engine.prompt import message_text
+
+STRIDE = 4
+"""Sequence numbers a run event's block holds: more than any run event but the last gives (a
+message's end gives 3; the resting one, last of the stream, may give any number)."""
 
 RESTING = {
     "thread.run.requires_action": "response.completed",
@@ -56,8 +64,14 @@ class Translator:
         self.seq += 1
         return {"type": kind, **fields, "sequence_number": self.seq}
 
-    def opening(self, response: dict[str, Any]) -> list[dict[str, Any]]:
-        """Return ``response.created`` (and ``response.queued`` in background mode)."""
+    def _block(self, run_seq: int) -> None:
+        """Number the next events from run event ``run_seq``'s block."""
+        self.seq = max(self.seq, run_seq * STRIDE - 1)
+
+    def opening(self, response: dict[str, Any], start_seq: int = 0) -> list[dict[str, Any]]:
+        """Return ``response.created`` (and ``response.queued`` in background mode), numbered
+        in the block of ``start_seq``, the run event the response's events come after."""
+        self._block(start_seq)
         status = "queued" if self.background else "in_progress"
         events = [self.event("response.created", response={**response, "status": status})]
         if self.background:
@@ -66,6 +80,7 @@ class Translator:
 
     def translate(self, run_event: RunEvent, response: dict[str, Any]) -> list[dict[str, Any]]:
         """Return the response events of one run event (``response``: the opening snapshot)."""
+        self._block(run_event.seq)
         name = run_event.event
         if name == "thread.run.in_progress":
             return [
@@ -133,7 +148,9 @@ class Translator:
         entry = self._messages.pop(message["id"], None)
         if entry is None:
             return []
-        text = "".join(entry.text)
+        # The finished message carries its whole text (its deltas may have been dropped).
+        content = message.get("content")
+        text = message_text(content) if content else "".join(entry.text)
         part = {"type": "output_text", "text": text, "annotations": [], "logprobs": []}
         status = "completed" if message["status"] == "completed" else "incomplete"
         item = {

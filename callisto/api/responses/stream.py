@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
+import itertools
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
@@ -83,7 +83,7 @@ async def response_frames(
         return [frame(e) for e in events if e["sequence_number"] > after]
 
     try:
-        first = frames(translator.opening(opening))
+        first = frames(translator.opening(opening, row.start_seq))
         if first:
             yield b"".join(first)
         source = await _source(runs, row)
@@ -135,28 +135,31 @@ async def _source(runs: RunService, row: ResponseRow) -> AsyncIterator[RunEvent 
 
 
 async def _rebuilt(state: Snapshot) -> AsyncIterator[RunEvent | None]:
-    """Yield run events that replay a finished response's output (its log is gone)."""
+    """Yield run events that replay a finished response's output (its log is gone), numbered
+    after the response's start."""
+    seqs = itertools.count(state.row.start_seq + 1)
     calls = []
-    yield RunEvent(0, "thread.run.in_progress", "{}")
+    yield RunEvent(next(seqs), "thread.run.in_progress", "{}")
     for item in state.output:
         if item["type"] == "message":
             text = item["content"][0]["text"] if item["content"] else ""
-            yield RunEvent(0, "thread.message.created", encode({"id": item["id"]}))
+            yield RunEvent(next(seqs), "thread.message.created", encode({"id": item["id"]}))
             delta = {"content": [{"index": 0, "type": "text", "text": {"value": text}}]}
-            yield RunEvent(0, "thread.message.delta", encode({"id": item["id"], "delta": delta}))
+            data = encode({"id": item["id"], "delta": delta})
+            yield RunEvent(next(seqs), "thread.message.delta", data)
             done = {"id": item["id"], "status": item["status"]}
-            yield RunEvent(0, "thread.message.completed", encode(done))
+            yield RunEvent(next(seqs), "thread.message.completed", encode(done))
         else:
             function = {"name": item["name"], "arguments": item["arguments"]}
             calls.append({"id": item["call_id"], "type": "function", "function": function})
-    status = state.status
     if calls:
         action = {"submit_tool_outputs": {"tool_calls": calls}}
-        yield RunEvent(0, "thread.run.requires_action", encode({"required_action": action}))
+        data = encode({"required_action": action})
+        yield RunEvent(next(seqs), "thread.run.requires_action", data)
         return
     name = {
         "completed": "thread.run.completed",
         "incomplete": "thread.run.incomplete",
         "cancelled": "thread.run.cancelled",
-    }.get(status, "thread.run.failed")
-    yield RunEvent(0, name, json.dumps({}))
+    }.get(state.status, "thread.run.failed")
+    yield RunEvent(next(seqs), name, "{}")

@@ -96,8 +96,8 @@ def test_bad_inputs(raw: list[dict[str, Any]], message: str) -> None:
         plan_input(items.validate_python(raw), "thread_x")
 
 
-def _run_event(name: str, data: dict[str, Any]) -> RunEvent:
-    return RunEvent(0, name, json.dumps(data))
+def _run_event(name: str, data: dict[str, Any], seq: int = 0) -> RunEvent:
+    return RunEvent(seq, name, json.dumps(data))
 
 
 def test_translator_numbers_and_orders_events() -> None:
@@ -141,3 +141,39 @@ def test_translator_numbers_and_orders_events() -> None:
         translator.translate(_run_event("thread.message.delta", {**delta, "id": "msg_0"}), response)
         == []
     )
+
+
+def test_numbers_come_from_the_run_events_and_survive_dropped_deltas() -> None:
+    response = {"id": "resp_1", "object": "response"}
+    created = _run_event("thread.message.created", {"id": "msg_1"}, seq=5)
+    deltas = [
+        _run_event(
+            "thread.message.delta",
+            {"id": "msg_1", "delta": {"content": [{"type": "text", "text": {"value": w}}]}},
+            seq=6 + i,
+        )
+        for i, w in enumerate(("a", "b"))
+    ]
+    content = [{"type": "text", "text": {"value": "ab", "annotations": []}}]
+    message = {"id": "msg_1", "status": "completed", "content": content}
+    done = _run_event("thread.message.completed", message, seq=8)
+
+    def numbered(run_events: list[RunEvent]) -> dict[str, list[int]]:
+        translator = Translator()
+        events = translator.opening(response, start_seq=2)
+        for run_event in run_events:
+            events += translator.translate(run_event, response)
+        by_type: dict[str, list[int]] = {}
+        for event in events:
+            by_type.setdefault(event["type"], []).append(event["sequence_number"])
+            if event["type"] == "response.output_text.done":
+                assert event["text"] == "ab"
+        return by_type
+
+    live = numbered([created, *deltas, done])
+    assert live["response.created"] == [8]
+    assert live["response.output_item.added"] == [20]
+    assert live["response.output_text.delta"] == [24, 28]
+    assert live["response.output_item.done"] == [34]
+    trimmed = numbered([created, done])  # the log after its deltas were dropped
+    assert trimmed == {k: v for k, v in live.items() if k != "response.output_text.delta"}
