@@ -17,8 +17,9 @@ from sqlalchemy.orm import Session
 
 from callisto.api.responses.items import Plan, Round, step_calls
 from callisto.errors import InvalidRequest
+from callisto.ids import observe
 from callisto.store.changes import active_run_query
-from callisto.store.models import RunStepRow
+from callisto.store.models import MessageRow, RunStepRow
 from callisto.store.responses_models import ConversationRoundRow
 
 ROUND_STEP_RUN = "(waiting for a run)"
@@ -104,6 +105,22 @@ def adopt_rounds(db: Session, thread_id: str, run_id: str, assistant_id: str) ->
         step.assistant_id = assistant_id
         db.delete(row)
         db.add(step)
+
+
+def observe_thread(db: Session, thread_id: str) -> None:
+    """Make the ids this process makes next sort after the thread's newest rows.
+
+    Another process, whose clock may be ahead, may have written them; the rows a response or
+    an items request adds must come after them in the history.
+    """
+    for column, where in (
+        (MessageRow.id, MessageRow.thread_id == thread_id),
+        (RunStepRow.id, RunStepRow.thread_id == thread_id),
+        (ConversationRoundRow.id, ConversationRoundRow.thread_id == thread_id),
+    ):
+        newest = db.scalar(select(column).where(where).order_by(column.desc()).limit(1))
+        if newest is not None:
+            observe(newest)
 
 
 def busy(db: Session, thread_id: str) -> str | None:

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from callisto.api.deps import Listing, State
 from callisto.api.responses.items import Plan, plan_input, thread_items
-from callisto.api.responses.rounds import add_rounds, busy, thread_steps
+from callisto.api.responses.rounds import add_rounds, busy, observe_thread, thread_steps
 from callisto.api.responses.routes_responses import Include, page_items
 from callisto.api.responses.runs import CONVERSATION_PREFIX
 from callisto.api.responses.schemas import (
@@ -131,14 +131,15 @@ async def create_items(
     conversation_id: str, body: ItemsCreate, state: State, include: Include = None
 ) -> Any:
     """Add message items to a conversation."""
-    plan = plan_input(body.items, conversation_id, conversation=True)
 
-    def add(db: Session) -> None:
+    def add(db: Session) -> Plan:
         _find(db, conversation_id)
+        observe_thread(db, conversation_id)  # the new items sort after the newest ones
+        plan = plan_input(body.items, conversation_id, conversation=True)
         _add(db, conversation_id, plan)
+        return plan
 
-    await state.runs.writer.run(add)
-    data = plan.echo
+    data = (await state.runs.writer.run(add)).echo
     return {
         "object": "list",
         "data": data,

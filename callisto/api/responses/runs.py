@@ -37,7 +37,12 @@ from callisto.api.responses.request import (
     run_params,
     run_tools,
 )
-from callisto.api.responses.rounds import adopt_rounds, thread_steps, waiting_rounds
+from callisto.api.responses.rounds import (
+    adopt_rounds,
+    observe_thread,
+    thread_steps,
+    waiting_rounds,
+)
 from callisto.api.responses.schemas import (
     InputItem,
     ResponseCreate,
@@ -120,13 +125,12 @@ class ResponseRuns:
         echoed, tools, choice = run_tools(request)
         text, fmt = response_format(request)
         await self._ensure_assistant()
-        begins = body(new_id("resp_"))
         if conversation is None and request.previous_response_id is None:
             ready = _prepare(None, request, None)  # a new thread: nothing to read
         else:
             ready = await self.runs.writer.run(lambda db: _prepare(db, request, conversation))
         plan = ready.plan
-        row = new_row(request, ready.thread_id, begins, ready.echo, echoed, text)
+        row = new_row(request, ready.thread_id, ready.begins, ready.echo, echoed, text)
         params = run_params(request, tools, choice, fmt, plan)
         if ready.waiting is not None:
             await self._continue(row, ready.waiting, plan)
@@ -225,6 +229,7 @@ class _Prepared:
     Attributes:
         thread_id: The thread (new when ``fresh``).
         fresh: The thread is new, made with the response's run.
+        begins: An id body made before the input's rows (:attr:`ResponseRow.begins`).
         plan: The input as rows (after a forked chain's copied context).
         echo: The response's own input items, as ``input_items`` lists them.
         waiting: The run that waits for the outputs this input gives, if any.
@@ -233,6 +238,7 @@ class _Prepared:
 
     thread_id: str
     fresh: bool
+    begins: str
     plan: Plan
     echo: list[dict[str, Any]]
     waiting: str | None
@@ -252,6 +258,9 @@ def _prepare(db: Session | None, request: ResponseCreate, conversation: str | No
         _choose_thread(db, request, conversation) if db is not None else (None, None, [])
     )
     fresh = thread_id is None
+    if db is not None and thread_id is not None:
+        observe_thread(db, thread_id)
+    begins = body(new_id("resp_"))  # before the input's rows: the end of the previous window
     thread_id = thread_id or new_id(PREFIXES["thread"])
     items, copied = _with_context(prefix, request.input if request.input is not None else [])
     plan = plan_input(items, thread_id)
@@ -263,7 +272,7 @@ def _prepare(db: Session | None, request: ResponseCreate, conversation: str | No
     if plan.external is not None and waiting is None:
         _fill_external(db, thread_id, plan)
     rounds = conversation is not None and db is not None and bool(waiting_rounds(db, thread_id))
-    return _Prepared(thread_id, fresh, plan, plan.echo[copied:], waiting, rounds)
+    return _Prepared(thread_id, fresh, begins, plan, plan.echo[copied:], waiting, rounds)
 
 
 def _with_context(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 import pytest
@@ -177,3 +178,32 @@ def test_numbers_come_from_the_run_events_and_survive_dropped_deltas() -> None:
     assert live["response.output_item.done"] == [34]
     trimmed = numbered([created, done])  # the log after its deltas were dropped
     assert trimmed == {k: v for k, v in live.items() if k != "response.output_text.delta"}
+
+
+def test_rows_added_to_a_thread_sort_after_rows_of_a_process_ahead_in_time(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from sqlalchemy import create_engine
+    from sqlalchemy.orm import Session
+
+    from callisto import ids
+    from callisto.api.responses.rounds import observe_thread
+    from callisto.ids import _encode, new_id
+    from callisto.store.models import Base, MessageRow, ThreadRow
+
+    monkeypatch.setattr(ids, "_clock", ids._Monotonic())  # the process's clock stays as it was
+
+    engine = create_engine("sqlite://")
+    Base.metadata.create_all(engine)
+    # Written by a process whose clock is 2 s ahead of ours.
+    ahead = "msg_" + _encode(time.time_ns() // 1_000_000 + 2000, 10) + "0" * 14
+    with Session(engine) as db:
+        db.add(ThreadRow(id="thread_t", created_at=0, metadata_={}))
+        db.flush()
+        db.add(MessageRow(id=ahead, thread_id="thread_t", created_at=0, role="user", content=[]))
+        db.flush()
+        assert new_id("msg_") < ahead
+        observe_thread(db, "thread_t")
+        plan = plan_input("next", "thread_t")
+    assert plan.messages[0].id > ahead
+    engine.dispose()
