@@ -21,6 +21,7 @@ from callisto.api.errors import error_response, install_error_handlers
 from callisto.api.limits import Limits, RateLimitMiddleware, database_active_runs
 from callisto.api.middleware import DOCS_ASSETS, AuthMiddleware, BodyLimitMiddleware
 from callisto.api.openapi import describe_responses
+from callisto.api.responses import router as responses_router
 from callisto.api.routes import assistants, events, messages, models, runs, threads
 from callisto.config import Settings
 from callisto.engine.backends import make_credentials, make_event_log
@@ -95,6 +96,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> ASG
     for module in (assistants, runs, events, threads, messages, models):
         app.include_router(module.router, prefix="/v1")
     app.include_router(chat_router, prefix="/v1")
+    app.include_router(responses_router, prefix="/v1")
     app.include_router(entities_router, prefix="/entities")
 
     @app.get("/health", tags=["health"])
