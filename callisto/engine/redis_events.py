@@ -15,6 +15,7 @@ script touching both requires.
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -55,6 +56,8 @@ return seq
 """
 
 _BATCH = 512
+# How long one XREAD waits for new entries: well under redis-py's default socket timeout.
+_BLOCK_MS = 1000
 
 
 class RedisEventLog:
@@ -114,15 +117,18 @@ class RedisEventLog:
         """
         stream = self._keys(run_id)[0]
         last_id = f"{max(0, after)}-0"
-        # XREAD BLOCK 0 would wait forever; without keepalives, wake every 5 s to no effect.
-        block_ms = max(1, int((keepalive if keepalive is not None else 5.0) * 1000))
+        # XREAD BLOCK 0 would wait forever, and redis-py gives up on a read that waits past its
+        # socket timeout (5 s by default): block in short slices, and count the idle time.
+        idle_since = time.monotonic()
         while True:
             # XREAD returns ids strictly after last_id, already stored ones at once.
-            reply: Any = await self.redis.xread({stream: last_id}, count=_BATCH, block=block_ms)
+            reply: Any = await self.redis.xread({stream: last_id}, count=_BATCH, block=_BLOCK_MS)
             if not reply:
-                if keepalive is not None:
+                if keepalive is not None and time.monotonic() - idle_since >= keepalive:
+                    idle_since = time.monotonic()
                     yield None
                 continue
+            idle_since = time.monotonic()
             entries: list[tuple[str, dict[str, str]]] = reply[0][1]
             for entry_id, fields in entries:
                 last_id = entry_id

@@ -268,3 +268,17 @@ async def test_memory_is_bounded_by_dropping_the_oldest_finished_runs() -> None:
         await log.close(f"run_{run}")
     assert log.size <= 1000
     assert len(log) < 10 and await log.last_seq("run_9") == 1
+
+
+async def test_a_reader_idle_longer_than_the_client_s_socket_timeout_keeps_waiting(
+    log: EventLog,
+) -> None:
+    # redis-py gives up on a read that waits past its socket timeout (5 s): a reader idle
+    # for longer must still get its keepalive and then the next event.
+    await log.append("run_idle", "thread.run.created", {})
+    reader = log.read_from("run_idle", 1, keepalive=6.0)
+    assert await asyncio.wait_for(reader.__anext__(), 15) is None
+    await log.append("run_idle", "thread.run.completed", {})
+    event = await asyncio.wait_for(reader.__anext__(), WAIT)
+    assert event is not None and event.event == "thread.run.completed"
+    await reader.aclose()  # type: ignore[attr-defined]
