@@ -57,7 +57,10 @@ def _tool_round(step: RunStepRow) -> list[ChatMessage]:
             role="assistant",
             tool_calls=tuple(
                 ToolCall(
-                    id=c["id"], name=c["function"]["name"], arguments=c["function"]["arguments"]
+                    id=c["id"],
+                    name=c["function"]["name"],
+                    arguments=c["function"]["arguments"],
+                    provider_data=c.get("provider_data"),
                 )
                 for c in calls
             ),

@@ -32,6 +32,7 @@ class _PendingCall:
     id: str
     name: str
     arguments: list[str] = field(default_factory=list)
+    provider_data: dict[str, str] | None = None
 
 
 @dataclass(slots=True)
@@ -128,7 +129,13 @@ class ReplyRecorder:
         if index is None:
             # Provider indexes may have gaps; ours are contiguous from 0 in order of arrival.
             index = self._index_of[delta.index] = len(self.calls)
-            self.calls.append(_PendingCall(id=new_id(PREFIXES["call"]), name=delta.name or ""))
+            self.calls.append(
+                _PendingCall(
+                    id=new_id(PREFIXES["call"]),
+                    name=delta.name or "",
+                    provider_data=delta.provider_data,
+                )
+            )
             item: dict[str, Any] = {
                 "index": index,
                 "id": self.calls[index].id,
@@ -162,7 +169,15 @@ class ReplyRecorder:
 
     def tool_calls(self) -> list[ToolCall]:
         """Return the calls of this reply, assembled."""
-        return [ToolCall(id=c.id, name=c.name, arguments="".join(c.arguments)) for c in self.calls]
+        return [
+            ToolCall(
+                id=c.id,
+                name=c.name,
+                arguments="".join(c.arguments),
+                provider_data=c.provider_data,
+            )
+            for c in self.calls
+        ]
 
     async def _close_message(self) -> None:
         if self.message is None or self._message_closed:

@@ -292,6 +292,7 @@ class TurnRunner:
                 pending = _step_details(calls, None)["tool_calls"]
                 for call in pending:
                     del call["function"]["output"]
+                    call.pop(wire.PROVIDER_DATA, None)
                 run.required_action = {
                     "type": "submit_tool_outputs",
                     "submit_tool_outputs": {"tool_calls": pending},
@@ -478,6 +479,8 @@ def _step_details(calls: list[ToolCall], outputs: dict[str, str] | None) -> dict
                     "arguments": c.arguments,
                     "output": (outputs or {}).get(c.id),
                 },
+                # Stored with the call for the provider's next request; wire forms drop it.
+                **({wire.PROVIDER_DATA: c.provider_data} if c.provider_data else {}),
             }
             for c in calls
         ],

@@ -12,6 +12,7 @@ they do not hold up the event loop that serves every other request.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 from dataclasses import dataclass
 from functools import lru_cache
@@ -99,7 +100,7 @@ def check_call(call: ToolCall, tools: dict[str, ToolSpec]) -> tuple[ToolCall | N
             f"The arguments for '{call.name}' break its schema at {_path(error)}: {error.message}.",
         )
     normalised = raw if raw == call.arguments else json.dumps(args)
-    return ToolCall(id=call.id, name=call.name, arguments=normalised), None
+    return dataclasses.replace(call, arguments=normalised), None
 
 
 def check_calls(

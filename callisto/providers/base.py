@@ -45,11 +45,14 @@ class ToolCall:
         id: The call id (``call_...``), echoed by the tool result.
         name: The function name.
         arguments: The arguments as a JSON object string.
+        provider_data: What the provider asked to get back with this call in later requests
+            (Gemini's call id and thought signature), stored with the call, never on the wire.
     """
 
     id: str
     name: str
     arguments: str
+    provider_data: dict[str, str] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,12 +122,15 @@ class ToolCallDelta:
         id: The call id, on the first fragment of a call only (``None`` after).
         name: The function name, on the first fragment of a call only (``None`` after).
         arguments: A piece of the arguments JSON, to be concatenated.
+        provider_data: On the first fragment: what the provider wants echoed with the call
+            (see :attr:`ToolCall.provider_data`).
     """
 
     index: int
     id: str | None = None
     name: str | None = None
     arguments: str = ""
+    provider_data: dict[str, str] | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -240,12 +240,13 @@ def _model_parts(message: ChatMessage, calls: CallMemory) -> list[dict[str, Any]
         part: dict[str, Any] = {
             "functionCall": {"name": call.name, "args": args if isinstance(args, dict) else {}}
         }
-        seen = calls.get(call.id, {})
+        # Stored with the call (any process), else remembered by this one.
+        seen = call.provider_data or calls.get(call.id, {})
         if "id" in seen:
             part["functionCall"]["id"] = seen["id"]
         if "thoughtSignature" in seen:
             part["thoughtSignature"] = seen["thoughtSignature"]
-        elif position == 0 and call.id not in calls:
+        elif position == 0 and call.provider_data is None and call.id not in calls:
             # Only the first call of a parallel set carries a signature.
             part["thoughtSignature"] = PLACEHOLDER_SIGNATURE
         parts.append(part)
@@ -321,20 +322,21 @@ class _StreamReader:
                 return  # the request asked for one call at most; Gemini has no such switch
             call = part["functionCall"]
             call_id = new_id("call_")
-            self._remember(call_id, call.get("id"), part.get("thoughtSignature"))
+            seen = self._remember(call_id, call.get("id"), part.get("thoughtSignature"))
             self.events.append(
                 ToolCallDelta(
                     index=self.count,
                     id=call_id,
                     name=call.get("name"),
                     arguments=json.dumps(call.get("args") or {}),
+                    provider_data=seen or None,
                 )
             )
             self.count += 1
         elif part.get("text") and not part.get("thought"):
             self.events.append(TextDelta(part["text"]))
 
-    def _remember(self, call_id: str, gemini_id: Any, signature: Any) -> None:
+    def _remember(self, call_id: str, gemini_id: Any, signature: Any) -> dict[str, str]:
         seen = {}
         if isinstance(gemini_id, str) and gemini_id:
             seen["id"] = gemini_id
@@ -343,6 +345,7 @@ class _StreamReader:
         self.calls[call_id] = seen
         while len(self.calls) > _REMEMBERED_CALLS:
             self.calls.popitem(last=False)
+        return seen
 
     def finish(self) -> list[ProviderEvent]:
         reason = _FINISH_REASONS.get(self.reason or "", "stop")

@@ -99,6 +99,21 @@ def run(row: RunRow) -> dict[str, Any]:
     }
 
 
+PROVIDER_DATA = "provider_data"
+"""The key under which a stored tool call keeps its provider's data; never on the wire."""
+
+
+def step_details(details: dict[str, Any]) -> dict[str, Any]:
+    """Return a step's details as the API shows them: without the calls' provider data."""
+    calls = details.get("tool_calls")
+    if not calls or not any(PROVIDER_DATA in c for c in calls):
+        return details
+    return {
+        **details,
+        "tool_calls": [{k: v for k, v in c.items() if k != PROVIDER_DATA} for c in calls],
+    }
+
+
 def run_step(row: RunStepRow) -> dict[str, Any]:
     """Return the wire form of a run step."""
     return {
@@ -110,7 +125,7 @@ def run_step(row: RunStepRow) -> dict[str, Any]:
         "run_id": row.run_id,
         "type": row.type,
         "status": row.status,
-        "step_details": row.step_details,
+        "step_details": step_details(row.step_details),
         "last_error": row.last_error,
         "expired_at": row.expired_at,
         "cancelled_at": row.cancelled_at,

@@ -181,3 +181,36 @@ def test_text_call_to_an_unknown_tool_is_repaired(make_server: Any, fake_llm: Fa
     assert client.beta.threads.messages.list(thread_id=thread.id).data[0].role == "user"
     client.beta.threads.runs.cancel(thread_id=thread.id, run_id=run.id)
     client.close()
+
+
+def test_gemini_thought_signatures_come_back_from_another_process(
+    make_server: Any, fake_gemini: FakeGemini
+) -> None:
+    # The reply with the calls is recorded by one server; the tool outputs, and so the next
+    # model call, go to another (a restart, or another process of a deployment): the signature
+    # Gemini sent must come back with its call, not a placeholder.
+    providers = {"gem": {"kind": "gemini", "base_url": fake_gemini.base_url, "api_key": "gm"}}
+    first, second = make_server(providers=providers), make_server(providers=providers)
+    fake_gemini.reply_tool_calls(
+        ("get_weather", {"city": "Tokyo"}), ("get_weather", {"city": "Paris"})
+    )
+    fake_gemini.reply_text("Both are sunny.")
+    client = sdk_client(first.url)
+    _, thread, run = start(client, "Tokyo and Paris?", model="gem/gemini-test")
+    run = wait_for(client, thread.id, run.id, {"requires_action"})
+    calls = run.required_action.submit_tool_outputs.tool_calls  # type: ignore[union-attr]
+    assert all("provider_data" not in c.model_dump() for c in calls)
+    steps = client.beta.threads.runs.steps.list(thread_id=thread.id, run_id=run.id).data
+    assert "provider_data" not in json.dumps([s.model_dump() for s in steps])
+    client.close()
+    other = sdk_client(second.url)
+    other.beta.threads.runs.submit_tool_outputs(
+        thread_id=thread.id,
+        run_id=run.id,
+        tool_outputs=[{"tool_call_id": c.id, "output": "sunny"} for c in calls],
+    )
+    assert wait_for(other, thread.id, run.id, TERMINAL).status == "completed"
+    parts = [p for c in fake_gemini.last_body["contents"] for p in c["parts"]]
+    signatures = [p.get("thoughtSignature") for p in parts if "functionCall" in p]
+    assert signatures[0] is not None and signatures[0].startswith("sig-"), signatures
+    other.close()
