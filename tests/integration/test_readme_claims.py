@@ -42,11 +42,11 @@ def test_transactions_of_one_turn(
     seen: list[str] = []
     run_transaction = writer.run
 
-    async def counting(transaction: Any, *, durable: bool = True) -> Any:
+    async def counting(transaction: Any, **options: Any) -> Any:
         name = getattr(transaction, "__qualname__", "")
         if not any(part in name for part in BACKGROUND):
             seen.append(name)
-        return await run_transaction(transaction, durable=durable)
+        return await run_transaction(transaction, **options)
 
     writer.run = counting
     client = sdk_client(server.url)
