@@ -3,12 +3,13 @@
 The current SDK's function-calling flow: the assistant carries the tool, ``stream_events``
 yields the model's text and a ``ToolCallRequestEvent`` per tool call, and ``event.execute``
 runs the handler and sends its output; the SDK then streams again until the answer is done.
-Run it against a Callisto server (``pip install projectdavid`` first; its default model is the
-built-in offline one, so no provider key is needed)::
+Run it against a Callisto server, with the SDK installed where it runs (its default model is
+the built-in offline one, so no provider key is needed)::
 
-    callisto serve &
+    .venv/bin/pip install projectdavid==1.113.1
+    .venv/bin/callisto serve &
     ENTITIES_BASE_URL=http://127.0.0.1:8000/entities ENTITIES_API_KEY=anything \\
-        python examples/entities_flight_times.py
+        .venv/bin/python examples/entities_flight_times.py
 
 ``ENTITIES_MODEL=hyperbolic/deepseek-ai/DeepSeek-V3 PROVIDER_API_KEY=...`` runs it on a real
 model (configure provider ``hyperbolic`` on the server).

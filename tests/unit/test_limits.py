@@ -104,7 +104,8 @@ def test_serve_refuses_to_run_open_on_a_network_address(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CALLISTO_")}
     env.update(CALLISTO_HOST="0.0.0.0", CALLISTO_DATABASE_URL=f"sqlite:///{tmp_path / 'x.db'}")
     done = subprocess.run(
-        [sys.executable, "-m", "callisto.cli", "serve", "--port", "0"],
+        # Refused before it binds: the port is never used.
+        [sys.executable, "-m", "callisto.cli", "serve", "--port", "8399"],
         env=env,
         cwd=tmp_path,
         capture_output=True,
