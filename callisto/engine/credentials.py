@@ -60,9 +60,12 @@ class RedisCredentials:
 
     def __init__(self, url: str, *, prefix: str = "callisto:key") -> None:
         """Connect lazily to ``url``."""
-        import redis.asyncio as aioredis  # the [redis] extra: a process without Redis needs none
+        # The [redis] extra: a process without Redis needs none of it.
+        import redis.asyncio as aioredis
 
-        self.redis = aioredis.Redis.from_url(url, decode_responses=True)
+        from callisto.engine.redis_events import blocking_pool
+
+        self.redis = aioredis.Redis.from_pool(blocking_pool(url))  # owns the pool: aclose closes it
         self.prefix = prefix
 
     def _key(self, run_id: str) -> str:

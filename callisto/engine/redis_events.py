@@ -56,8 +56,20 @@ return seq
 """
 
 _BATCH = 512
+# Each stream being read holds a connection while its XREAD waits: the pool must be as large
+# as the streams a process serves at once, and a full pool waits instead of failing.
+_MAX_CONNECTIONS = 4096
+_POOL_TIMEOUT = 30.0
 # How long one XREAD waits for new entries: well under redis-py's default socket timeout.
 _BLOCK_MS = 1000
+
+
+def blocking_pool(url: str) -> aioredis.BlockingConnectionPool:
+    """Return a connection pool for ``url`` that waits for a free connection when full
+    (redis-py's default pool raises past 100 connections, one per stream being read)."""
+    return aioredis.BlockingConnectionPool.from_url(
+        url, decode_responses=True, max_connections=_MAX_CONNECTIONS, timeout=_POOL_TIMEOUT
+    )
 
 
 class RedisEventLog:
@@ -84,7 +96,7 @@ class RedisEventLog:
         if client is None:
             if url is None:
                 raise ValueError("RedisEventLog needs a url or a client")
-            client = aioredis.Redis.from_url(url, decode_responses=True)
+            client = aioredis.Redis.from_pool(blocking_pool(url))  # owns the pool: aclose closes it
         self.redis = client
         self.prefix = prefix
         self.retention = max(1, int(retention))
