@@ -181,5 +181,5 @@ def startup_lines(loaded: LoadedSettings, database: str) -> list[str]:
         lines.append(f"auth: an API key is required ({keys} accepted)")
     host = f"[{settings.host}]" if ":" in settings.host else settings.host
     base = f"http://{host}:{settings.port}"
-    lines.append(f"OpenAI base_url: {base}/v1; API docs: {base}/docs")
+    lines.append(f"OpenAI base_url: {base}/v1; API docs: {base}/docs; run inspector: {base}/ui")
     return lines

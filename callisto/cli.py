@@ -31,6 +31,7 @@ SETTING_FLAGS = {
     "port": "--port",
     "dispatch": "--dispatch",
     "allow_open": "--allow-open",
+    "log_format": "--log-format",
 }
 """Flags that set a setting: setting name -> flag, as errors name it."""
 
@@ -49,11 +50,10 @@ def _load(args: argparse.Namespace) -> LoadedSettings:
 
 def _logged(args: argparse.Namespace) -> LoadedSettings:
     """Return the settings, with logging configured at their level."""
+    from callisto.telemetry import configure_logging
+
     loaded = _load(args)
-    logging.basicConfig(
-        level=loaded.settings.log_level,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    configure_logging(loaded.settings.log_level, loaded.settings.log_format)
     # Alembic says at INFO which plugins it loaded; the start-up lines say what matters.
     logging.getLogger("alembic").setLevel(logging.WARNING)
     return loaded
@@ -106,6 +106,10 @@ def serve(args: argparse.Namespace) -> int:
         port=settings.port,
         log_level=settings.log_level.lower(),
         timeout_graceful_shutdown=5,
+        # Uvicorn's records go through the root logger (so --log-format applies to them); its
+        # line per request is replaced by callisto.http's, at DEBUG.
+        log_config=None,
+        access_log=False,
         # "auto" takes uvloop (a dependency of callisto) where it runs, asyncio elsewhere. No
         # route speaks WebSocket, so none is loaded.
         loop="auto",
@@ -251,11 +255,17 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="serve without API keys on a non-loopback address (refused otherwise)",
     )
+    p_serve.add_argument(
+        "--log-format", choices=("text", "json"), default=None, help="log lines (default text)"
+    )
     p_serve.set_defaults(func=serve)
     p_worker = _command(commands, "worker", "execute runs from the job queue (scaled mode)")
     p_worker.add_argument("--database-url", default=None, help="postgresql://...")
     p_worker.add_argument(
         "--concurrency", type=int, default=64, help="turns executed at once (default 64)"
+    )
+    p_worker.add_argument(
+        "--log-format", choices=("text", "json"), default=None, help="log lines (default text)"
     )
     p_worker.set_defaults(func=worker)
     p_migrate = _command(commands, "migrate", "apply database migrations and exit")

@@ -279,6 +279,9 @@ class Settings(BaseSettings):
         cors_origins: Origins browsers may call the API from (``*`` for any); none by default.
         allow_open: Serve without API keys on a non-loopback address (refused otherwise).
         log_level: Python logging level name.
+        log_format: ``text`` (one line per record) or ``json`` (one JSON object per line).
+        metrics_port: When set, ``/metrics`` is also served without a key on this port, on
+            ``host`` (for a scraper inside the network); the API port serves it with a key.
         dispatch: ``embedded``: this process executes the turns of its runs (the default,
             no other service needed). ``queue``: the scaled mode; this process serves the API
             only and enqueues turns for ``callisto worker`` processes (needs PostgreSQL and
@@ -308,6 +311,8 @@ class Settings(BaseSettings):
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     allow_open: bool = False
     log_level: str = "INFO"
+    log_format: Literal["text", "json"] = "text"
+    metrics_port: int | None = Field(default=None, ge=1, le=65535)
     dispatch: Literal["embedded", "queue"] = "embedded"
 
     @field_validator("dispatch")

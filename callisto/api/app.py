@@ -14,6 +14,7 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp
 
 from callisto import __version__
+from callisto.api import metrics, ui
 from callisto.api.chat import router as chat_router
 from callisto.api.deps import ServerState, server_state
 from callisto.api.entities import router as entities_router
@@ -72,9 +73,11 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> ASG
         )
         app.state.callisto = ServerState(settings=settings, sessions=sessions, runs=service)
         await service.start()
+        stop_metrics_port = metrics.start(settings)
         try:
             yield
         finally:
+            stop_metrics_port()
             await service.aclose()
             await writer.aclose()
             await providers.aclose()
@@ -98,6 +101,8 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> ASG
     app.include_router(chat_router, prefix="/v1")
     app.include_router(responses_router, prefix="/v1")
     app.include_router(entities_router, prefix="/entities")
+    app.include_router(metrics.router)
+    app.include_router(ui.router)
 
     @app.get("/health", tags=["health"])
     async def health() -> Any:
@@ -112,7 +117,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> ASG
             )
         return {"status": "ok", "version": __version__}
 
-    return wrap_in_middleware(app, settings)
+    return metrics.instrument(wrap_in_middleware(app, settings))
 
 
 def wrap_in_middleware(app: FastAPI, settings: Settings) -> ASGIApp:

@@ -94,6 +94,8 @@ class AuthMiddleware:
             or not self.keys
             or path in OPEN_PATHS
             or path.startswith(OPEN_PREFIXES)
+            or path == "/ui"
+            or path.startswith("/ui/")  # the inspector asks for a key itself
         ):
             await self.app(scope, receive, send)
             return

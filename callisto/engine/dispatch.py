@@ -17,6 +17,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session
 
+from callisto import telemetry
 from callisto.engine.leases import Fenced, LostReason
 from callisto.engine.runner import Begin, TurnRunner
 
@@ -84,6 +85,7 @@ class EmbeddedDispatcher:
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._reasons: dict[str, StopReason] = {}
         self._again: set[str] = set()
+        telemetry.track_in_flight(self)
 
     def enqueue_in(self, db: Session, run_id: str) -> None:
         """Nothing to record: this process starts the turn once the transaction commits."""

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import time
 
+from callisto import telemetry
 from callisto.errors import ConflictingState
+from callisto.ids import id_time_ms
 from callisto.store.models import TERMINAL_RUN_STATUSES, RunRow
 
 TRANSITIONS: dict[str, frozenset[str]] = {
@@ -63,6 +65,7 @@ def transition(run: RunRow, to: str, *, now: float | None = None) -> None:
         raise IllegalTransition(f"Cannot move run {run.id} from '{run.status}' to '{to}'.")
     stamp = int(now if now is not None else time.time())
     previous = run.status
+    telemetry.run_transition(run, previous, to, is_terminal(to), id_time_ms)
     run.status = to
     field = STAMPS.get(to)
     if field == "started_at":

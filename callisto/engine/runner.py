@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
+from callisto import telemetry
 from callisto.config import RunSettings
 from callisto.engine.credentials import Credentials, MemoryCredentials
 from callisto.engine.events import EventLog, publish
@@ -166,6 +167,7 @@ class TurnRunner:
             # Someone else (cancel, the sweeper) changed the run first: their change wins.
             raise RunInterrupted from None
 
+    @telemetry.traced_turn
     async def _turn(self, run: RunRow, conversation: list[ChatMessage], turn: _Turn) -> None:
         provider, model = self.providers.resolve(run.model)
         name, _ = self.providers.split(run.model)
@@ -190,6 +192,7 @@ class TurnRunner:
             valid, problems = await check_calls_off_loop(calls, request.tools)
             if problems and repairs < self.settings.tool_call_retries:
                 repairs += 1
+                telemetry.tool_call_repaired(run.model)
                 await self._refuse_round(turn, run, recorder, problems)
                 conversation = conversation + repair_messages(
                     "".join(recorder.text), calls, problems
@@ -209,6 +212,7 @@ class TurnRunner:
             await self._end_turn(turn, run, recorder, valid, finish)
             return
 
+    @telemetry.traced_provider_call
     async def _stream(
         self,
         provider: Provider,

@@ -35,6 +35,7 @@ from sqlalchemy import Connection, Engine, text
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session
 
+from callisto import telemetry
 from callisto.errors import CallistoError
 
 T = TypeVar("T")
@@ -190,6 +191,7 @@ class Writer:
         self.batches += 1
         self.transactions += len(functions)
         self.busy_seconds += time.perf_counter() - started
+        telemetry.writer_batch(len(functions), time.perf_counter() - started)
         return outcomes
 
     async def aclose(self) -> None:
