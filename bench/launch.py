@@ -405,16 +405,29 @@ class Server(Target):
     process: Process
 
 
+FLOOR = Code("floor", "bench/floor.py", "bench/floor.py", ROOT)
+"""The floor server (``bench/floor.py``) as a side of the comparison."""
+with_floor = True
+"""Whether :func:`servers` adds the floor server (``python -m bench --no-floor`` clears it)."""
+
+
 @contextlib.contextmanager
 def servers(targets: Sequence[Target], model_url: str) -> Iterator[list[Server]]:
-    """Run one server per target, all at once; yield them once every one answers."""
+    """Run one server per target, all at once, and the floor server (when :data:`with_floor`);
+    yield them once every one answers."""
+    from bench import floor
+
     with contextlib.ExitStack() as stack:
-        yield [
+        started = [
             Server(
                 t.code, t.database, stack.enter_context(callisto(t.database.url, model_url, t.code))
             )
             for t in targets
         ]
+        if with_floor:
+            null = stack.enter_context(floor.server(model_url))
+            started.insert(0, Server(FLOOR, Database("none", ""), null))
+        yield started
 
 
 def postgres_unavailable() -> str | None:

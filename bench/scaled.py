@@ -5,14 +5,16 @@ conversations in flight, fake model at 200 ms to the first token, through
 
 - ``embedded``: one ``callisto serve`` (runner in the process, memory event log), and
 - ``N workers``: one ``callisto serve --dispatch queue`` API process and N ``callisto worker``
-  processes (N = 1, 2, 4), events on Redis,
+  processes (N = 1, 2, 4, each ``--concurrency 256``), events on Redis (the URL raises redis-py's
+  pool limit: see :data:`REDIS_MAX_CONNECTIONS`),
 
 each on a fresh PostgreSQL database. Per level: conversations per second, and server CPU
 milliseconds per conversation: the user plus system CPU of every Callisto process of the
 deployment (API and workers, summed with psutil) over the level, divided by the conversations
 completed. PostgreSQL's and Redis's own CPU is not counted. The same level straight to the model
-(``direct``) and through the floor server (:mod:`bench.floor`) is measured right before each
-deployment's level, and the rows carry the ratios to both.
+(``direct``) and through the floor server (:mod:`bench.floor`) is measured once per level before
+the deployments, and the rows carry the ratios to the floor. Two client processes share each
+level.
 
 Takeover: one API process and two workers with ``runs.lease_seconds`` at 3 s (heartbeat 0.5 s,
 sweep every 1 s, the defaults). A few turns stream a long answer; the worker holding the most of
@@ -27,7 +29,9 @@ bounded in count and time.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
+import multiprocessing
 import os
 import signal
 import time
@@ -48,6 +52,11 @@ WORKER_CONCURRENCY = 256
 LEASE_SECONDS = 3.0
 TAKEOVER_TURNS = 8
 TAKEOVER_BOUND = 30.0
+REDIS_MAX_CONNECTIONS = 4096
+"""Given to every process in the Redis URL (``?max_connections=``). redis-py's asyncio pool
+allows 100 connections unless told otherwise and then raises ``MaxConnectionsError``; each
+streamed run holds one while it reads its events, so 64 conversations in flight overflowed the
+default pool of an API process (HTTP 500s) and of a worker (turns that lost their lease)."""
 
 
 def unavailable() -> str | None:
@@ -65,7 +74,10 @@ def unavailable() -> str | None:
 def _scaled_env(lease_seconds: float | None = None) -> dict[str, str]:
     from callisto.testing.databases import redis_url
 
-    env = {"CALLISTO_EVENT_LOG": "redis", "CALLISTO_REDIS_URL": redis_url()}
+    url = (
+        f"{redis_url()}{'&' if '?' in redis_url() else '?'}max_connections={REDIS_MAX_CONNECTIONS}"
+    )
+    env = {"CALLISTO_EVENT_LOG": "redis", "CALLISTO_REDIS_URL": url}
     if lease_seconds is not None:
         env["CALLISTO_RUNS__LEASE_SECONDS"] = str(lease_seconds)
     return env
@@ -121,37 +133,75 @@ def _cpu_seconds(pids: list[int]) -> float:
     return total
 
 
-async def _loop(conversation: Any, level: int, quick: bool) -> dict[str, Any]:
-    count = (2 if quick else 4) * level
-    return await closed_loop(level, count, 30 if quick else 60, conversation)
+CLIENT_PROCESSES = 2
+"""Client processes sharing each level's conversations, so that one client's CPU is not the
+ceiling of what is measured."""
 
 
-async def measure_level(url: str, pids: list[int], level: int, quick: bool) -> dict[str, Any]:
-    """Run ``level`` conversations in flight through the server at ``url``; CPU of ``pids``."""
-    async with http_client(level + 16) as http:
-        ours = ViaCallisto(http, url)
-        await ours.setup()
-        await asyncio.gather(*(ours.conversation() for _ in range(min(level, 16))))  # warm up
+def _counts(level: int, quick: bool) -> tuple[int, float]:
+    return (2 if quick else 4) * level, 30.0 if quick else 60.0
+
+
+def _client_share(url: str, workers: int, total: int, budget: float) -> dict[str, Any]:
+    """One client process's share of a level: ``workers`` closed loops through ``url``."""
+
+    async def share() -> dict[str, Any]:
+        async with http_client(workers + 16) as http:
+            ours = ViaCallisto(http, url)
+            await ours.setup()
+            return await closed_loop(workers, total, budget, ours.conversation)
+
+    return asyncio.run(share())
+
+
+def measure_level(url: str, pids: list[int], level: int, quick: bool) -> dict[str, Any]:
+    """Run ``level`` conversations in flight through the server at ``url``; CPU of ``pids``.
+
+    The level is shared by :data:`CLIENT_PROCESSES` client processes, after a warm-up.
+    """
+
+    async def warm_up() -> None:
+        async with http_client(32) as http:
+            ours = ViaCallisto(http, url)
+            await ours.setup()
+            await asyncio.gather(*(ours.conversation() for _ in range(min(level, 16))))
+
+    asyncio.run(warm_up())
+    total, budget = _counts(level, quick)
+    k = CLIENT_PROCESSES
+    context = multiprocessing.get_context("spawn")
+    with concurrent.futures.ProcessPoolExecutor(k, mp_context=context) as pool:
+        list(pool.map(_noop, range(k)))  # the client processes are up before the clock starts
         cpu0 = _cpu_seconds(pids)
-        result = await _loop(ours.conversation, level, quick)
+        started = time.perf_counter()
+        shares = list(
+            pool.map(_client_share, [url] * k, [level // k] * k, [total // k] * k, [budget] * k)
+        )
+        wall = time.perf_counter() - started
         cpu = _cpu_seconds(pids) - cpu0
-    done = len(result["latencies_ms"])
+    latencies = [ms for share in shares for ms in share["latencies_ms"]]
+    errors = [e for share in shares for e in share["errors"]]
+    done = len(latencies)
     return {
         "n": done,
-        "errors": len(result["errors"]),
-        "error_sample": result["errors"][:3],
-        "per_s": done / result["wall_s"] if result["wall_s"] else 0.0,
+        "errors": len(errors),
+        "error_sample": errors[:3],
+        "per_s": done / wall,
         "cpu_ms": 1000 * cpu / done if done else float("nan"),
-        "p50_ms": percentile(result["latencies_ms"], 50),
-        "p99_ms": percentile(result["latencies_ms"], 99),
+        "p50_ms": percentile(latencies, 50),
+        "p99_ms": percentile(latencies, 99),
     }
+
+
+def _noop(_: int) -> None:
+    """Nothing: starting the pool's processes."""
 
 
 async def _direct(model_url: str, level: int, quick: bool) -> dict[str, Any]:
     async with http_client(level + 16) as http:
         direct = Direct(http, model_url)
         await direct.conversation()
-        result = await _loop(direct.conversation, level, quick)
+        result = await closed_loop(level, *_counts(level, quick), direct.conversation)
     done = len(result["latencies_ms"])
     return {"per_s": done / result["wall_s"], "p50_ms": percentile(result["latencies_ms"], 50)}
 
@@ -166,7 +216,7 @@ def _floors(model_url: str, quick: bool) -> dict[int, dict[str, Any]]:
             null.settle()
             out[level] = {
                 "direct": asyncio.run(_direct(model_url, level, quick)),
-                "floor": asyncio.run(measure_level(null.url, [null.pid], level, quick)),
+                "floor": measure_level(null.url, [null.pid], level, quick),
             }
     return out
 
@@ -179,15 +229,15 @@ def run(code: launch.Code, *, quick: bool) -> list[dict[str, Any]]:
     """Measure throughput per deployment and level, then takeover; return the rows."""
     rows: list[dict[str, Any]] = []
     with launch.fake_model(ttft_ms=LATENCY_MS, tokens=20) as fake:
+        floors = _floors(fake.url, quick)
         for workers in WORKERS:
-            floors = _floors(fake.url, quick)
             with (
                 launch.database("postgres") as db,
                 deployment(code, db.url, fake.url, workers) as dep,
             ):
                 for level in LEVELS:
                     dep.api.settle()
-                    row = asyncio.run(measure_level(dep.api.url, dep.pids, level, quick))
+                    row = measure_level(dep.api.url, dep.pids, level, quick)
                     ref = floors[level]
                     row.update(
                         workload="scaled",
@@ -320,8 +370,14 @@ def section(rows: list[dict[str, Any]]) -> list[str]:
         "",
         "Closed loop of streamed tool round trips. *CPU ms/conv*: CPU of every Callisto process "
         "of the deployment (API and workers) per completed conversation. *Floor*: the null "
-        "server of `bench/floor.py` (same traffic, no logic), measured at the same level "
-        "right before each deployment.",
+        "server of `bench/floor.py` (same traffic, no logic), and *direct* the same "
+        "conversation straight to the fake model, each measured once per level before the "
+        f"deployments. {CLIENT_PROCESSES} client processes share each level. Workers run "
+        f"`--concurrency {WORKER_CONCURRENCY}`; every process's Redis URL carries "
+        f"`?max_connections={REDIS_MAX_CONNECTIONS}` (redis-py's asyncio pool allows 100 "
+        "connections by default and raises `MaxConnectionsError` past them: with the default, "
+        "64 conversations in flight through 1 worker gave 34 errors in 128, 256 in flight "
+        "440 in 447).",
         "",
         "| deployment | in flight | conv done | errors | conv/s | floor conv/s | direct conv/s "
         "| conv/s / floor | CPU ms/conv | floor CPU ms/conv | CPU / floor | p50 ms | p99 ms |",
