@@ -85,7 +85,7 @@ def _profiler(out: Path, db: str, enabled: bool, levels: tuple[int, ...], compar
     target = 256 if 256 in levels else max(levels)
 
     def start(pid: int, key: Any, side: str) -> Any:
-        if key not in (target, "burst"):
+        if key not in (target, "burst") or side == "floor":
             return None
         workload = "concurrency-" + str(key) if isinstance(key, int) else "streaming-" + key
         name = f"{db}-{side}-{workload}" if compare else f"{db}-{workload}"

@@ -6,7 +6,7 @@ conversations in flight, fake model at 200 ms to the first token, through
 - ``embedded``: one ``callisto serve`` (runner in the process, memory event log), and
 - ``N workers``: one ``callisto serve --dispatch queue`` API process and N ``callisto worker``
   processes (N = 1, 2, 4, each ``--concurrency 256``), events on Redis (the URL raises redis-py's
-  pool limit: see :data:`REDIS_MAX_CONNECTIONS`),
+  pool limit and socket timeout: see :data:`REDIS_OPTIONS`),
 
 each on a fresh PostgreSQL database. Per level: conversations per second, and server CPU
 milliseconds per conversation: the user plus system CPU of every Callisto process of the
@@ -52,11 +52,14 @@ WORKER_CONCURRENCY = 256
 LEASE_SECONDS = 3.0
 TAKEOVER_TURNS = 8
 TAKEOVER_BOUND = 30.0
-REDIS_MAX_CONNECTIONS = 4096
-"""Given to every process in the Redis URL (``?max_connections=``). redis-py's asyncio pool
-allows 100 connections unless told otherwise and then raises ``MaxConnectionsError``; each
-streamed run holds one while it reads its events, so 64 conversations in flight overflowed the
-default pool of an API process (HTTP 500s) and of a worker (turns that lost their lease)."""
+REDIS_OPTIONS = "max_connections=4096&socket_timeout=60"
+"""Given to every process in the Redis URL's query. redis-py 8's asyncio pool allows 100
+connections unless told otherwise and then raises ``MaxConnectionsError``; each streamed run
+holds one while it reads its events, so 64 conversations in flight overflowed the default pool
+of an API process (HTTP 500s) and of a worker (turns that lost their lease). And its default
+``socket_timeout`` of 5 s is shorter than the event log's ``XREAD BLOCK`` (the 15 s keepalive):
+a stream idle for 5 s (a run waiting in the queue at 256 in flight) failed with
+``redis.exceptions.TimeoutError`` and an HTTP 500."""
 
 
 def unavailable() -> str | None:
@@ -74,9 +77,7 @@ def unavailable() -> str | None:
 def _scaled_env(lease_seconds: float | None = None) -> dict[str, str]:
     from callisto.testing.databases import redis_url
 
-    url = (
-        f"{redis_url()}{'&' if '?' in redis_url() else '?'}max_connections={REDIS_MAX_CONNECTIONS}"
-    )
+    url = f"{redis_url()}{'&' if '?' in redis_url() else '?'}{REDIS_OPTIONS}"
     env = {"CALLISTO_EVENT_LOG": "redis", "CALLISTO_REDIS_URL": url}
     if lease_seconds is not None:
         env["CALLISTO_RUNS__LEASE_SECONDS"] = str(lease_seconds)
@@ -164,7 +165,8 @@ def measure_level(url: str, pids: list[int], level: int, quick: bool) -> dict[st
         async with http_client(32) as http:
             ours = ViaCallisto(http, url)
             await ours.setup()
-            await asyncio.gather(*(ours.conversation() for _ in range(min(level, 16))))
+            warm = (ours.conversation() for _ in range(min(level, 16)))
+            await asyncio.gather(*warm, return_exceptions=True)
 
     asyncio.run(warm_up())
     total, budget = _counts(level, quick)
@@ -227,7 +229,7 @@ def _name(workers: int) -> str:
 
 def run(code: launch.Code, *, quick: bool) -> list[dict[str, Any]]:
     """Measure throughput per deployment and level, then takeover; return the rows."""
-    rows: list[dict[str, Any]] = []
+    rows: list[dict[str, Any]] = [takeover(code, quick=quick)]
     with launch.fake_model(ttft_ms=LATENCY_MS, tokens=20) as fake:
         floors = _floors(fake.url, quick)
         for workers in WORKERS:
@@ -255,7 +257,6 @@ def run(code: launch.Code, *, quick: bool) -> list[dict[str, Any]]:
                     )
                     rows.append(row)
                     print(_line(row))
-    rows.append(takeover(code, quick=quick))
     return rows
 
 
@@ -337,7 +338,12 @@ def takeover(code: launch.Code, *, quick: bool) -> dict[str, Any]:
                 await assistant.setup(tools=False)
                 for _ in range(kills):
                     samples.append(await _one_kill(dep, dep.api.url, conn, http, assistant))
-                    print(f"  takeover: {samples[-1]}")
+                    last = samples[-1]
+                    print(
+                        f"  takeover: {last['held']} runs of the killed worker, taken over after "
+                        + ", ".join(f"{t:.2f}" for t in last["seconds"])
+                        + f" s; {last['not_taken']} not taken, {len(last['failed'])} failed"
+                    )
                     dep.workers.append(
                         launch.start_worker(db.url, fake.url, code, env, WORKER_CONCURRENCY)
                     )
@@ -374,10 +380,12 @@ def section(rows: list[dict[str, Any]]) -> list[str]:
         "conversation straight to the fake model, each measured once per level before the "
         f"deployments. {CLIENT_PROCESSES} client processes share each level. Workers run "
         f"`--concurrency {WORKER_CONCURRENCY}`; every process's Redis URL carries "
-        f"`?max_connections={REDIS_MAX_CONNECTIONS}` (redis-py's asyncio pool allows 100 "
-        "connections by default and raises `MaxConnectionsError` past them: with the default, "
-        "64 conversations in flight through 1 worker gave 34 errors in 128, 256 in flight "
-        "440 in 447).",
+        f"`?{REDIS_OPTIONS}`: redis-py 8's asyncio pool allows 100 connections by default and "
+        "raises `MaxConnectionsError` past them (with the default, 64 in flight through 1 "
+        "worker gave 34 errors in 128 conversations, 256 in flight 440 in 447), and its "
+        "default 5 s `socket_timeout` is shorter than the event log's 15 s `XREAD BLOCK` (with "
+        "only the pool raised, 256 in flight through 1 worker gave 450 errors in 466, "
+        "`redis.exceptions.TimeoutError` in the API process).",
         "",
         "| deployment | in flight | conv done | errors | conv/s | floor conv/s | direct conv/s "
         "| conv/s / floor | CPU ms/conv | floor CPU ms/conv | CPU / floor | p50 ms | p99 ms |",
