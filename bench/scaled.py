@@ -398,6 +398,10 @@ def section(rows: list[dict[str, Any]]) -> list[str]:
             f"| {r['cpu_ms']:.1f} | {r['floor_cpu_ms']:.1f} | {r['cpu_to_floor']:.1f}x "
             f"| {r['p50_ms']:.0f} | {r['p99_ms']:.0f} |"
         )
+    if any(r["error_sample"] for r in scaled):
+        out += ["", "Errors seen:", ""]
+    for r in scaled:
+        out += [f"- errors at {r['level']} ({r['deployment']}): `{e}`" for e in r["error_sample"]]
     for r in over:
         t = r["takeover_s"]
         out += [
