@@ -1,7 +1,8 @@
 """The floor's self-check: one conversation of each kind through Callisto and through the floor.
 
 Both run against one in-process fake model that records every upstream request. The check
-compares, per conversation: the HTTP status and JSON shape of every answer, the names and order
+compares, per conversation: the HTTP status and JSON shape of every answer (of a polled run,
+the one at rest), the names and order
 of the server-sent events and the shape of each event's data, and the upstream Chat Completions
 bodies. A *shape* keeps a JSON document's keys, list lengths and the types of its values, and
 the values themselves where they carry meaning (``object``, ``status``, ``type``, ``role``,
