@@ -56,10 +56,11 @@ REDIS_OPTIONS = "max_connections=4096&socket_timeout=60"
 """Given to every process in the Redis URL's query. redis-py 8's asyncio pool allows 100
 connections unless told otherwise and then raises ``MaxConnectionsError``; each streamed run
 holds one while it reads its events, so 64 conversations in flight overflowed the default pool
-of an API process (HTTP 500s) and of a worker (turns that lost their lease). And its default
-``socket_timeout`` of 5 s is shorter than the event log's ``XREAD BLOCK`` (the 15 s keepalive):
-a stream idle for 5 s (a run waiting in the queue at 256 in flight) failed with
-``redis.exceptions.TimeoutError`` and an HTTP 500."""
+of an API process (HTTP 500s) and of a worker (turns that lost their lease). Its default
+``socket_timeout`` of 5 s was shorter than the event log's ``XREAD BLOCK`` until commit 5fa09a1
+(reads now block in 1 s slices): a stream idle for 5 s (a run waiting in the queue at 256 in
+flight) failed with ``redis.exceptions.TimeoutError`` and an HTTP 500. The timeout is raised
+too, so that runs of older commits can be measured."""
 
 
 def unavailable() -> str | None:
@@ -382,10 +383,10 @@ def section(rows: list[dict[str, Any]]) -> list[str]:
         f"`--concurrency {WORKER_CONCURRENCY}`; every process's Redis URL carries "
         f"`?{REDIS_OPTIONS}`: redis-py 8's asyncio pool allows 100 connections by default and "
         "raises `MaxConnectionsError` past them (with the default, 64 in flight through 1 "
-        "worker gave 34 errors in 128 conversations, 256 in flight 440 in 447), and its "
-        "default 5 s `socket_timeout` is shorter than the event log's 15 s `XREAD BLOCK` (with "
-        "only the pool raised, 256 in flight through 1 worker gave 450 errors in 466, "
-        "`redis.exceptions.TimeoutError` in the API process).",
+        "worker gave 34 errors in 128 conversations, 256 in flight 440 in 447), and before "
+        "commit 5fa09a1 its default 5 s `socket_timeout` was shorter than the event log's 15 s "
+        "`XREAD BLOCK` (with only the pool raised, 256 in flight through 1 worker gave 450 "
+        "errors in 466, `redis.exceptions.TimeoutError` in the API process).",
         "",
         "| deployment | in flight | conv done | errors | conv/s | floor conv/s | direct conv/s "
         "| conv/s / floor | CPU ms/conv | floor CPU ms/conv | CPU / floor | p50 ms | p99 ms |",
