@@ -27,16 +27,28 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from bench import concurrency, launch, profiling, report, roundtrip, streaming
+from bench import concurrency, floor_check, launch, profiling, report, roundtrip, scaled, streaming
 
 RESULTS = Path(__file__).resolve().parent / "results"
 WORKLOADS = ("roundtrip", "concurrency", "streaming")
+OPTIONAL = ("scaled",)
+"""Workloads run only when asked for (``--workloads scaled``): the scaled mode needs PostgreSQL
+and Redis, and takes about 5 minutes with ``--quick``."""
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="small counts: a short run")
-    parser.add_argument("--workloads", default=",".join(WORKLOADS), help="comma-separated")
+    parser.add_argument(
+        "--workloads",
+        default=",".join(WORKLOADS),
+        help=f"comma-separated, of {', '.join(WORKLOADS + OPTIONAL)} (default: all but scaled)",
+    )
+    parser.add_argument(
+        "--no-floor",
+        action="store_true",
+        help="leave out the floor server (bench/floor.py) and its self-check",
+    )
     parser.add_argument("--databases", default="sqlite,postgres", help="comma-separated")
     parser.add_argument("--levels", default=None, help="concurrency levels, e.g. 1,16,256")
     parser.add_argument(
@@ -73,7 +85,7 @@ def _profiler(out: Path, db: str, enabled: bool, levels: tuple[int, ...], compar
     target = 256 if 256 in levels else max(levels)
 
     def start(pid: int, key: Any, side: str) -> Any:
-        if key not in (target, "burst"):
+        if key not in (target, "burst") or side == "floor":
             return None
         workload = "concurrency-" + str(key) if isinstance(key, int) else "streaming-" + key
         name = f"{db}-{side}-{workload}" if compare else f"{db}-{workload}"
@@ -93,7 +105,7 @@ def _workload(
         )
     if workload == "streaming":
         return streaming.run(db, targets, quick=args.quick, on_server=extra["hook"])
-    raise SystemExit(f"unknown workload {workload!r}; known: {', '.join(WORKLOADS)}")
+    raise SystemExit(f"unknown workload {workload!r}; known: {', '.join(WORKLOADS + OPTIONAL)}")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -113,19 +125,35 @@ def main(argv: Sequence[str] | None = None) -> int:
     rows: list[dict[str, Any]] = []
     skipped = []
     timings: dict[str, int] = {}
-    for db in databases:
+    launch.with_floor = not args.no_floor
+    floor_differences = None if args.no_floor else floor_check.check(code[-1])
+    if floor_differences:
+        print("the floor server's traffic differs from Callisto's:", *floor_differences, sep="\n  ")
+    elif floor_differences is not None:
+        print("floor self-check: the floor server speaks Callisto's traffic")
+    per_db = [w for w in workloads if w not in OPTIONAL]
+    for db in databases if per_db else []:
         if db == "postgres" and (reason := launch.postgres_unavailable()):
             print(f"skipping PostgreSQL: {reason}")
             skipped.append(f"postgres ({reason})")
             continue
         hook = _profiler(args.out, db, args.profile, levels, len(code) > 1)
         print(f"== {db}")
-        for workload in workloads:
+        for workload in per_db:
             began = time.monotonic()
             with launch.targets(db, code) as targets:
                 rows += _workload(workload, db, targets, args, levels=levels, hook=hook)
             timings[f"{db} {workload}"] = round(time.monotonic() - began)
             print(f"  ({db} {workload} took {timings[f'{db} {workload}']} s)")
+    if "scaled" in workloads:
+        if reason := scaled.unavailable():
+            print(f"skipping the scaled workload: {reason}")
+            skipped.append(f"scaled ({reason})")
+        else:
+            print("== scaled (PostgreSQL + Redis)")
+            began = time.monotonic()
+            rows += scaled.run(code[-1], quick=args.quick)
+            timings["scaled"] = round(time.monotonic() - began)
     elapsed = time.monotonic() - started
     servers = (
         "two `callisto serve` processes (before and after, each uvicorn, 1 worker, embedded "
@@ -140,6 +168,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "after_command": os.environ.get("BENCH_CALLISTO") or None,
         "databases": [d for d in databases if not any(s.startswith(d) for s in skipped)],
         "skipped": "; ".join(skipped),
+        "floor_check": floor_differences,
         "code": {
             c.side: {"ref": c.ref, "commit": c.commit, "hidden": list(c.hidden)} for c in code
         },

@@ -142,6 +142,7 @@ def _level(
         "latencies_ms": ms,
         "server_rss_mb": srv.peak_rss / 2**20,
         "server_cpu_pct": srv.cpu_percent,
+        "server_cpu_ms": 1000 * srv.cpu_seconds / len(ms) if ms else float("nan"),
         "client_cpu_pct": client.cpu_percent,
         "model_cpu_pct": model.cpu_percent,
     }

@@ -242,7 +242,7 @@ class Process:
                 pass
 
 
-def _spawn(name: str, argv: list[str], url: str, env: dict[str, str] | None = None) -> Process:
+def spawn(name: str, argv: list[str], url: str, env: dict[str, str] | None = None) -> Process:
     log = SCRATCH / f"{name}-{int(time.time() * 1000)}.log"
     with log.open("wb") as out:
         popen = subprocess.Popen(
@@ -260,7 +260,7 @@ def fake_model(
     argv = [sys.executable, "-m", "bench.fake_model", "--port", str(port)]
     argv += ["--ttft-ms", str(ttft_ms), "--token-delay-ms", str(token_delay_ms)]
     argv += ["--tokens", str(tokens)] + (["--stamp"] if stamp else [])
-    process = _spawn("fake", argv, f"http://127.0.0.1:{port}")
+    process = spawn("fake", argv, f"http://127.0.0.1:{port}")
     try:
         process.wait_ready("/v1/models")
         yield process
@@ -295,12 +295,10 @@ def _warn_stray(process: Process, code: Code) -> None:
             )
 
 
-@contextlib.contextmanager
-def callisto(
-    database_url: str, model_url: str, code: Code, extra_env: dict[str, str] | None = None
-) -> Iterator[Process]:
-    """Run ``callisto serve`` from ``code`` on ``database_url``, provider ``fake`` at ``model_url``."""
-    port = free_port()
+def _callisto_command(
+    code: Code, model_url: str, extra_env: dict[str, str] | None
+) -> tuple[list[str], dict[str, str], bool]:
+    """Return the argv prefix (before the subcommand), environment and whether it is overridden."""
     env = dict(os.environ)
     env.update(
         {
@@ -314,13 +312,28 @@ def callisto(
     env.pop("CALLISTO_API_KEY", None)
     override = os.environ.get("BENCH_CALLISTO") if code.side == "after" else None
     if override:
-        argv = override.split()
-    else:
-        env["PYTHONPATH"] = os.pathsep.join(p for p in (str(code.path), env.get("PYTHONPATH")) if p)
-        env["BENCH_HIDE"] = ",".join(code.hidden)
-        argv = [sys.executable, "-P", "-c", LAUNCHER]
-    argv += ["serve", "--port", str(port), "--database-url", database_url]
-    process = _spawn(f"callisto-{code.side}", argv, f"http://127.0.0.1:{port}", env)
+        return override.split(), env, True
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(code.path), env.get("PYTHONPATH")) if p)
+    env["BENCH_HIDE"] = ",".join(code.hidden)
+    return [sys.executable, "-P", "-c", LAUNCHER], env, False
+
+
+@contextlib.contextmanager
+def callisto(
+    database_url: str,
+    model_url: str,
+    code: Code,
+    extra_env: dict[str, str] | None = None,
+    serve_args: Sequence[str] = (),
+) -> Iterator[Process]:
+    """Run ``callisto serve`` from ``code`` on ``database_url``, provider ``fake`` at ``model_url``.
+
+    ``serve_args`` are added to the command line (e.g. ``--dispatch queue``).
+    """
+    port = free_port()
+    argv, env, override = _callisto_command(code, model_url, extra_env)
+    argv += ["serve", "--port", str(port), "--database-url", database_url, *serve_args]
+    process = spawn(f"callisto-{code.side}", argv, f"http://127.0.0.1:{port}", env)
     try:
         process.wait_ready("/health", timeout=60)
         if not override:
@@ -329,6 +342,31 @@ def callisto(
     finally:
         process.stop()
         _warn_stray(process, code)
+
+
+def start_worker(
+    database_url: str,
+    model_url: str,
+    code: Code,
+    extra_env: dict[str, str] | None = None,
+    concurrency: int = 64,
+) -> Process:
+    """Start ``callisto worker`` from ``code`` (the scaled mode); the caller stops it.
+
+    A worker serves no HTTP: it is ready once its log says which code it loaded.
+    """
+    argv, env, override = _callisto_command(code, model_url, extra_env)
+    argv += ["worker", "--database-url", database_url, "--concurrency", str(concurrency)]
+    process = spawn(f"worker-{code.side}", argv, "", env)
+    deadline = time.monotonic() + 60
+    while not override and LOADED not in process.log.read_text(errors="replace"):
+        if process.popen.poll() is not None or time.monotonic() > deadline:
+            process.stop()
+            raise RuntimeError(f"the worker did not start:\n{process.tail()}")
+        time.sleep(0.1)
+    if not override:
+        _check_code(process, code)
+    return process
 
 
 @dataclass(frozen=True)
@@ -367,16 +405,29 @@ class Server(Target):
     process: Process
 
 
+FLOOR = Code("floor", "bench/floor.py", "bench/floor.py", ROOT)
+"""The floor server (``bench/floor.py``) as a side of the comparison."""
+with_floor = True
+"""Whether :func:`servers` adds the floor server (``python -m bench --no-floor`` clears it)."""
+
+
 @contextlib.contextmanager
 def servers(targets: Sequence[Target], model_url: str) -> Iterator[list[Server]]:
-    """Run one server per target, all at once; yield them once every one answers."""
+    """Run one server per target, all at once, and the floor server (when :data:`with_floor`);
+    yield them once every one answers."""
+    from bench import floor
+
     with contextlib.ExitStack() as stack:
-        yield [
+        started = [
             Server(
                 t.code, t.database, stack.enter_context(callisto(t.database.url, model_url, t.code))
             )
             for t in targets
         ]
+        if with_floor:
+            null = stack.enter_context(floor.server(model_url))
+            started.insert(0, Server(FLOOR, Database("none", ""), null))
+        yield started
 
 
 def postgres_unavailable() -> str | None:

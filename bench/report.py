@@ -60,7 +60,7 @@ def machine() -> dict[str, Any]:
     }
 
 
-SIDES = ("before", "after")
+SIDES = ("floor", "before", "after")
 
 
 def _ms(value: float) -> str:
@@ -69,6 +69,44 @@ def _ms(value: float) -> str:
 
 def _ms2(value: float) -> str:
     return "-" if value is None or math.isnan(value) else f"{value:.2f}"
+
+
+FLOOR_METRICS: dict[str, dict[str, Callable[[dict[str, Any]], float]]] = {
+    "roundtrip": {"p50": lambda r: float(r["callisto"]["p50"])},
+    "concurrency": {
+        "runs_per_s": lambda r: float(r["runs_per_s"]),
+        "server_cpu_ms": lambda r: float(r.get("server_cpu_ms", math.nan)),
+    },
+    "streaming": {"p50": lambda r: float(r["callisto"]["p50"])},
+}
+"""Per workload, the figures reported as a ratio to the floor server's (``bench/floor.py``)."""
+
+KEYS = {
+    "roundtrip": ("db", "variant", "latency_ms"),
+    "concurrency": ("db", "level"),
+    "streaming": ("db", "pace"),
+}
+
+
+def with_floor(rows: list[dict[str, Any]]) -> None:
+    """Set ``to_floor`` on every row that has a floor row beside it: its figures over the floor's."""
+    for workload, metrics in FLOOR_METRICS.items():
+        mine = [r for r in rows if r["workload"] == workload]
+        for group in _group(mine, KEYS[workload]):
+            floor = group.get("floor")
+            if floor is None:
+                continue
+            for row in group.values():
+                ratios = {}
+                for name, metric in metrics.items():
+                    base = metric(floor)
+                    ratios[name] = metric(row) / base if base and not math.isnan(base) else math.nan
+                row["to_floor"] = ratios
+
+
+def _ratio(row: dict[str, Any], name: str) -> str:
+    value = (row.get("to_floor") or {}).get(name, math.nan)
+    return "-" if math.isnan(value) else f"{value:.2f}x"
 
 
 @dataclass(frozen=True)
@@ -121,12 +159,13 @@ def _table(rows: list[dict[str, Any]], key: tuple[str, ...], columns: list[Colum
     """Render ``rows`` grouped by ``key``: one line per group, per-server columns side by side."""
     sides = _sides(rows)
     compare = len(sides) > 1
+    changes = "before" in sides and "after" in sides
     shown = [c for c in columns if compare is False or c.compare]
     headers: list[str] = []
     aligns: list[str] = []
     for c in shown:
         names = [f"{c.header} {s}" for s in sides] if compare and c.per_side else [c.header]
-        if compare and c.change is not None:
+        if changes and c.change is not None:
             names.append(f"{c.header} change")
         headers += names
         aligns += ["---:" if c.numeric else "---"] * len(names)
@@ -139,7 +178,7 @@ def _table(rows: list[dict[str, Any]], key: tuple[str, ...], columns: list[Colum
             for r in picked:
                 text = "-" if r is None else c.cell(r)
                 cells.append(f"**{text}**" if c.bold and r is not None else text)
-            if compare and c.change is not None:
+            if changes and c.change is not None:
                 cells.append(_change(c, group))
         out.append("| " + " | ".join(cells) + " |")
     return out
@@ -162,6 +201,7 @@ ROUNDTRIP = [
     Column("added p95", lambda r: _ms(r["added"]["p95"]), per_side=True),
     Column("added p99", lambda r: _ms(r["added"]["p99"]), per_side=True),
     Column("ratio p50", lambda r: f"{r['ratio_p50']:.2f}", per_side=True, compare=False),
+    Column("p50 / floor", lambda r: _ratio(r, "p50"), per_side=True),
     Column("thread create p50", lambda r: _ms(r["thread_ms"]["p50"]), per_side=True),
 ]
 
@@ -178,8 +218,11 @@ CONCURRENCY = [
         per_side=True,
         change=lambda r: float(r["runs_per_s"]),
     ),
+    Column("runs/s / floor", lambda r: _ratio(r, "runs_per_s"), per_side=True),
     Column("added p50", lambda r: _ms(r["added"]["p50"]), per_side=True, bold=True),
     Column("added p99", lambda r: _ms(r["added"]["p99"]), per_side=True, bold=True),
+    Column("CPU ms/run", lambda r: _ms(r.get("server_cpu_ms", math.nan)), per_side=True),
+    Column("CPU / floor", lambda r: _ratio(r, "server_cpu_ms"), per_side=True),
     Column("server RSS", lambda r: f"{r['server_rss_mb']:.0f} MB", per_side=True),
     Column("server CPU", lambda r: f"{r['server_cpu_pct']:.0f}%", per_side=True),
     Column("client CPU", lambda r: f"{r['client_cpu_pct']:.0f}%", per_side=True, compare=False),
@@ -197,6 +240,7 @@ STREAMING = [
     ),
     Column("added p50", lambda r: _ms2(r["added"]["p50"]), per_side=True, bold=True),
     Column("added p99", lambda r: _ms2(r["added"]["p99"]), per_side=True),
+    Column("delay p50 / floor", lambda r: _ratio(r, "p50"), per_side=True),
     Column(
         "chunks/s",
         lambda r: f"{r['chunks_per_s']:.0f}",
@@ -284,6 +328,7 @@ def targets(rows: list[dict[str, Any]]) -> list[str]:
 
     Judged on the "after" server; with a "before" server, its figure stands beside.
     """
+    rows = [r for r in rows if r.get("server") != "floor"]
     sides = _sides(rows)
     compare = len(sides) > 1
     if compare:
@@ -351,6 +396,26 @@ def _header(info: dict[str, Any], settings: dict[str, Any]) -> list[str]:
         "",
         "All figures in milliseconds unless marked. *Added* is Callisto's percentile minus the",
         "baseline's (the same conversation straight to the fake model with Chat Completions).",
+        *_floor_lines(settings),
+    ]
+
+
+def _floor_lines(settings: dict[str, Any]) -> list[str]:
+    differences = settings.get("floor_check")
+    if differences is None:
+        return []
+    check = (
+        "its self-check found the same requests, events and upstream bodies as Callisto's"
+        if not differences
+        else "**its self-check found differences from Callisto's traffic**: "
+        + "; ".join(f"`{d}`" for d in differences)
+    )
+    return [
+        "",
+        "*floor* is the null server of `bench/floor.py`: the same requests, server-sent events "
+        "and upstream Chat Completions calls as Callisto, with no logic (state in dicts, no "
+        "database, no validation); *x / floor* is a figure over the floor's, measured in the "
+        f"same run; {check}.",
     ]
 
 
@@ -377,6 +442,7 @@ def markdown(
     rows: list[dict[str, Any]], info: dict[str, Any], settings: dict[str, Any], notes: str
 ) -> str:
     """Return RESULTS.md."""
+    with_floor(rows)
     parts = [*_header(info, settings), "", "## Targets", "", *targets(rows)]
     for title, workload, key in SECTIONS:
         mine = [r for r in rows if r["workload"] == workload]
@@ -388,7 +454,10 @@ def markdown(
             n = work[0]["conversations"]
             parts += ["", f"### Database work per conversation (N = {n})", ""]
             parts += [*_dbwork_table(work), "", DBWORK_TEXT]
-    errors = [r for r in rows if r.get("error_sample")]
+    from bench import scaled
+
+    parts += scaled.section(rows)
+    errors = [r for r in rows if r.get("error_sample") and r["workload"] == "concurrency"]
     if errors:
         parts += ["", "### Errors seen", ""]
         for r in errors:
