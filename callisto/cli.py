@@ -155,9 +155,15 @@ def worker(args: argparse.Namespace) -> int:
             "and redis_url, so API processes see the events of the turns it executes"
         )
     check_event_log(loaded)
+    from callisto.api import metrics
     from callisto.engine.jobs import run_worker  # procrastinate: the [postgres] extra
 
-    asyncio.run(run_worker(settings, args.concurrency))
+    # A worker serves no API: its turn and model-call metrics are scraped on metrics_port.
+    stop_metrics = metrics.start(settings)
+    try:
+        asyncio.run(run_worker(settings, args.concurrency))
+    finally:
+        stop_metrics()
     return 0
 
 
