@@ -39,11 +39,9 @@ async def retrieve_thread(thread_id: str, db: Session) -> dict[str, Any]:
 
 
 @router.delete("/threads/{thread_id}")
-async def delete_thread(thread_id: str, db: Session) -> dict[str, Any]:
-    """Delete a thread with its messages and runs."""
-    row = await get_or_404(db, ThreadRow, thread_id, "thread")
-    await db.delete(row)
-    await db.commit()
+async def delete_thread(thread_id: str, state: State) -> dict[str, Any]:
+    """Delete a thread with its messages and runs; an active run is cancelled first."""
+    await state.runs.delete_thread(thread_id)
     return {"id": thread_id, "object": "thread.deleted", "deleted": True}
 
 
