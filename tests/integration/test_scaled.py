@@ -331,3 +331,51 @@ def test_a_frozen_worker_writes_nothing_after_takeover(deployment: Deployment) -
         client.beta.threads.runs.retrieve(thread_id=thread.id, run_id=run.id).status == "completed"
     )
     client.close()
+
+
+def _first_events(api: str, thread_id: str, run_id: str, count: int) -> list[tuple[int, str]]:
+    """Read the first ``count`` events of a run's stream, then hang up."""
+    out: list[tuple[int, str]] = []
+    url = f"{api}/v1/threads/{thread_id}/runs/{run_id}/events"
+    with httpx.stream("GET", url, timeout=60) as response:
+        seq, name = 0, ""
+        for line in response.iter_lines():
+            if line.startswith("id: "):
+                seq = int(line[4:])
+            elif line.startswith("event: "):
+                name = line[7:]
+            elif line.startswith("data: ") and seq:
+                out.append((seq, name))
+                if len(out) >= count:
+                    break
+    return out
+
+
+def test_every_process_restarts_mid_run_and_the_stream_resumes(deployment: Deployment) -> None:
+    (_, api_a), _ = deployment.apis
+    with client_for(api_a) as client:
+        assistant = client.beta.assistants.create(model="fake/m", tools=[WEATHER_TOOL])  # type: ignore[list-item]
+        thread = client.beta.threads.create(messages=[{"role": "user", "content": "slow restart"}])
+        run = client.beta.threads.runs.create(thread_id=thread.id, assistant_id=assistant.id)
+        wait_for_text(client, thread.id, run.id)
+    seen = _first_events(api_a, thread.id, run.id, 12)
+    assert any(name == "thread.message.delta" for _, name in seen)
+    # Every process of the deployment dies at once, mid-turn; a new set starts.
+    for proc in [p for p, _ in deployment.apis] + deployment.workers:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    deployment.apis.clear()
+    deployment.workers.clear()
+    api_new = deployment.start_api()
+    deployment.start_worker()
+    last = seen[-1][0]
+    rest = _events(api_new, thread.id, run.id, after=last)
+    seqs = [s for s, _, _ in rest]
+    # The stream resumes exactly after the last event read, through a new process, and follows
+    # the turn another worker took over to its end.
+    assert seqs and seqs[0] == last + 1 and seqs == sorted(set(seqs))
+    assert rest[-1][1] == "thread.run.completed"
+    with client_for(api_new) as client:
+        messages = client.beta.threads.messages.list(thread_id=thread.id, order="asc").data
+        assert [m.role for m in messages] == ["user", "assistant"]
+        assert messages[1].content[0].text.value.strip() == " ".join(["slow"] * 60)
