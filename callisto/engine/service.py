@@ -9,7 +9,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy import update as sa_update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -41,6 +41,10 @@ from callisto.store.models import (
 from callisto.store.writer import Writer
 
 log = logging.getLogger("callisto.engine")
+
+# The advisory lock whose holder sweeps for the whole deployment: one per schema, since
+# deployments may share a database in schemas of their own.
+_TRY_SWEEPER_LOCK = text("SELECT pg_try_advisory_lock(hashtext(current_schema() || '/sweeper'))")
 
 
 @dataclass(slots=True)
@@ -478,11 +482,25 @@ class RunService:
             self.dispatcher.submit(run_id)
         return ids
 
+    async def is_sweeper(self) -> bool:
+        """Return whether this process sweeps for the deployment.
+
+        On PostgreSQL one process at a time holds a session-level advisory lock on the
+        writer's connection: it expires runs and takes over orphaned ones; when it dies (or
+        its connection drops) the lock is released and the next process to ask takes over.
+        On SQLite every process sweeps (one file, one machine).
+        """
+        if self.writer.engine.dialect.name != "postgresql":
+            return True
+        held = await self.writer.run(lambda db: db.scalar(_TRY_SWEEPER_LOCK), retry=True)
+        return bool(held)
+
     async def _sweep_forever(self) -> None:
         while True:
             try:
-                await self.expire_due()
-                await self.take_over()
+                if await self.is_sweeper():
+                    await self.expire_due()
+                    await self.take_over()
             except OperationalError as exc:  # the database is restarting, or unreachable
                 log.warning("sweep failed (%s); retrying", str(exc.orig or exc).split("\n", 1)[0])
             except Exception:

@@ -7,10 +7,16 @@ import contextlib
 import socket
 import threading
 from collections.abc import Callable
+from types import SimpleNamespace
 
 import openai
+import pytest
 
+from callisto.engine.service import RunService
+from callisto.store.database import create_sync_engine, run_migrations
+from callisto.store.writer import Writer
 from callisto.testing._server import ThreadedServer
+from callisto.testing.databases import fresh_postgres_schema
 from callisto.testing.fake_llm import FakeLLM, RecordedRequest, Reply
 from tests.integration.conftest import sdk_client
 from tests.integration.helpers import TERMINAL, WEATHER_TOOL, start, wait_for
@@ -113,3 +119,34 @@ def test_an_event_log_that_fails_strands_no_run_and_no_slot(
         # Each run comes to rest (it cannot stream, so it fails clearly) and frees its slot.
         assert wait_for(client, thread.id, run.id, TERMINAL, timeout=15).status in TERMINAL
     client.close()
+
+
+async def test_one_process_sweeps_for_the_deployment(database_url: str) -> None:
+    # Two processes' writers (one connection each) on one PostgreSQL: one holds the sweeper's
+    # lock; when its connection goes, the other takes the role at its next sweep.
+    if not database_url.startswith("postgresql"):
+        pytest.skip("on SQLite every process sweeps its own file")
+    with fresh_postgres_schema() as url:  # a deployment of its own (the lock is per schema)
+        await _two_sweepers(url)
+
+
+async def _two_sweepers(url: str) -> None:
+    run_migrations(url)
+    writers = [Writer(create_sync_engine(url)) for _ in range(2)]
+    for writer in writers:
+        writer.start()
+    try:
+        processes = [SimpleNamespace(writer=w) for w in writers]
+
+        async def sweeps(process: SimpleNamespace) -> bool:
+            return await RunService.is_sweeper(process)  # type: ignore[arg-type]
+
+        first = [await sweeps(p) for p in processes]
+        assert first.count(True) == 1
+        holder = first.index(True)
+        assert await sweeps(processes[holder]) and not await sweeps(processes[1 - holder])
+        await writers[holder].aclose()  # its connection closes: the lock is free
+        assert await sweeps(processes[1 - holder])
+    finally:
+        for writer in writers:
+            await writer.aclose()
