@@ -11,7 +11,7 @@ from callisto.testing._server import ThreadedServer
 from callisto.testing.fake_llm import FakeLLM, Reply
 from tests.integration.conftest import sdk_client
 
-BACKGROUND = ("expire_due", "take_over", "renew")
+BACKGROUND = ("expire_due", "take_over", "renew", "is_sweeper")
 """Transactions of the sweeper and the lease heartbeat, which no conversation causes."""
 
 
