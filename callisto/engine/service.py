@@ -191,7 +191,7 @@ class RunService:
             self._unreserve(reserved)
             raise
         created = [*(prelude or []), ("thread.run.created", queued), ("thread.run.queued", queued)]
-        await self._announce_and_hand_over(run.id, created, begun if dispatch else None, dispatch)
+        await self._announce_and_hand_over(run.id, created, begun, dispatch)
         return Accepted(run, queued, 0)
 
     def _unreserve(self, reserved: bool) -> None:
@@ -208,12 +208,18 @@ class RunService:
         streams miss those events, but the run neither strands nor keeps its slot).
         """
         try:
-            await publish(self.events, run_id, events + (begun.events if begun else []))
-        except Exception as exc:
-            log.warning("run %s: its events could not be published: %s", run_id, exc)
+            await self._publish_committed(run_id, events + (begun.events if begun else []))
         finally:
             if dispatch:
                 self.dispatcher.submit(run_id, begun)
+
+    async def _publish_committed(self, run_id: str, events: list[tuple[str, Any]]) -> None:
+        """Publish the events of a committed change; a failing event log is logged, not raised
+        (the change stands, and the run goes on)."""
+        try:
+            await publish(self.events, run_id, events)
+        except Exception as exc:
+            log.warning("run %s: its events could not be published: %s", run_id, exc)
 
     def _new_run(self, thread_id: str, assistant: AssistantRow, p: RunParams) -> RunRow:
         now = time.time()
@@ -353,10 +359,7 @@ class RunService:
             run = await self.writer.run(cancel, retry=True)
         except StaleDataError:
             raise ConflictingState(f"Run {run_id} changed while cancelling; try again.") from None
-        try:
-            await self.events.append(run_id, "thread.run.cancelling", wire.run(run))
-        except Exception as exc:  # committed: the run is still stopped and settled
-            log.warning("run %s: its events could not be published: %s", run_id, exc)
+        await self._publish_committed(run_id, [("thread.run.cancelling", wire.run(run))])
         if not self.dispatcher.interrupt(run_id, "cancel"):
             self.dispatcher.submit(run_id)
         return run
