@@ -259,8 +259,10 @@ def test_a_killed_worker_s_turns_are_taken_over(deployment: Deployment) -> None:
     client.close()
 
 
-def _events(api: str, thread_id: str, run_id: str, after: int = 0) -> list[tuple[int, str, str]]:
-    """Read a run's events through ``/events`` until its log closes."""
+def _events(
+    api: str, thread_id: str, run_id: str, after: int = 0, *, limit: int | None = None
+) -> list[tuple[int, str, str]]:
+    """Read a run's events through ``/events`` until its log closes (or ``limit`` events)."""
     out: list[tuple[int, str, str]] = []
     headers = {"Last-Event-ID": str(after)} if after else {}
     url = f"{api}/v1/threads/{thread_id}/runs/{run_id}/events"
@@ -275,6 +277,8 @@ def _events(api: str, thread_id: str, run_id: str, after: int = 0) -> list[tuple
             elif line.startswith("data: "):
                 if seq:  # the closing "done" event carries no id
                     out.append((seq, name, line[6:]))
+                    if limit is not None and len(out) >= limit:
+                        break
                 seq, name = 0, ""
     return out
 
@@ -333,24 +337,6 @@ def test_a_frozen_worker_writes_nothing_after_takeover(deployment: Deployment) -
     client.close()
 
 
-def _first_events(api: str, thread_id: str, run_id: str, count: int) -> list[tuple[int, str]]:
-    """Read the first ``count`` events of a run's stream, then hang up."""
-    out: list[tuple[int, str]] = []
-    url = f"{api}/v1/threads/{thread_id}/runs/{run_id}/events"
-    with httpx.stream("GET", url, timeout=60) as response:
-        seq, name = 0, ""
-        for line in response.iter_lines():
-            if line.startswith("id: "):
-                seq = int(line[4:])
-            elif line.startswith("event: "):
-                name = line[7:]
-            elif line.startswith("data: ") and seq:
-                out.append((seq, name))
-                if len(out) >= count:
-                    break
-    return out
-
-
 def test_every_process_restarts_mid_run_and_the_stream_resumes(deployment: Deployment) -> None:
     (_, api_a), _ = deployment.apis
     with client_for(api_a) as client:
@@ -358,8 +344,8 @@ def test_every_process_restarts_mid_run_and_the_stream_resumes(deployment: Deplo
         thread = client.beta.threads.create(messages=[{"role": "user", "content": "slow restart"}])
         run = client.beta.threads.runs.create(thread_id=thread.id, assistant_id=assistant.id)
         wait_for_text(client, thread.id, run.id)
-    seen = _first_events(api_a, thread.id, run.id, 12)
-    assert any(name == "thread.message.delta" for _, name in seen)
+    seen = _events(api_a, thread.id, run.id, limit=12)  # then hang up
+    assert any(name == "thread.message.delta" for _, name, _ in seen)
     # Every process of the deployment dies at once, mid-turn; a new set starts.
     for proc in [p for p, _ in deployment.apis] + deployment.workers:
         proc.send_signal(signal.SIGKILL)
