@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -269,10 +270,18 @@ class RunService:
 
         reserved = await self.dispatcher.reserve(run_id)
 
-        def submit(db: Session) -> tuple[RunRow, RunStepRow | None, dict[str, Any], Begin | None]:
+        def submit(
+            db: Session,
+        ) -> tuple[RunRow, RunStepRow | None, dict[str, Any] | None, Begin | None]:
             run = _run_of_thread(db, thread_id, run_id)
             if run.status != "requires_action":
-                raise ConflictingState(f'Runs in status "{run.status}" do not accept tool outputs.')
+                accepted = _accepted_step(db, run_id, outputs)
+                if accepted is None:
+                    raise ConflictingState(
+                        f'Runs in status "{run.status}" do not accept tool outputs.'
+                    )
+                # A retry of a submission already taken (its answer was lost): the same answer.
+                return run, accepted, None, None
             _check_outputs(run, outputs)
             step = db.scalars(
                 select(RunStepRow).where(
@@ -306,6 +315,9 @@ class RunService:
         except BaseException:
             self._unreserve(reserved)
             raise
+        if queued is None:
+            self._unreserve(reserved)
+            return await self._replayed(run, step)
         try:
             start = await self.events.last_seq(run_id)
         except Exception:
@@ -314,6 +326,22 @@ class RunService:
         events.append(("thread.run.queued", queued))
         await self._announce_and_hand_over(run_id, events, begun, True)
         return Accepted(run, queued, start)
+
+    async def _replayed(self, run: RunRow, step: RunStepRow | None) -> Accepted:
+        """Answer a repeated submission: the run as it is, its stream from that step's end."""
+        start = 0
+        with contextlib.suppress(Exception):
+            start = last = await self.events.last_seq(run.id)
+            marker = f'"id":"{step.id}"' if step is not None else None
+            async for event in self.events.read_from(run.id, 0) if last else _nothing():
+                if event is None or event.seq > last:
+                    break
+                if event.event == "thread.run.step.completed" and marker and marker in event.data:
+                    start = event.seq - 1
+                    break
+                if event.seq == last:
+                    break
+        return Accepted(run, wire.run(run), start)
 
     async def start_with(self, run_id: str, *, model: str, api_key: str | None) -> RunRow:
         """Start a run created without dispatch, with the model and provider key of a request.
@@ -568,6 +596,31 @@ def _run_of_thread(db: Session, thread_id: str, run_id: str) -> RunRow:
     if run is None or run.thread_id != thread_id:
         raise NotFound(f"No run found with id '{run_id}' in thread '{thread_id}'.")
     return run
+
+
+async def _nothing() -> AsyncIterator[None]:
+    return
+    yield
+
+
+def _accepted_step(db: Session, run_id: str, outputs: list[tuple[str, str]]) -> RunStepRow | None:
+    """Return the completed tool-calls step that already holds exactly ``outputs``, if any."""
+    given = dict(outputs)
+    if len(given) != len(outputs):
+        return None
+    steps = db.scalars(
+        select(RunStepRow).where(
+            RunStepRow.run_id == run_id,
+            RunStepRow.type == "tool_calls",
+            RunStepRow.status == "completed",
+        )
+    )
+    for step in steps:
+        calls = step.step_details.get("tool_calls", [])
+        held = {c["id"]: c.get("function", {}).get("output") for c in calls}
+        if held == given:
+            return step
+    return None
 
 
 def _check_outputs(run: RunRow, outputs: list[tuple[str, str]]) -> None:

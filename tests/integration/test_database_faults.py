@@ -55,8 +55,11 @@ def terminate_backends(stop: threading.Event, killed: list[int]) -> None:
 
 def test_terminated_backends_under_load(url: str) -> None:
     statuses: list[int] = []
-    with FakeLLM(default=agent) as fake, serve_callisto(make_settings(url, fake)) as server:
-        http = httpx.Client(event_hooks={"response": [lambda r: statuses.append(r.status_code)]})
+    with (
+        FakeLLM(default=agent) as fake,
+        serve_callisto(make_settings(url, fake)) as server,
+        httpx.Client(event_hooks={"response": [lambda r: statuses.append(r.status_code)]}) as http,
+    ):
         client = openai.OpenAI(
             base_url=server.url + "/v1", api_key="k", max_retries=8, http_client=http, timeout=30
         )
@@ -87,7 +90,6 @@ def test_terminated_backends_under_load(url: str) -> None:
         finally:
             stop.set()
             killer.join()
-        client.close()
     assert sum(killed) > 0, "no connection was terminated: the test proved nothing"
     assert outcomes == ["completed:None"] * 40
     assert 500 not in statuses

@@ -272,6 +272,43 @@ def test_tool_output_errors(openai_client: openai.OpenAI, fake_llm: FakeLLM) -> 
         submit(
             thread_id=thread.id, run_id=run.id, tool_outputs=[{"tool_call_id": a, "output": "1"}]
         )
+    with pytest.raises(openai.BadRequestError, match="do not accept tool outputs"):
+        submit(
+            thread_id=thread.id,
+            run_id=run.id,
+            tool_outputs=[{"tool_call_id": a, "output": "1"}, {"tool_call_id": b, "output": "3"}],
+        )
+
+
+def test_a_repeated_submission_gets_the_same_answer(
+    openai_client: openai.OpenAI, fake_llm: FakeLLM
+) -> None:
+    """A client whose answer was lost (a dropped connection) retries: it is not an error."""
+    fake_llm.script(Reply.tool_calls(("get_weather", {"city": "A"})), Reply.text("ok"))
+    _, thread, run = start(openai_client, "A")
+    run = wait_for(openai_client, thread.id, run.id, {"requires_action"})
+    [call] = run.required_action.submit_tool_outputs.tool_calls
+    outputs = [{"tool_call_id": call.id, "output": "x"}]
+    openai_client.beta.threads.runs.submit_tool_outputs_and_poll(
+        thread_id=thread.id,
+        run_id=run.id,
+        tool_outputs=outputs,  # type: ignore[arg-type]
+    )
+    again = openai_client.beta.threads.runs.submit_tool_outputs(
+        thread_id=thread.id,
+        run_id=run.id,
+        tool_outputs=outputs,  # type: ignore[arg-type]
+    )
+    assert (again.id, again.status) == (run.id, "completed")
+    with openai_client.beta.threads.runs.submit_tool_outputs_stream(
+        thread_id=thread.id,
+        run_id=run.id,
+        tool_outputs=outputs,  # type: ignore[arg-type]
+    ) as stream:
+        events = [e.event for e in stream]
+    assert events[0] == "thread.run.step.completed"
+    assert events[-1] == "thread.run.completed"
+    assert len(fake_llm.requests) == 2
 
 
 def test_concurrent_submits_one_wins(openai_client: openai.OpenAI, fake_llm: FakeLLM) -> None:
@@ -281,19 +318,20 @@ def test_concurrent_submits_one_wins(openai_client: openai.OpenAI, fake_llm: Fak
     [call] = run.required_action.submit_tool_outputs.tool_calls
     results: list[Any] = []
 
-    def submit() -> None:
+    def submit(i: int) -> None:
+        # Different outputs: a repeat of the same submission would get the same answer.
         try:
             results.append(
                 openai_client.beta.threads.runs.submit_tool_outputs(
                     thread_id=thread.id,
                     run_id=run.id,
-                    tool_outputs=[{"tool_call_id": call.id, "output": "x"}],
+                    tool_outputs=[{"tool_call_id": call.id, "output": f"x{i}"}],
                 )
             )
         except openai.BadRequestError as exc:
             results.append(exc)
 
-    workers = [threading.Thread(target=submit) for _ in range(4)]
+    workers = [threading.Thread(target=submit, args=(i,)) for i in range(4)]
     for w in workers:
         w.start()
     for w in workers:
