@@ -23,7 +23,7 @@ from callisto.api.limits import Limits, RateLimitMiddleware, database_active_run
 from callisto.api.middleware import DOCS_ASSETS, AuthMiddleware, BodyLimitMiddleware
 from callisto.api.openapi import describe_responses
 from callisto.api.responses import router as responses_router
-from callisto.api.routes import assistants, events, messages, models, runs, threads
+from callisto.api.routes import assistants, audit, events, messages, models, runs, threads
 from callisto.config import Settings
 from callisto.engine.backends import make_credentials, make_event_log
 from callisto.engine.service import RunService
@@ -96,7 +96,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> ASG
     install_error_handlers(app)
     describe_responses(app)
     # runs before threads: POST /threads/runs must not match POST /threads/{thread_id}.
-    for module in (assistants, runs, events, threads, messages, models):
+    for module in (assistants, runs, events, threads, messages, models, audit):
         app.include_router(module.router, prefix="/v1")
     app.include_router(chat_router, prefix="/v1")
     app.include_router(responses_router, prefix="/v1")

@@ -13,6 +13,7 @@ import json
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from callisto.api.errors import error_body
+from callisto.store.audit import SUBMITTER
 
 OPEN_PATHS = frozenset({"/health", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"})
 """Paths served without a key: readiness, and the API's description with its two viewers."""
@@ -62,6 +63,15 @@ def presented_key(scope: Scope) -> bytes | None:
     return _header(scope, b"x-api-key")
 
 
+def masked_key(scope: Scope) -> str | None:
+    """Return the request's API key as the audit trail names it: ``sk-...wxyz``, never whole."""
+    key = presented_key(scope)
+    if not key:
+        return None
+    text = key.decode("latin-1")
+    return f"{text[:3]}...{text[-4:]}" if len(text) >= 16 else "..."
+
+
 class AuthMiddleware:
     """Require ``Authorization: Bearer <key>`` (or ``X-API-Key``) when keys are configured."""
 
@@ -88,6 +98,8 @@ class AuthMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Refuse unauthenticated HTTP requests with a 401 in OpenAI's shape."""
+        if scope["type"] == "http":
+            SUBMITTER.set(masked_key(scope))
         path = scope.get("path", "")
         if (
             scope["type"] != "http"

@@ -149,6 +149,19 @@ OBJECT_SCHEMAS: dict[str, dict[str, Any]] = {
             "usage": _NULLABLE_OBJECT,
         },
     ),
+    "ToolEvent": _wire_object(
+        "audit.tool_event",
+        {
+            "event": {"enum": ["tool_call.handed_out", "tool_output.received"]},
+            "thread_id": _STR,
+            "run_id": _STR,
+            "tool_call_id": _STR,
+            "tool": _STR,
+            "arguments": _NULLABLE_STR,
+            "output": _NULLABLE_STR,
+            "submitted_by": _NULLABLE_STR,
+        },
+    ),
 }
 
 
@@ -203,6 +216,7 @@ RESPONSES: dict[tuple[str, str], str] = {
     ("post", _R + "/cancel"): "Run",
     ("get", _R + "/steps"): "RunStepList",
     ("get", _R + "/steps/{step_id}"): "RunStep",
+    ("get", "/v1/audit/tool_events"): "ToolEventList",
 }
 
 _SCHEMAS: dict[str, dict[str, Any]] = {
@@ -211,6 +225,7 @@ _SCHEMAS: dict[str, dict[str, Any]] = {
     "MessageList": _list_of("Message"),
     "RunList": _list_of("Run"),
     "RunStepList": _list_of("RunStep"),
+    "ToolEventList": _list_of("ToolEvent"),
     "AssistantDeleted": _deleted("assistant.deleted"),
     "ThreadDeleted": _deleted("thread.deleted"),
     "MessageDeleted": _deleted("thread.message.deleted"),

@@ -44,7 +44,7 @@ from callisto.providers.base import (
     Usage,
 )
 from callisto.providers.registry import ProviderRegistry
-from callisto.store import wire
+from callisto.store import audit, wire
 from callisto.store.models import RunRow
 from callisto.store.writer import Transaction, Transactions, Writer
 
@@ -302,6 +302,7 @@ class TurnRunner:
                     "submit_tool_outputs": {"tool_calls": pending},
                 }
                 transition(run, "requires_action")
+                audit.record_calls(db, run, pending)
             elif incomplete is not None:
                 run.incomplete_details = {"reason": incomplete}
                 settle_open_parts(db, run, step_status="failed")

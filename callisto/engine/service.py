@@ -28,7 +28,7 @@ from callisto.engine.runsteps import settle_open_parts
 from callisto.errors import ConflictingState, InvalidRequest, NotFound
 from callisto.ids import PREFIXES, new_id
 from callisto.providers.registry import ProviderRegistry
-from callisto.store import wire
+from callisto.store import audit, wire
 from callisto.store.changes import active_run_query, add_thread, thread_or_404
 from callisto.store.models import (
     ACTIVE_RUN_STATUSES,
@@ -265,10 +265,12 @@ class RunService:
         """Store the outputs of every pending call and queue the run's next turn.
 
         Returns the run, as queued, and the event sequence number the continuation's stream
-        starts after.
+        starts after. The audit trail records the outputs, submitted by the request's caller
+        (:data:`callisto.store.audit.SUBMITTER`).
         """
 
         reserved = await self.dispatcher.reserve(run_id)
+        submitted_by = audit.SUBMITTER.get()
 
         def submit(
             db: Session,
@@ -291,6 +293,9 @@ class RunService:
                 )
             ).first()
             by_id = dict(outputs)
+            pending = run.required_action["submit_tool_outputs"]["tool_calls"]  # type: ignore[index]
+            names = {c["id"]: c["function"]["name"] for c in pending}
+            audit.record_outputs(db, run, names, outputs, submitted_by)
             if step is not None:
                 details = dict(step.step_details)
                 details["tool_calls"] = [
