@@ -89,6 +89,8 @@ class Opener:
         weak: Whether a region without a call is given back as content.
         at_reply_start: Whether the marker only counts before any visible content.
         keep_marker: Whether the marker is part of the body (``{`` opening JSON).
+        reasoning: Whether the body is the model's reasoning (passed on as reasoning, never
+            as content or calls).
     """
 
     marker: str
@@ -97,6 +99,7 @@ class Opener:
     weak: bool = False
     at_reply_start: bool = False
     keep_marker: bool = False
+    reasoning: bool = False
 
 
 @dataclass(frozen=True, slots=True)
