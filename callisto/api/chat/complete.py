@@ -25,6 +25,7 @@ from callisto.providers.base import (
     FinishReason,
     Provider,
     ProviderEvent,
+    ReasoningDelta,
     TextDelta,
     ToolCall,
     ToolCallDelta,
@@ -122,6 +123,7 @@ async def complete(
         current = dataclasses.replace(request, messages=conversation)
         start = len(text)
         calls = _Calls()
+        thoughts: list[str] = []
         finish: FinishReason = "stop"
         reported: Usage | None = None  # a provider may report several times: the last counts
         # Closed explicitly: a client that goes away ends the provider's HTTP stream at once.
@@ -131,6 +133,8 @@ async def complete(
                     if event.text:
                         text.append(event.text)
                         yield event
+                elif isinstance(event, ReasoningDelta):
+                    thoughts.append(event.text)
                 elif isinstance(event, ToolCallDelta):
                     calls.add(event)
                 elif isinstance(event, Usage):
@@ -156,13 +160,18 @@ async def complete(
         # The count only: a problem may quote the arguments, which may hold user data.
         log.info("asking the model to correct %d invalid tool call(s)", len(problems))
         reply_text = "".join(text[start:])
-        conversation = conversation + tuple(repair_messages(reply_text, made, problems))
+        correction = repair_messages(reply_text, made, problems)
+        # The model corrects its calls with its reasoning, for the models that want it back.
+        correction[0] = dataclasses.replace(
+            correction[0], reasoning="".join(thoughts).strip() or None
+        )
+        conversation = conversation + tuple(correction)
     raise AssertionError("unreachable")  # pragma: no cover - the loop returns or raises
 
 
 @dataclass(frozen=True, slots=True)
 class Deadlines:
-    """Seconds a model call may take to its first text or tool call, and in all."""
+    """Seconds a model call may take to its first text, reasoning or tool call, and in all."""
 
     first_output: float
     whole: float
@@ -195,7 +204,8 @@ async def _stream(
                         f"the model sent no output within {deadlines.first_output:g} s, or did "
                         f"not finish within {deadlines.whole:g} s"
                     ) from None
-                started = started or isinstance(event, TextDelta | ToolCallDelta)
+                # Reasoning counts: a model that thinks for minutes is answering.
+                started = started or isinstance(event, TextDelta | ReasoningDelta | ToolCallDelta)
                 yield event
         except ProviderError as exc:
             attempt += 1
