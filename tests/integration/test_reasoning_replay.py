@@ -204,3 +204,79 @@ def test_a_template_that_opens_think_keeps_the_reasoning_out_of_the_message(
     texts = [m.content[0].text.value for m in messages if m.role == "assistant"]
     assert texts == ["Hello there.", "Hello again."]
     _assert_hidden(client, thread.id, events)
+
+
+def test_a_responses_tool_loop_gets_its_reasoning_back(
+    client: openai.OpenAI, fake_llm: FakeLLM
+) -> None:
+    tool = {
+        "type": "function",
+        "name": "get_weather",
+        "parameters": WEATHER_TOOL["function"]["parameters"],
+    }
+    fake_llm.script(
+        Reply.tool_calls(("get_weather", {"city": "Tokyo"}), reasoning=PLAN),
+        Reply.text("Sunny.", reasoning=LATER),
+    )
+    with client.responses.stream(
+        model="auto/deepseek-v3.2",
+        input="Tokyo?",
+        tools=[tool],  # type: ignore[list-item]
+    ) as stream:
+        shown = [event.model_dump_json() for event in stream]
+        first = stream.get_final_response()
+    [call] = [item for item in first.output if item.type == "function_call"]
+    second = client.responses.create(
+        model="auto/deepseek-v3.2",
+        previous_response_id=first.id,
+        tools=[tool],  # type: ignore[list-item]
+        input=[{"type": "function_call_output", "call_id": call.call_id, "output": "sunny"}],
+    )
+    assert second.output_text == "Sunny.", second.error
+    [turn] = _assistant_turns(fake_llm.requests[1])
+    assert turn["reasoning_content"] == PLAN
+    shown += [first.model_dump_json(), second.model_dump_json()]
+    shown.append(client.responses.input_items.with_raw_response.list(second.id).text)
+    assert all("secret" not in text for text in shown)
+
+
+def test_chat_completions_return_reasoning_apart_and_take_it_back(
+    client: openai.OpenAI, fake_llm: FakeLLM
+) -> None:
+    tool = {"type": "function", "function": WEATHER_TOOL["function"]}
+    fake_llm.script(Reply.tool_calls(("get_weather", {"city": "Tokyo"}), reasoning=PLAN))
+    question = {"role": "user", "content": "Tokyo?"}
+    reply = client.chat.completions.create(
+        model="auto/deepseek-v3.2",
+        messages=[question],  # type: ignore[list-item]
+        tools=[tool],  # type: ignore[list-item]
+    )
+    message = reply.choices[0].message
+    assert message.content is None
+    assert (message.model_extra or {})["reasoning_content"] == PLAN
+    [call] = message.tool_calls or []
+    answer = {"role": "tool", "tool_call_id": call.id, "content": "sunny"}
+    for model, sent in (("auto/deepseek-v3.2", PLAN), ("off/deepseek-v3.2", None)):
+        fake_llm.script(Reply.text("Sunny.", reasoning=LATER))
+        chunks = list(
+            client.chat.completions.create(
+                model=model,
+                messages=[question, message.model_dump(exclude_none=True), answer],  # type: ignore[list-item]
+                tools=[tool],  # type: ignore[list-item]
+                stream=True,
+            )
+        )
+        deltas = [c.choices[0].delta for c in chunks if c.choices]
+        assert "".join(d.content or "" for d in deltas) == "Sunny."
+        thought = "".join((d.model_extra or {}).get("reasoning_content") or "" for d in deltas)
+        assert thought == LATER
+        [turn] = _assistant_turns(fake_llm.requests[-1])
+        assert turn.get("reasoning_content") == sent
+
+
+def test_only_an_assistant_message_has_reasoning_content(client: openai.OpenAI) -> None:
+    with pytest.raises(openai.BadRequestError, match="reasoning_content"):
+        client.chat.completions.create(
+            model="auto/m",
+            messages=[{"role": "user", "content": "Hi", "reasoning_content": "x"}],  # type: ignore[list-item, misc]
+        )
