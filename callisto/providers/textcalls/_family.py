@@ -59,11 +59,14 @@ class BodyParse:
         malformed: The text of pieces that did not parse.
         content: Text of the region that is the model's answer, shown before the calls (the
             words a model wrote after a call marker instead of a call).
+        reasoning: The model's reasoning the region held (``<think>``, gpt-oss's analysis),
+            passed on as reasoning, never as content.
     """
 
     candidates: tuple[Candidate, ...] = ()
     malformed: tuple[str, ...] = ()
     content: str = ""
+    reasoning: str = ""
 
 
 BodyParser = Callable[[str, ToolIndex], BodyParse | None]
@@ -89,8 +92,6 @@ class Opener:
         weak: Whether a region without a call is given back as content.
         at_reply_start: Whether the marker only counts before any visible content.
         keep_marker: Whether the marker is part of the body (``{`` opening JSON).
-        reasoning: Whether the body is the model's reasoning (passed on as reasoning, never
-            as content or calls).
     """
 
     marker: str
@@ -99,7 +100,6 @@ class Opener:
     weak: bool = False
     at_reply_start: bool = False
     keep_marker: bool = False
-    reasoning: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -284,6 +284,11 @@ def _nothing(
 def no_calls(body: str, tools: ToolIndex) -> BodyParse:
     """A body parser for regions that are neither content nor calls: they hold nothing."""
     return BodyParse()
+
+
+def reasoning_body(body: str, tools: ToolIndex) -> BodyParse:
+    """A body parser for regions that are the model's reasoning: all of the body, trimmed."""
+    return BodyParse(reasoning=body.strip())
 
 
 def stray(marker: str) -> Opener:

@@ -169,13 +169,13 @@ class TextCallParser:
         region, body = self._buf[:region_end], self._buf[body_start:body_end]
         self._buf = self._buf[region_end:]
         self._inside = None
-        if opener.reasoning and body.strip():
-            events.append(ReasoningDelta(body.strip()))
         parsed = opener.parse_body(body, self._tools)
         if opener.weak and not self._names_an_offered_tool(parsed):
             # Ordinary text that only looked like the start of a call.
             self._emit_text(events, region)
             return True
+        if parsed is not None and parsed.reasoning:
+            events.append(ReasoningDelta(parsed.reasoning))
         calls, rejected = self._vet(parsed)
         if parsed is None:
             rejected.append(RejectedCall("malformed", region))

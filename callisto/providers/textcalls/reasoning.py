@@ -13,8 +13,8 @@ whitespace after them, when they open the reply, and come out as one
 A closing tag with no opening one (a template that opens the reasoning in the prompt) is
 removed, but the text before it has been shown by then: such models need the parser started
 inside the reasoning (``TextCallParser(..., in_reasoning=True)``, which the provider setting
-``template_opens_think`` turns on). gpt-oss's reasoning is its ``analysis`` channel,
-dropped by the harmony family.
+``template_opens_think`` turns on). gpt-oss's reasoning is its ``analysis`` channel, which
+the harmony family passes on as reasoning the same way.
 
 The parser adds these openers to every family, ``auto`` included; :data:`REASONING_ONLY` is a
 family with no calls, for removing reasoning from text that is not parsed for calls.
@@ -22,7 +22,7 @@ family with no calls, for removing reasoning from text that is not parsed for ca
 
 from __future__ import annotations
 
-from ._family import EndFinder, Family, Opener, PromptStyle, ToolIndex, no_calls, stray
+from ._family import EndFinder, Family, Opener, PromptStyle, ToolIndex, reasoning_body, stray
 from ._json import ScanMemo, find_resumed, skip_space
 
 THINK = ("<think>", "</think>")
@@ -48,7 +48,7 @@ def until_and_space(close: str) -> EndFinder:
 
 REASONING_OPENERS = (
     *(
-        Opener(o, until_and_space(c), no_calls, at_reply_start=True, reasoning=True)
+        Opener(o, until_and_space(c), reasoning_body, at_reply_start=True)
         for o, c in (THINK, SEED_THINK)
     ),
     stray(THINK[1]),

@@ -98,3 +98,4 @@ def test_harmony_analysis_is_reasoning_too() -> None:
         "",
         [("get_time", {})],
     )
+    assert result.reasoning == SECRET
