@@ -280,3 +280,18 @@ def test_only_an_assistant_message_has_reasoning_content(client: openai.OpenAI) 
             model="auto/m",
             messages=[{"role": "user", "content": "Hi", "reasoning_content": "x"}],  # type: ignore[list-item, misc]
         )
+
+
+def test_a_retried_call_keeps_only_the_retrys_reasoning(
+    client: openai.OpenAI, fake_llm: FakeLLM
+) -> None:
+    # The first call streams some reasoning and breaks before any text: it is retried, and
+    # what it had reasoned is not kept.
+    broken = Reply("cut", "never shown", cut_after=2, reasoning="abandoned thought")
+    fake_llm.script(broken)
+    first = Reply.tool_calls(("get_weather", {"city": "Tokyo"}), reasoning=PLAN)
+    thread, events = _tool_loop(client, fake_llm, "auto/deepseek-v3.2", first)
+    _assert_hidden(client, thread.id, events)
+    assert len(fake_llm.requests) == 3
+    [turn] = _assistant_turns(fake_llm.requests[-1])
+    assert turn["reasoning_content"] == PLAN
