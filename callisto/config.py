@@ -59,6 +59,7 @@ __all__ = [
 ProviderKind = Literal["openai", "anthropic", "gemini", "offline"]
 ToolFormat = str  # "native", "auto", or a text family name (see callisto.providers.textcalls)
 ToolResultStyle = Literal["native", "user_text"]
+ReasoningReplay = Literal["auto", "none", "field", "think_tags"]
 
 
 class ProviderSettings(BaseModel):
@@ -74,7 +75,14 @@ class ProviderSettings(BaseModel):
             written as text recognised too), or a text family such as ``hermes``.
         tool_result_style: ``native`` sends tool results as tool messages; ``user_text`` as
             user text, for models that ignore tool messages.
-        models: Per-model overrides of ``tool_format`` and ``tool_result_style``.
+        reasoning_replay: How reasoning goes back to the model with the tool calls it came
+            with: ``field`` (the assistant message's ``reasoning_content``), ``think_tags``
+            (a ``<think>`` block at the start of its content), ``none``, or ``auto`` (chosen by
+            model name, see :mod:`callisto.providers.replay`).
+        template_opens_think: The model's chat template opens ``<think>`` in the prompt, so a
+            reply starts inside the reasoning (only ``</think>`` appears in it).
+        models: Per-model overrides of ``tool_format``, ``tool_result_style``,
+            ``reasoning_replay`` and ``template_opens_think``.
         headers: Extra HTTP headers sent with every request.
         max_connections: Connections open to the API at once, each carrying one model call
             (httpx's default, 100, would queue the 101st concurrent run behind the others).
@@ -87,6 +95,8 @@ class ProviderSettings(BaseModel):
     max_retries: int = 2
     tool_format: ToolFormat = "native"
     tool_result_style: ToolResultStyle = "native"
+    reasoning_replay: ReasoningReplay = "auto"
+    template_opens_think: bool = False
     models: dict[str, ModelSettings] = Field(default_factory=dict)
     headers: dict[str, str] = Field(default_factory=dict)
     max_connections: int = Field(default=1024, ge=1)
@@ -105,6 +115,8 @@ class ModelSettings(BaseModel):
 
     tool_format: ToolFormat | None = None
     tool_result_style: ToolResultStyle | None = None
+    reasoning_replay: ReasoningReplay | None = None
+    template_opens_think: bool | None = None
 
 
 class RunSettings(BaseModel):
@@ -124,8 +136,8 @@ class RunSettings(BaseModel):
             whose process died is taken over after at most this plus ``sweep_interval``.
         heartbeat_interval: Seconds between lease renewals, which is also how soon a cancel
             or expiry written by another process stops a turn.
-        first_token_timeout: Seconds a model call may take to send its first text or tool
-            call (keep-alive bytes do not count).
+        first_token_timeout: Seconds a model call may take to send its first text, reasoning
+            or tool call (keep-alive bytes do not count).
         model_call_timeout: Seconds a whole model call may take.
         history_max_messages: The most thread messages a turn reads (the newest); fewer
             with ``truncation_strategy`` ``last_messages`` or ``max_prompt_tokens``.

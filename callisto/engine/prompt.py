@@ -1,7 +1,13 @@
-"""Build the model's view of a run: system prompt, thread history, tool rounds and tools."""
+"""Build the model's view of a run: system prompt, thread history, tool rounds and tools.
+
+A tool round's assistant message carries the reasoning stored with its calls, for the
+providers configured to send it back (:mod:`callisto.providers.replay`); when it has some, the
+text its reply wrote before the calls joins it, so the model sees that reply as one turn.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from sqlalchemy import select
@@ -9,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from callisto.ids import observe
 from callisto.providers.base import ChatMessage, ChatRequest, Role, ToolCall, ToolSpec
+from callisto.store import wire
 from callisto.store.models import MessageRow, RunRow, RunStepRow
 
 
@@ -55,6 +62,7 @@ def _tool_round(step: RunStepRow) -> list[ChatMessage]:
     out = [
         ChatMessage(
             role="assistant",
+            reasoning=step.step_details.get(wire.REASONING),
             tool_calls=tuple(
                 ToolCall(
                     id=c["id"],
@@ -113,17 +121,52 @@ def history(db: Session, run: RunRow, *, max_messages: int) -> list[ChatMessage]
         )
     ).all()
     oldest_key = _sort_key(messages[0].id) if messages else ""
-    items: list[tuple[str, list[ChatMessage]]] = []
+    items: list[_Item] = []
     for m in messages:
         if m.status == "in_progress":
             continue
         role: Role = "assistant" if m.role == "assistant" else "user"
-        items.append((_sort_key(m.id), [ChatMessage(role=role, content=message_text(m.content))]))
+        message = ChatMessage(role=role, content=message_text(m.content))
+        items.append(
+            _Item(_sort_key(m.id), [message], text_of=m.run_id if role == "assistant" else None)
+        )
     for step in steps:
         if _sort_key(step.id) >= oldest_key:
-            items.append((_sort_key(step.id), _tool_round(step)))
-    items.sort(key=lambda item: item[0])
-    return fit_prompt([chunk for _, chunk in items], run)
+            items.append(_Item(_sort_key(step.id), _tool_round(step), round_of=step.run_id))
+    items.sort(key=lambda item: item.key)
+    return fit_prompt(_join_reply_text(items), run)
+
+
+@dataclasses.dataclass(slots=True)
+class _Item:
+    """A piece of the history: a message, or a tool round, with the run that wrote it."""
+
+    key: str
+    chunk: list[ChatMessage]
+    text_of: str | None = None  # an assistant message: its run
+    round_of: str | None = None  # a tool round: its run
+
+
+def _join_reply_text(items: list[_Item]) -> list[list[ChatMessage]]:
+    """Return the items' chunks, a tool round with reasoning joined by the text just before it
+    from the same run (its reply's words before the calls: one assistant turn, as written)."""
+    chunks: list[list[ChatMessage]] = []
+    previous: _Item | None = None
+    for item in items:
+        chunk = item.chunk
+        calls = chunk[0] if chunk else None
+        if (
+            calls is not None
+            and calls.reasoning
+            and previous is not None
+            and previous.text_of is not None
+            and previous.text_of == item.round_of
+        ):
+            text = chunks.pop()[0].content
+            chunk = [dataclasses.replace(calls, content=text or None), *chunk[1:]]
+        chunks.append(chunk)
+        previous = item
+    return chunks
 
 
 def estimate_tokens(message: ChatMessage) -> int:

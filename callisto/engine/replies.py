@@ -5,6 +5,9 @@ creates the assistant message and its ``message_creation`` step (written, then p
 first tool-call delta creates the ``tool_calls`` step. Deltas are relayed to the event log as
 they come, in the shapes the SDK's event handlers merge.
 
+Reasoning is kept, not relayed: the runner stores it with the reply's tool calls (see
+:data:`callisto.store.wire.REASONING`) for the models that want it back.
+
 Steps follow one another as OpenAI's do: text before tool calls completes its message (and
 step) when the first call begins, so the SDK's handler never sees a message step end while a
 tool call is its current one (it would report that call done twice). Text after the calls starts
@@ -46,6 +49,7 @@ class ReplyRecorder:
     message_step: RunStepRow | None = None
     tool_step: RunStepRow | None = None
     text: list[str] = field(default_factory=list)
+    thoughts: list[str] = field(default_factory=list)
     calls: list[_PendingCall] = field(default_factory=list)
     _index_of: dict[int, int] = field(default_factory=dict)
     _message_closed: bool = False
@@ -86,6 +90,15 @@ class ReplyRecorder:
                 },
             },
         )
+
+    def on_reasoning(self, text: str) -> None:
+        """Keep a reasoning delta for the reply's tool step; it is never published."""
+        if text:
+            self.thoughts.append(text)
+
+    def reasoning(self) -> str | None:
+        """Return the reasoning of this reply, or ``None`` when it had none."""
+        return "".join(self.thoughts).strip() or None
 
     async def _start_message(self) -> None:
         now = int(time.time())

@@ -38,6 +38,7 @@ from callisto.providers.base import (
     ChatRequest,
     Finish,
     Provider,
+    ReasoningDelta,
     TextDelta,
     ToolCall,
     ToolCallDelta,
@@ -194,9 +195,9 @@ class TurnRunner:
                 repairs += 1
                 telemetry.tool_call_repaired(run.model)
                 await self._refuse_round(turn, run, recorder, problems)
-                conversation = conversation + repair_messages(
-                    "".join(recorder.text), calls, problems
-                )
+                repair = repair_messages("".join(recorder.text), calls, problems)
+                repair[0] = dataclasses.replace(repair[0], reasoning=recorder.reasoning())
+                conversation = conversation + repair
                 continue
             if problems:
                 detail = "; ".join(p.message for p in problems)
@@ -237,11 +238,13 @@ class TurnRunner:
                 # the model's events, so keep-alive bytes extend neither.
                 async with _closing(stream), _model_deadline(deadline, self.settings):
                     async for event in stream:
-                        if not started and isinstance(event, TextDelta | ToolCallDelta):
+                        if not started and isinstance(event, _OUTPUT):
                             deadline.reschedule(whole)
                         if isinstance(event, TextDelta):
                             started = True
                             await recorder.on_text(event.text)
+                        elif isinstance(event, ReasoningDelta):
+                            recorder.on_reasoning(event.text)
                         elif isinstance(event, ToolCallDelta):
                             started = True
                             await recorder.on_tool_call(event)
@@ -258,6 +261,7 @@ class TurnRunner:
                 log.warning(
                     "provider call failed (%s); retry %d in %.2fs", exc.message, attempt, delay
                 )
+                recorder.thoughts.clear()  # the retry reasons afresh
                 await asyncio.sleep(delay)
 
     async def _refuse_round(
@@ -265,7 +269,7 @@ class TurnRunner:
     ) -> None:
         step = recorder.tool_step
         error = {"code": "server_error", "message": "; ".join(p.message for p in problems)}
-        details = _step_details(recorder.tool_calls(), None)
+        details = _step_details(recorder.tool_calls(), None, recorder.reasoning())
 
         def refuse(db: Session) -> None:
             db.add(run)  # writes the usage so far, checking the run's version
@@ -292,7 +296,7 @@ class TurnRunner:
                 assert recorder.tool_step is not None
                 step = recorder.tool_step
                 db.add(step)
-                step.step_details = _step_details(calls, None)
+                step.step_details = _step_details(calls, None, recorder.reasoning())
                 pending = _step_details(calls, None)["tool_calls"]
                 for call in pending:
                     del call["function"]["output"]
@@ -440,6 +444,10 @@ def _add_usage(run: RunRow, usage: Usage | None) -> None:
     run.usage = total
 
 
+_OUTPUT = (TextDelta, ReasoningDelta, ToolCallDelta)
+"""Events that show the model is answering: the first one ends the first-token deadline."""
+
+
 def _incomplete_reason(run: RunRow, finish: str) -> str | None:
     usage = run.usage or {}
     if run.max_prompt_tokens is not None and usage.get("prompt_tokens", 0) > run.max_prompt_tokens:
@@ -472,9 +480,13 @@ async def _closing(stream: AsyncIterator[Any]) -> AsyncIterator[None]:
             await aclose()
 
 
-def _step_details(calls: list[ToolCall], outputs: dict[str, str] | None) -> dict[str, Any]:
+def _step_details(
+    calls: list[ToolCall], outputs: dict[str, str] | None, reasoning: str | None = None
+) -> dict[str, Any]:
     return {
         "type": "tool_calls",
+        # Stored for the models that want it back (see callisto.providers.replay); never shown.
+        **({wire.REASONING: reasoning} if reasoning else {}),
         "tool_calls": [
             {
                 "id": c.id,

@@ -65,6 +65,8 @@ class ChatMessage:
         tool_calls: The calls an assistant message made.
         tool_call_id: On a ``tool`` message, the id of the call it answers.
         name: On a ``tool`` message, the function name (some APIs want it).
+        reasoning: On an assistant message, the reasoning the model wrote before it, for the
+            models that want it back (see :mod:`callisto.providers.replay`); never content.
     """
 
     role: Role
@@ -72,6 +74,7 @@ class ChatMessage:
     tool_calls: tuple[ToolCall, ...] = ()
     tool_call_id: str | None = None
     name: str | None = None
+    reasoning: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,6 +117,14 @@ class TextDelta:
 
 
 @dataclass(frozen=True, slots=True)
+class ReasoningDelta:
+    """A piece of the reply's reasoning: a server's ``reasoning_content`` field, or a
+    ``<think>`` block taken out of the text. Kept with the turn, never shown as content."""
+
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
 class ToolCallDelta:
     """A fragment of a tool call.
 
@@ -148,7 +159,7 @@ class Finish:
     reason: FinishReason
 
 
-ProviderEvent = TextDelta | ToolCallDelta | Usage | Finish
+ProviderEvent = TextDelta | ReasoningDelta | ToolCallDelta | Usage | Finish
 
 
 @runtime_checkable
@@ -171,6 +182,7 @@ class CollectedReply:
     """A whole reply assembled from a provider's events (see :func:`collect`)."""
 
     text: str = ""
+    reasoning: str = ""
     tool_calls: list[ToolCall] = field(default_factory=list)
     usage: Usage | None = None
     finish_reason: FinishReason | None = None
@@ -180,12 +192,15 @@ async def collect(events: AsyncIterator[ProviderEvent]) -> CollectedReply:
     """Assemble a stream of events into one :class:`CollectedReply`."""
     reply = CollectedReply()
     parts: list[str] = []
+    reasoning: list[str] = []
     calls: dict[int, list[str]] = {}
     ids: dict[int, str] = {}
     names: dict[int, str] = {}
     async for event in events:
         if isinstance(event, TextDelta):
             parts.append(event.text)
+        elif isinstance(event, ReasoningDelta):
+            reasoning.append(event.text)
         elif isinstance(event, ToolCallDelta):
             calls.setdefault(event.index, []).append(event.arguments)
             if event.id:
@@ -197,6 +212,7 @@ async def collect(events: AsyncIterator[ProviderEvent]) -> CollectedReply:
         else:
             reply.finish_reason = event.reason
     reply.text = "".join(parts)
+    reply.reasoning = "".join(reasoning)
     reply.tool_calls = [
         ToolCall(id=ids.get(i, ""), name=names.get(i, ""), arguments="".join(calls[i]))
         for i in sorted(calls)

@@ -19,9 +19,13 @@ finish reason is a server error. The API key is masked out of every message. Not
 here: the engine decides.
 
 Reasoning is never message content: the ``reasoning_content`` and ``reasoning`` fields that
-reasoning models' servers stream are not read, and a ``<think>...</think>`` block that a server
-without a reasoning parser leaves at the start of the content is removed (see
-:mod:`callisto.providers.textcalls.reasoning`).
+reasoning models' servers stream, and a ``<think>...</think>`` block that a server without a
+reasoning parser leaves at the start of the content (see
+:mod:`callisto.providers.textcalls.reasoning`), come out as :class:`ReasoningDelta` events. With
+``template_opens_think`` the content is read as reasoning up to ``</think>``, unless the server
+already streamed a reasoning field (it has a reasoning parser, so its content is the answer).
+Reasoning stored with earlier tool calls goes back as ``reasoning_replay`` says (see
+:mod:`callisto.providers.replay`).
 """
 
 from __future__ import annotations
@@ -52,10 +56,12 @@ from callisto.providers.base import (
     Finish,
     FinishReason,
     ProviderEvent,
+    ReasoningDelta,
     TextDelta,
     ToolCallDelta,
     Usage,
 )
+from callisto.providers.replay import ReplayMode, replay_mode, with_reasoning
 
 if TYPE_CHECKING:
     from callisto.providers.textcalls import TextCallParser
@@ -116,7 +122,9 @@ class OpenAIProvider:
         """
         key = request.api_key or self._api_key
         headers = {"Authorization": f"Bearer {key}"} if key else {}
-        body = build_body(request)
+        settings = self.settings.for_model(request.model)
+        replay = replay_mode(settings.reasoning_replay, request.model)
+        body = build_body(request, reasoning_replay=replay)
         with translate_transport_errors(self.name):
             async with self._client.stream(
                 "POST", "/chat/completions", json=body, headers=headers
@@ -124,7 +132,7 @@ class OpenAIProvider:
                 if response.status_code >= 400:
                     await response.aread()
                     raise self._error(response, key)
-                reader = _StreamReader(self.name, key)
+                reader = _StreamReader(self.name, key, in_reasoning=settings.template_opens_think)
                 async for sse in iter_sse(response):
                     if sse.data.strip() == "[DONE]":
                         reader.done = True
@@ -171,15 +179,17 @@ def _error_message(text: str) -> str:
 # --- request ------------------------------------------------------------------------------------
 
 
-def build_body(request: ChatRequest) -> dict[str, Any]:
+def build_body(request: ChatRequest, *, reasoning_replay: ReplayMode = "none") -> dict[str, Any]:
     """Return the JSON body of a streaming ``/chat/completions`` call for ``request``.
 
     Args:
         request: The request to translate.
+        reasoning_replay: How assistant messages carry their stored reasoning (see
+            :mod:`callisto.providers.replay`).
     """
     body: dict[str, Any] = {
         "model": request.model,
-        "messages": [_wire_message(m) for m in request.messages],
+        "messages": [_wire_message(m, reasoning_replay) for m in request.messages],
         "stream": True,
         "stream_options": {"include_usage": True},
     }
@@ -204,7 +214,7 @@ def build_body(request: ChatRequest) -> dict[str, Any]:
     return body
 
 
-def _wire_message(message: ChatMessage) -> dict[str, Any]:
+def _wire_message(message: ChatMessage, reasoning_replay: ReplayMode) -> dict[str, Any]:
     wire: dict[str, Any] = {"role": message.role, "content": message.content}
     if message.role == "assistant" and message.tool_calls:
         wire["tool_calls"] = [
@@ -216,6 +226,8 @@ def _wire_message(message: ChatMessage) -> dict[str, Any]:
         wire["content"] = message.content or ""
     elif wire["content"] is None:
         wire["content"] = ""
+    if message.role == "assistant":
+        wire = with_reasoning(wire, message.reasoning, reasoning_replay)
     return wire
 
 
@@ -239,6 +251,8 @@ class _StreamReader:
 
     provider: str
     key: str | None
+    in_reasoning: bool = False
+    reasoning_field: bool = False
     done: bool = False
     finish: FinishReason | None = None
     usage: Usage | None = None
@@ -277,6 +291,11 @@ class _StreamReader:
             if choice.get("index", 0) != 0:
                 continue
             delta = choice.get("delta") or {}
+            # One of the two: some servers send the same text under both names.
+            thought = delta.get("reasoning_content") or delta.get("reasoning")
+            if isinstance(thought, str) and thought:
+                self.reasoning_field = True
+                events.append(ReasoningDelta(thought))
             if delta.get("content"):
                 events.extend(self._content(delta["content"]))
             for item in delta.get("tool_calls") or []:
@@ -290,6 +309,9 @@ class _StreamReader:
         if self.reasoning is None:
             if self.plain:
                 return [TextDelta(text)]
+            if self.in_reasoning and not self.reasoning_field:
+                self.reasoning = _reasoning_parser(in_reasoning=True)
+                return list(self.reasoning.feed(text))
             text = self.leading_space + text
             if not text.strip():
                 self.leading_space = text
@@ -298,10 +320,7 @@ class _StreamReader:
             if not text.lstrip().startswith("<"):
                 self.plain = True
                 return [TextDelta(text)]
-            from callisto.providers.textcalls import TextCallParser
-            from callisto.providers.textcalls.reasoning import REASONING_ONLY
-
-            self.reasoning = TextCallParser(REASONING_ONLY)
+            self.reasoning = _reasoning_parser(in_reasoning=False)
         return list(self.reasoning.feed(text))
 
     def _tool_call(self, item: dict[str, Any]) -> ToolCallDelta:
@@ -358,3 +377,11 @@ class _StreamReader:
             events.append(self.usage)
         events.append(Finish(reason))
         return events
+
+
+def _reasoning_parser(*, in_reasoning: bool) -> TextCallParser:
+    """Return a parser that takes reasoning out of the content (imported on first use)."""
+    from callisto.providers.textcalls import TextCallParser
+    from callisto.providers.textcalls.reasoning import REASONING_ONLY
+
+    return TextCallParser(REASONING_ONLY, in_reasoning=in_reasoning)

@@ -103,8 +103,14 @@ PROVIDER_DATA = "provider_data"
 """The key under which a stored tool call keeps its provider's data; never on the wire."""
 
 
+REASONING = "reasoning"
+"""The key under which a tool step keeps the reasoning its calls came with; never on the wire."""
+
+
 def step_details(details: dict[str, Any]) -> dict[str, Any]:
-    """Return a step's details as the API shows them: without the calls' provider data."""
+    """Return a step's details as the API shows them: without reasoning or provider data."""
+    if REASONING in details:
+        details = {k: v for k, v in details.items() if k != REASONING}
     calls = details.get("tool_calls")
     if not calls or not any(PROVIDER_DATA in c for c in calls):
         return details

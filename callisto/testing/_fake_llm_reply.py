@@ -36,6 +36,9 @@ class Reply:
         hang_seconds: For ``hang``: how long to stall (it also ends when the server stops).
         style: How tool calls are streamed (see :data:`ToolCallStyle`).
         arg_chunk: Characters per streamed fragment of a call's arguments.
+        reasoning: Reasoning streamed before the content, word by word, in the delta field
+            ``reasoning_field`` (as servers with a reasoning parser do; streamed replies only).
+        reasoning_field: ``reasoning_content`` (vLLM, SGLang, DeepSeek) or ``reasoning``.
     """
 
     kind: ReplyKind
@@ -53,6 +56,8 @@ class Reply:
     hang_seconds: float = 0.0
     style: ToolCallStyle = "openai"
     arg_chunk: int = 8
+    reasoning: str | None = None
+    reasoning_field: str = "reasoning_content"
 
     @classmethod
     def text(
@@ -63,6 +68,7 @@ class Reply:
         token_delay: float = 0.0,
         finish_reason: str = "stop",
         usage: tuple[int, int] | None = None,
+        reasoning: str | None = None,
     ) -> Reply:
         """Answer with ``text``, streamed word by word.
 
@@ -72,6 +78,7 @@ class Reply:
             token_delay: Seconds between tokens.
             finish_reason: E.g. ``length`` to imitate a reply cut by ``max_tokens``.
             usage: Token counts to report instead of the counted ones.
+            reasoning: Reasoning streamed first, in ``reasoning_content`` deltas.
         """
         return cls(
             "text",
@@ -80,6 +87,7 @@ class Reply:
             token_delay=token_delay,
             finish_reason=finish_reason,
             usage=usage,
+            reasoning=reasoning,
         )
 
     @classmethod
@@ -98,6 +106,7 @@ class Reply:
         ttft: float = 0.0,
         token_delay: float = 0.0,
         finish_reason: str = "tool_calls",
+        reasoning: str | None = None,
     ) -> Reply:
         """Call tools: each call is ``(name, arguments)`` or ``(name, arguments, call_id)``.
 
@@ -109,6 +118,7 @@ class Reply:
             ttft: Seconds before the first token.
             token_delay: Seconds between tokens (fragments count as tokens).
             finish_reason: The finish reason sent (some servers say ``stop``).
+            reasoning: Reasoning streamed first, in ``reasoning_content`` deltas.
         """
         built = []
         for spec in calls:
@@ -125,6 +135,7 @@ class Reply:
             ttft=ttft,
             token_delay=token_delay,
             finish_reason=finish_reason,
+            reasoning=reasoning,
         )
 
     @classmethod

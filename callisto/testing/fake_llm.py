@@ -277,7 +277,9 @@ class FakeLLM:
     async def _stream(
         self, reply: Reply, body: dict[str, Any], writer: ChunkWriter
     ) -> AsyncIterator[str]:
-        lines = [writer.text(piece) for piece in split_tokens(reply.content or "")]
+        field = reply.reasoning_field
+        lines = [writer.delta({field: piece}) for piece in split_tokens(reply.reasoning or "")]
+        lines += [writer.text(piece) for piece in split_tokens(reply.content or "")]
         for index, call in enumerate(reply.calls):
             lines += writer.tool_call_fragments(index, call, reply.arg_chunk, reply.style)
         if reply.kind == "cut":

@@ -25,6 +25,7 @@ from callisto.providers.base import (
     FinishReason,
     Provider,
     ProviderEvent,
+    ReasoningDelta,
     TextDelta,
     ToolCall,
     ToolCallDelta,
@@ -47,12 +48,14 @@ class Reply:
         calls: The tool calls of its last reply.
         finish_reason: ``tool_calls`` when there are calls, else the provider's reason.
         usage: Token counts summed over every model call, or ``None`` if no provider said.
+        reasoning: All the reasoning the model gave, across corrections (never in ``text``).
     """
 
     text: str
     calls: list[ToolCall]
     finish_reason: FinishReason
     usage: Usage | None
+    reasoning: str = ""
 
 
 @dataclass(slots=True)
@@ -81,6 +84,30 @@ class _Calls:
         ]
 
 
+@dataclass(slots=True)
+class _Attempt:
+    """What one model call of a completion gave, besides the text."""
+
+    calls: _Calls = field(default_factory=_Calls)
+    thoughts: list[str] = field(default_factory=list)
+    finish: FinishReason = "stop"
+    usage: Usage | None = None  # a provider may report several times: the last counts
+
+    def take(self, event: ProviderEvent) -> TextDelta | ReasoningDelta | None:
+        """Record ``event``; return it if it goes on to the client (text or reasoning)."""
+        if isinstance(event, TextDelta | ReasoningDelta):
+            if isinstance(event, ReasoningDelta) and event.text:
+                self.thoughts.append(event.text)
+            return event if event.text else None
+        if isinstance(event, ToolCallDelta):
+            self.calls.add(event)
+        elif isinstance(event, Usage):
+            self.usage = event
+        else:
+            self.finish = event.reason
+        return None
+
+
 def _add(total: Usage | None, usage: Usage | None) -> Usage | None:
     if usage is None:
         return total
@@ -100,8 +127,8 @@ async def complete(
     deadlines: Deadlines,
     repair: bool,
     retries: int,
-) -> AsyncGenerator[TextDelta | Reply, None]:
-    """Yield the reply's text deltas, then its :class:`Reply`.
+) -> AsyncGenerator[TextDelta | ReasoningDelta | Reply, None]:
+    """Yield the reply's text and reasoning deltas, then its :class:`Reply`.
 
     Args:
         provider: The provider, wrapped for text tool calls if configured.
@@ -117,36 +144,33 @@ async def complete(
     """
     conversation = request.messages
     text: list[str] = []
+    reasoning: list[str] = []
     usage: Usage | None = None
     for attempt in range(retries + 1):
         current = dataclasses.replace(request, messages=conversation)
         start = len(text)
-        calls = _Calls()
-        finish: FinishReason = "stop"
-        reported: Usage | None = None  # a provider may report several times: the last counts
+        reply = _Attempt()
         # Closed explicitly: a client that goes away ends the provider's HTTP stream at once.
         async with contextlib.aclosing(_stream(provider, current, retry, deadlines)) as events:
             async for event in events:
-                if isinstance(event, TextDelta):
-                    if event.text:
-                        text.append(event.text)
-                        yield event
-                elif isinstance(event, ToolCallDelta):
-                    calls.add(event)
-                elif isinstance(event, Usage):
-                    reported = event
-                else:
-                    finish = event.reason
-        usage = _add(usage, reported)
-        made = calls.calls()
+                shown = reply.take(event)
+                if shown is not None:
+                    if isinstance(shown, TextDelta):
+                        text.append(shown.text)
+                    yield shown
+        usage = _add(usage, reply.usage)
+        reasoning += reply.thoughts
+        finish = reply.finish
+        made = reply.calls.calls()
         if not request.parallel_tool_calls:
             made = made[:1]
+        thought = "".join(reasoning)
         if not repair:
-            yield Reply("".join(text), made, "tool_calls" if made else finish, usage)
+            yield Reply("".join(text), made, "tool_calls" if made else finish, usage, thought)
             return
         valid, problems = check_calls(made, request.tools)
         if not problems:
-            yield Reply("".join(text), valid, "tool_calls" if valid else finish, usage)
+            yield Reply("".join(text), valid, "tool_calls" if valid else finish, usage, thought)
             return
         detail = "; ".join(p.message for p in problems)
         if attempt == retries:
@@ -156,13 +180,18 @@ async def complete(
         # The count only: a problem may quote the arguments, which may hold user data.
         log.info("asking the model to correct %d invalid tool call(s)", len(problems))
         reply_text = "".join(text[start:])
-        conversation = conversation + tuple(repair_messages(reply_text, made, problems))
+        correction = repair_messages(reply_text, made, problems)
+        # The model corrects its calls with its reasoning, for the models that want it back.
+        correction[0] = dataclasses.replace(
+            correction[0], reasoning="".join(reply.thoughts).strip() or None
+        )
+        conversation = conversation + tuple(correction)
     raise AssertionError("unreachable")  # pragma: no cover - the loop returns or raises
 
 
 @dataclass(frozen=True, slots=True)
 class Deadlines:
-    """Seconds a model call may take to its first text or tool call, and in all."""
+    """Seconds a model call may take to its first text, reasoning or tool call, and in all."""
 
     first_output: float
     whole: float
@@ -195,7 +224,8 @@ async def _stream(
                         f"the model sent no output within {deadlines.first_output:g} s, or did "
                         f"not finish within {deadlines.whole:g} s"
                     ) from None
-                started = started or isinstance(event, TextDelta | ToolCallDelta)
+                # Reasoning counts: a model that thinks for minutes is answering.
+                started = started or isinstance(event, TextDelta | ReasoningDelta | ToolCallDelta)
                 yield event
         except ProviderError as exc:
             attempt += 1

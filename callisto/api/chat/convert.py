@@ -82,7 +82,14 @@ def _messages(messages: list[Message]) -> tuple[ChatMessage, ...]:
                 for c in message.tool_calls or []
             )
             called.update((c.id, c.name) for c in calls)
-            out.append(ChatMessage(role="assistant", content=text or None, tool_calls=calls))
+            out.append(
+                ChatMessage(
+                    role="assistant",
+                    content=text or None,
+                    tool_calls=calls,
+                    reasoning=message.reasoning_content or None,
+                )
+            )
         else:
             call_id = message.tool_call_id or ""
             if call_id not in called:

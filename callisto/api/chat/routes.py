@@ -33,7 +33,7 @@ from callisto.errors import (
     ProviderRateLimited,
     ProviderTimeout,
 )
-from callisto.providers.base import TextDelta
+from callisto.providers.base import ReasoningDelta, TextDelta
 
 log = logging.getLogger("callisto.chat")
 
@@ -101,18 +101,22 @@ async def create_chat_completion(body: ChatCompletionCreate, state: State) -> An
     return sse_response(_chunks(completion, first, events, with_usage=with_usage))
 
 
-async def _whole(completion: Completion, events: AsyncIterator[TextDelta | Reply]) -> Any:
+async def _whole(
+    completion: Completion, events: AsyncIterator[TextDelta | ReasoningDelta | Reply]
+) -> Any:
     async for event in events:
         if isinstance(event, Reply):
-            body = completion.body(event.text, event.calls, event.finish_reason, event.usage)
+            body = completion.body(
+                event.text, event.calls, event.finish_reason, event.usage, event.reasoning
+            )
             return JSONResponse(body)
     raise AssertionError("a completion ends with its reply")  # pragma: no cover
 
 
 async def _chunks(
     completion: Completion,
-    first: TextDelta | Reply,
-    events: AsyncGenerator[TextDelta | Reply, None],
+    first: TextDelta | ReasoningDelta | Reply,
+    events: AsyncGenerator[TextDelta | ReasoningDelta | Reply, None],
     *,
     with_usage: bool,
 ) -> AsyncIterator[bytes]:
@@ -126,6 +130,8 @@ async def _chunks(
         while True:
             if isinstance(event, TextDelta):
                 yield completion.chunk({"content": event.text}, with_usage=with_usage)
+            elif isinstance(event, ReasoningDelta):
+                yield completion.chunk({"reasoning_content": event.text}, with_usage=with_usage)
             else:
                 for index, call in enumerate(tool_calls_body(event.calls)):
                     yield completion.chunk(

@@ -72,6 +72,9 @@ class Message(Strict):
     tool_calls: list[ToolCallParam] | None = None
     tool_call_id: str | None = None
     refusal: str | None = None
+    # An assistant's reasoning, as this endpoint (and vLLM, DeepSeek) returns it, to be sent on
+    # to the models that want it back (the provider's reasoning_replay).
+    reasoning_content: str | None = None
     # What the SDK sends back when a reply's message object is appended to the conversation.
     annotations: list[Any] | None = None
     audio: None = None
@@ -93,6 +96,8 @@ class Message(Strict):
             raise ValueError(f"only tool messages have a tool_call_id, not {self.role} messages")
         if self.refusal is not None and self.role != "assistant":
             raise ValueError("only assistant messages have a refusal")
+        if self.reasoning_content is not None and self.role != "assistant":
+            raise ValueError("only assistant messages have reasoning_content")
         if self.content is None and not (
             self.role == "assistant" and (self.tool_calls or self.refusal is not None)
         ):

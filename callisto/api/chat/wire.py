@@ -39,15 +39,23 @@ class Completion:
     created: int = field(default_factory=lambda: int(time.time()))
 
     def body(
-        self, text: str, calls: list[ToolCall], finish_reason: str, usage: Usage | None
+        self,
+        text: str,
+        calls: list[ToolCall],
+        finish_reason: str,
+        usage: Usage | None,
+        reasoning: str = "",
     ) -> dict[str, Any]:
-        """Return the whole ``chat.completion`` object."""
+        """Return the whole ``chat.completion`` object (``reasoning_content`` when the model
+        reasoned, as vLLM and DeepSeek answer)."""
         message: dict[str, Any] = {
             "role": "assistant",
             "content": text or None,
             "refusal": None,
             "annotations": [],
         }
+        if reasoning:
+            message["reasoning_content"] = reasoning
         if calls:
             message["tool_calls"] = tool_calls_body(calls)
         return {

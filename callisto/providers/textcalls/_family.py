@@ -59,11 +59,14 @@ class BodyParse:
         malformed: The text of pieces that did not parse.
         content: Text of the region that is the model's answer, shown before the calls (the
             words a model wrote after a call marker instead of a call).
+        reasoning: The model's reasoning the region held (``<think>``, gpt-oss's analysis),
+            passed on as reasoning, never as content.
     """
 
     candidates: tuple[Candidate, ...] = ()
     malformed: tuple[str, ...] = ()
     content: str = ""
+    reasoning: str = ""
 
 
 BodyParser = Callable[[str, ToolIndex], BodyParse | None]
@@ -281,6 +284,11 @@ def _nothing(
 def no_calls(body: str, tools: ToolIndex) -> BodyParse:
     """A body parser for regions that are neither content nor calls: they hold nothing."""
     return BodyParse()
+
+
+def reasoning_body(body: str, tools: ToolIndex) -> BodyParse:
+    """A body parser for regions that are the model's reasoning: all of the body, trimmed."""
+    return BodyParse(reasoning=body.strip())
 
 
 def stray(marker: str) -> Opener:

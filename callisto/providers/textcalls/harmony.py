@@ -9,8 +9,8 @@
 
 Each ``<|channel|>`` or ``<|start|>`` opens a message header that runs to ``<|message|>``. A
 header with a recipient (``to=functions.NAME``, before or after the channel) makes the message a
-call whose text is the arguments; the ``analysis`` channel is the model's reasoning and is
-dropped; any other message (``final``, a ``commentary`` preamble) is content, its header removed.
+call whose text is the arguments; the ``analysis`` channel is the model's reasoning, passed on
+as reasoning; any other message (``final``, a ``commentary`` preamble) is content, its header removed.
 End tokens left over in the content are removed too.
 """
 
@@ -72,11 +72,12 @@ def message_end(
 
 
 def harmony_body(body: str, tools: ToolIndex) -> BodyParse | None:
-    """Read one message: a call when its header names a recipient, else nothing to show."""
+    """Read one message: a call when its header names a recipient, reasoning on the analysis
+    channel, else nothing to show."""
     header, _, message = body.partition(MESSAGE)
     recipient = _RECIPIENT.search(header)
     if recipient is None:
-        return BodyParse()
+        return BodyParse(reasoning=message.strip() if _is_hidden(header) else "")
     name = recipient.group(1).removeprefix("functions.")
     return BodyParse((Candidate(name, message.strip(), text=body),))
 

@@ -19,13 +19,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
-from callisto.providers.base import TextDelta, ToolCall, ToolCallDelta, ToolSpec
+from callisto.providers.base import ReasoningDelta, TextDelta, ToolCall, ToolCallDelta, ToolSpec
 
 from ._family import BodyParse, Family, Opener, PromptStyle, ToolIndex
 from ._json import ScanMemo, arguments_json, skip_space
 from .reasoning import REASONING_OPENERS, THINK
 
-TextEvent = TextDelta | ToolCallDelta
+TextEvent = TextDelta | ReasoningDelta | ToolCallDelta
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,11 +51,13 @@ class ParseResult:
         content: The text meant for the user, with every call's text removed.
         calls: The recognised calls naming offered tools, in order.
         rejected: Calls that were found but dropped (unknown tool, unreadable).
+        reasoning: The reasoning taken out of the reply (``<think>`` blocks), joined.
     """
 
     content: str
     calls: tuple[ToolCall, ...] = ()
     rejected: tuple[RejectedCall, ...] = field(default_factory=tuple)
+    reasoning: str = ""
 
 
 class TextCallParser:
@@ -172,6 +174,8 @@ class TextCallParser:
             # Ordinary text that only looked like the start of a call.
             self._emit_text(events, region)
             return True
+        if parsed is not None and parsed.reasoning:
+            events.append(ReasoningDelta(parsed.reasoning))
         calls, rejected = self._vet(parsed)
         if parsed is None:
             rejected.append(RejectedCall("malformed", region))
@@ -308,4 +312,7 @@ def parse_text(text: str, family: Family, tools: Sequence[ToolSpec] | None = Non
         for e in events
         if isinstance(e, ToolCallDelta)
     )
-    return ParseResult(content=content, calls=calls, rejected=tuple(parser.rejected))
+    reasoning = "\n\n".join(e.text for e in events if isinstance(e, ReasoningDelta))
+    return ParseResult(
+        content=content, calls=calls, rejected=tuple(parser.rejected), reasoning=reasoning
+    )

@@ -81,6 +81,8 @@ def with_system_text(messages: Sequence[ChatMessage], text: str) -> list[ChatMes
 def history_as_text(messages: Sequence[ChatMessage], style: PromptStyle) -> list[ChatMessage]:
     """Write assistant tool calls as assistant text and tool results as user text.
 
+    An assistant message keeps its reasoning, for the adapter to send back as configured.
+
     Consecutive tool results become one user message, and a user message that follows them is
     joined to it, since some templates insist that user and assistant turns alternate.
     """
@@ -104,7 +106,7 @@ def history_as_text(messages: Sequence[ChatMessage], style: PromptStyle) -> list
             names.update((c.id, c.name) for c in message.tool_calls)
             calls = style.calls_text(message.tool_calls)
             content = f"{message.content}\n\n{calls}" if message.content else calls
-            out.append(ChatMessage(role="assistant", content=content))
+            out.append(ChatMessage(role="assistant", content=content, reasoning=message.reasoning))
         elif message.role == "user" and after_results:
             out[-1] = ChatMessage(
                 role="user", content=f"{out[-1].content}\n\n{message.content or ''}"

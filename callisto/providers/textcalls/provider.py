@@ -152,7 +152,7 @@ class _ReplyState:
         return self._indexes.setdefault((native, index), len(self._indexes))
 
     def _renumber(self, event: TextEvent, native: bool) -> TextEvent:
-        if isinstance(event, TextDelta):
+        if not isinstance(event, ToolCallDelta):
             return event
         return ToolCallDelta(
             index=self._index(native, event.index),

@@ -7,12 +7,14 @@ Reasoning models served without a reasoning parser write their thinking into the
     Let me check.<tool_call>...</tool_call>
 
 ``<think>...</think>`` (DeepSeek R1 and V3.1+, Qwen3, QwQ, GLM 4.5+, MiniMax M2, Kimi K2
-thinking) and Seed-OSS's ``<seed:think>...</seed:think>`` are dropped, with the whitespace after
-them, when they open the reply; a call written inside them is not a call. A closing tag with no
-opening one (a template that opens the reasoning in the prompt) is removed, but the text before
-it has been shown by then: such models need the parser started inside the reasoning
-(``TextCallParser(..., in_reasoning=True)``). gpt-oss's reasoning is its ``analysis`` channel,
-dropped by the harmony family.
+thinking) and Seed-OSS's ``<seed:think>...</seed:think>`` are taken out of the content, with the
+whitespace after them, when they open the reply, and come out as one
+:class:`~callisto.providers.base.ReasoningDelta` each; a call written inside them is not a call.
+A closing tag with no opening one (a template that opens the reasoning in the prompt) is
+removed, but the text before it has been shown by then: such models need the parser started
+inside the reasoning (``TextCallParser(..., in_reasoning=True)``, which the provider setting
+``template_opens_think`` turns on). gpt-oss's reasoning is its ``analysis`` channel, which
+the harmony family passes on as reasoning the same way.
 
 The parser adds these openers to every family, ``auto`` included; :data:`REASONING_ONLY` is a
 family with no calls, for removing reasoning from text that is not parsed for calls.
@@ -20,7 +22,7 @@ family with no calls, for removing reasoning from text that is not parsed for ca
 
 from __future__ import annotations
 
-from ._family import EndFinder, Family, Opener, PromptStyle, ToolIndex, no_calls, stray
+from ._family import EndFinder, Family, Opener, PromptStyle, ToolIndex, reasoning_body, stray
 from ._json import ScanMemo, find_resumed, skip_space
 
 THINK = ("<think>", "</think>")
@@ -45,7 +47,10 @@ def until_and_space(close: str) -> EndFinder:
 
 
 REASONING_OPENERS = (
-    *(Opener(o, until_and_space(c), no_calls, at_reply_start=True) for o, c in (THINK, SEED_THINK)),
+    *(
+        Opener(o, until_and_space(c), reasoning_body, at_reply_start=True)
+        for o, c in (THINK, SEED_THINK)
+    ),
     stray(THINK[1]),
     stray(SEED_THINK[1]),
 )

@@ -25,6 +25,7 @@ from callisto.providers.base import (
     CollectedReply,
     Finish,
     Provider,
+    ReasoningDelta,
     TextDelta,
     ToolCall,
     ToolCallDelta,
@@ -386,3 +387,6 @@ async def test_reasoning_never_reaches_the_content() -> None:
     text = "".join(e.text for e in events if isinstance(e, TextDelta))
     assert text == "Hello <think> stays"
     assert events[-1] == Finish("stop")
+    # They are reasoning, kept with the turn (see test_reasoning_replay.py).
+    thoughts = [e.text for e in events if isinstance(e, ReasoningDelta)]
+    assert thoughts == ["secret one", "secret two", "secret three"]

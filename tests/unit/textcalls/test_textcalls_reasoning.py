@@ -1,4 +1,5 @@
-"""Reasoning written as text never reaches the content, in any family, streamed or whole."""
+"""Reasoning written as text never reaches the content, in any family, streamed or whole: it
+comes out as reasoning events, which the engine keeps with the turn."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import pytest
 from test_textcalls_gaps import calls, parse
 from textcall_cases import CASE_IDS, CASES, TOOLS, FamilyCase, feed_in_pieces
 
-from callisto.providers.base import TextDelta
+from callisto.providers.base import ReasoningDelta, TextDelta
 from callisto.providers.textcalls import TextCallParser, get_family
 from callisto.providers.textcalls.reasoning import REASONING_ONLY
 
@@ -28,6 +29,7 @@ def test_reasoning_is_dropped_and_calls_inside_it_do_not_count(
         assert calls(result) == [("get_time", {})]
         assert SECRET not in result.content and "think>" not in result.content
         assert result.content.strip() == "Done."
+        assert result.reasoning.startswith(SECRET) and "get_weather" in result.reasoning
 
 
 def test_reasoning_without_calls_leaves_the_answer() -> None:
@@ -54,13 +56,31 @@ def test_reasoning_opened_by_the_template() -> None:
         parser = TextCallParser(get_family("auto"), TOOLS, in_reasoning=True)
         events = feed_in_pieces(parser, text, cuts)
         assert "".join(e.text for e in events if isinstance(e, TextDelta)) == "Hello."
+        assert [e for e in events if isinstance(e, ReasoningDelta)] == [ReasoningDelta(SECRET)]
+
+
+def test_reasoning_comes_out_whole_however_the_stream_is_cut() -> None:
+    text = "<think>\nStep one.\nStep two.\n</think>\n\nHello."
+    for cuts in ([], list(range(len(text))), [2, 9, 20]):
+        parser = TextCallParser(get_family("hermes"), TOOLS)
+        events = feed_in_pieces(parser, text, cuts)
+        assert [e for e in events if isinstance(e, ReasoningDelta)] == [
+            ReasoningDelta("Step one.\nStep two.")
+        ]
+        assert "".join(e.text for e in events if isinstance(e, TextDelta)) == "Hello."
+
+
+def test_an_empty_think_block_is_no_reasoning() -> None:
+    result = parse("auto", "<think>\n\n</think>\n\nHi.", TOOLS)
+    assert (result.content, result.reasoning) == ("Hi.", "")
 
 
 def test_reasoning_only_family_finds_no_calls() -> None:
     text = '<think>x</think><tool_call>{"name": "get_time", "arguments": {}}</tool_call>'
     parser = TextCallParser(REASONING_ONLY, TOOLS)
     events = feed_in_pieces(parser, text, list(range(len(text))))
-    assert events and all(isinstance(e, TextDelta) for e in events)
+    assert events[0] == ReasoningDelta("x")
+    assert events[1:] and all(isinstance(e, TextDelta) for e in events[1:])
     assert (
         "".join(e.text for e in events if isinstance(e, TextDelta))
         == text[len("<think>x</think>") :]
@@ -78,3 +98,4 @@ def test_harmony_analysis_is_reasoning_too() -> None:
         "",
         [("get_time", {})],
     )
+    assert result.reasoning == SECRET
