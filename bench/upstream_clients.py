@@ -16,14 +16,18 @@ The candidates:
 - ``httpx-keepalive``: httpx, the body read to its end, keep-alive pool of 1,024;
 - ``httpx-pool-8``: the same with at most 8 idle connections kept;
 - ``httpx-aiohttp``: httpx's API on the ``httpx-aiohttp`` transport, body read to its end;
-- ``aiohttp``: aiohttp's ``ClientSession``, body read to its end (Callisto's
-  :class:`~callisto.providers._client.UpstreamClient` when it is importable, else aiohttp as is).
+- ``aiohttp``: aiohttp's ``ClientSession`` as is, body read to its end;
+- ``callisto``: Callisto's :class:`~callisto.providers._client.UpstreamClient` (aiohttp), which
+  reads the body's end after ``[DONE]`` itself.
+
+A candidate whose library is not installed (``httpx-aiohttp`` is in no extra) is left out.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib.util
 import json
 import statistics
 import subprocess
@@ -35,7 +39,15 @@ from typing import Any
 from bench import launch
 from bench.measure import percentile
 
-CANDIDATES = ("httpx-close", "httpx-keepalive", "httpx-pool-8", "httpx-aiohttp", "aiohttp")
+CANDIDATES = (
+    "httpx-close",
+    "httpx-keepalive",
+    "httpx-pool-8",
+    "httpx-aiohttp",
+    "aiohttp",
+    "callisto",
+)
+NEEDS = {"httpx-aiohttp": "httpx_aiohttp", "aiohttp": "aiohttp", "callisto": "aiohttp"}
 BODY = {
     "model": "x",
     "messages": [{"role": "user", "content": "hello"}],
@@ -71,21 +83,23 @@ def _httpx_call(candidate: str, url: str) -> tuple[Call, Callable[[], Awaitable[
 
 
 def _aiohttp_call(url: str) -> tuple[Call, Callable[[], Awaitable[None]]]:
-    try:
-        from callisto.config import ProviderSettings
-        from callisto.providers._client import UpstreamClient
-    except ImportError:
-        import aiohttp
+    import aiohttp
 
-        session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=1024))
+    session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=1024))
 
-        async def raw_call() -> None:
-            async with session.post(url, json=BODY) as response:
-                async for _chunk in response.content.iter_any():
-                    pass
+    async def call() -> None:
+        async with session.post(url, json=BODY) as response:
+            async for _chunk in response.content.iter_any():
+                pass
 
-        return raw_call, session.close
-    upstream = UpstreamClient(ProviderSettings(max_connections=1024))
+    return call, session.close
+
+
+def _callisto_call(url: str) -> tuple[Call, Callable[[], Awaitable[None]]]:
+    from callisto.config import ProviderSettings
+    from callisto.providers._client import UpstreamClient
+
+    upstream = UpstreamClient("bench", ProviderSettings(max_connections=1024))
 
     async def call() -> None:
         async with upstream.stream("POST", url, json=BODY) as response:
@@ -99,6 +113,8 @@ def _aiohttp_call(url: str) -> tuple[Call, Callable[[], Awaitable[None]]]:
 async def _measure(candidate: str, url: str, calls: int, concurrency: int) -> dict[str, Any]:
     if candidate == "aiohttp":
         call, close = _aiohttp_call(url)
+    elif candidate == "callisto":
+        call, close = _callisto_call(url)
     else:
         call, close = _httpx_call(candidate, url)
     for _ in range(min(concurrency, 8)):
@@ -175,7 +191,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--ttft-ms", type=float, default=0.0, help="the fake model's delay")
     parser.add_argument("--candidates", default=",".join(CANDIDATES))
     options = parser.parse_args(args)
-    candidates = [c for c in options.candidates.split(",") if c]
+    candidates = []
+    for name in (c for c in options.candidates.split(",") if c):
+        if NEEDS.get(name) and importlib.util.find_spec(NEEDS[name]) is None:
+            print(f"leaving out {name}: {NEEDS[name]} is not installed")
+        else:
+            candidates.append(name)
     levels = [int(x) for x in options.concurrency.split(",")]
     with launch.fake_model(ttft_ms=options.ttft_ms, tokens=20) as fake:
         url = fake.url + "/v1/chat/completions"
