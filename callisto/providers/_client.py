@@ -26,6 +26,8 @@ from typing import Any
 
 import aiohttp
 import httpx
+from aiohttp.helpers import get_env_proxy_for_url
+from yarl import URL
 
 from callisto.config import ProviderSettings
 from callisto.errors import ProviderServerError, ProviderTimeout
@@ -50,6 +52,9 @@ DRAIN_BYTES = 64 * 1024
 KEEPALIVE_SECONDS = 4.0
 """How long an idle connection is kept: under the 5 s after which uvicorn, and many servers,
 close theirs, so a call is not sent on a connection that its server is closing."""
+
+
+_Proxy = tuple[URL | None, aiohttp.BasicAuth | None]
 
 
 class UpstreamResponse:
@@ -101,8 +106,10 @@ class UpstreamClient:
     ``settings.timeout`` bounds connecting (waiting for a free connection included) and every
     read, so a stream that stalls mid-way times out; at most ``settings.max_connections`` are
     open at once. ``settings.headers`` go with every request. Proxies come from the
-    environment (``HTTP_PROXY``, ``HTTPS_PROXY``, ``NO_PROXY``), and TLS is verified against
-    the same certificates as httpx's (``certifi``, or ``SSL_CERT_FILE``/``SSL_CERT_DIR``).
+    environment (``HTTP_PROXY``, ``HTTPS_PROXY``, ``NO_PROXY``), read once per origin: aiohttp's
+    own ``trust_env`` reads them, and ``~/.netrc``, in a thread on every request, which doubled
+    the CPU of a call. TLS is verified against the same certificates as httpx's (``certifi``,
+    or ``SSL_CERT_FILE``/``SSL_CERT_DIR``).
     Redirects are not followed. The session is opened on first use, in the running loop.
 
     Args:
@@ -134,6 +141,7 @@ class UpstreamClient:
             sock_read=settings.timeout,
         )
         self._session: aiohttp.ClientSession | None = None
+        self._proxies: dict[str, _Proxy] = {}
 
     def _open(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
@@ -147,9 +155,21 @@ class UpstreamClient:
                 connector=connector,
                 headers=self._settings.headers,
                 timeout=self._timeout,
-                trust_env=True,
             )
         return self._session
+
+    def _proxy(self, url: str) -> _Proxy:
+        """Return the proxy the environment names for ``url``'s origin, and its credentials."""
+        scheme, _, rest = url.partition("://")
+        origin = scheme + "://" + rest.partition("/")[0]
+        found = self._proxies.get(origin)
+        if found is None:
+            try:
+                found = get_env_proxy_for_url(URL(origin))
+            except (LookupError, ValueError):  # none for this origin, or an unusable URL
+                found = (None, None)
+            self._proxies[origin] = found
+        return found
 
     async def aclose(self) -> None:
         """Close every connection; the client opens new ones if it is used again."""
@@ -189,9 +209,17 @@ class UpstreamClient:
         if json is not None:
             data = _dumps(json)
             sent.setdefault("Content-Type", "application/json")
+        proxy, proxy_auth = self._proxy(target)
         try:
             response = await self._open().request(
-                method, target, data=data, headers=sent, params=params, allow_redirects=False
+                method,
+                target,
+                data=data,
+                headers=sent,
+                params=params,
+                allow_redirects=False,
+                proxy=proxy,
+                proxy_auth=proxy_auth,
             )
             try:
                 yield UpstreamResponse(response)

@@ -215,3 +215,29 @@ async def test_a_body_cut_short_is_a_server_error() -> None:
         with pytest.raises(ProviderServerError, match="cut connection failed at http://127"):
             await _read_to_done(client, f"http://127.0.0.1:{port}/v1/chat/completions")
     await client.aclose()
+
+
+async def test_a_proxy_named_by_the_environment_carries_the_calls(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    lines: list[bytes] = []
+
+    async def proxy(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        head = await reader.readuntil(b"\r\n\r\n")
+        lines.append(head.split(b"\r\n")[0])
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 7\r\n\r\nproxied")
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(proxy, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    for name in ("NO_PROXY", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    for name in ("HTTP_PROXY", "http_proxy"):
+        monkeypatch.setenv(name, f"http://127.0.0.1:{port}")
+    client = UpstreamClient("x", ProviderSettings())
+    async with server:
+        # A host that resolves nowhere: only the proxy can answer.
+        assert await _get(client, "http://model.invalid/v1/models") == "proxied"
+    await client.aclose()
+    assert lines == [b"GET http://model.invalid/v1/models HTTP/1.1"]
