@@ -208,7 +208,8 @@ class UpstreamClient:
         sent = dict(headers or {})
         if json is not None:
             data = _dumps(json)
-            sent.setdefault("Content-Type", "application/json")
+            if not any(name.lower() == "content-type" for name in sent):
+                sent["Content-Type"] = "application/json"
         proxy, proxy_auth = self._proxy(target)
         try:
             response = await self._open().request(

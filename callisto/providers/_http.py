@@ -229,5 +229,8 @@ def error_for_status(
 
 def shown_url(url: httpx.URL | str) -> str:
     """Return ``url`` without its query string or credentials, which may carry a key."""
-    bare = httpx.URL(url).copy_with(username=None, password=None, query=None, fragment=None)
+    try:
+        bare = httpx.URL(url).copy_with(username=None, password=None, query=None, fragment=None)
+    except httpx.InvalidURL:
+        return "an invalid URL"
     return str(bare)
