@@ -8,8 +8,9 @@ httpx's pool does work on every request that grows with its idle connections.
 A connection goes back to the pool only when its response body has been read to its end. The
 adapters stop reading at the stream's last event (``[DONE]``, ``message_stop``), a few bytes
 before the body ends, so :meth:`UpstreamClient.stream` reads what is left on the way out, for at
-most :data:`DRAIN_SECONDS` and :data:`DRAIN_BYTES`; a call that ends with an exception (a
-cancelled run, a deadline, a broken stream) closes its connection instead.
+most :data:`DRAIN_SECONDS` and :data:`DRAIN_BYTES`. A call that ends with an exception (a
+cancelled run, a deadline, a broken stream) before its body is all in closes its connection
+instead.
 
 Transport failures become provider errors here, by one table: timeouts are
 :class:`~callisto.errors.ProviderTimeout`, any other aiohttp failure (refused, reset, a body cut
