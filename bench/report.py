@@ -72,7 +72,10 @@ def _ms2(value: float) -> str:
 
 
 FLOOR_METRICS: dict[str, dict[str, Callable[[dict[str, Any]], float]]] = {
-    "roundtrip": {"p50": lambda r: float(r["callisto"]["p50"])},
+    "roundtrip": {
+        "p50": lambda r: float(r["callisto"]["p50"]),
+        "server_cpu_ms": lambda r: float(r.get("server_cpu_ms", math.nan)),
+    },
     "concurrency": {
         "runs_per_s": lambda r: float(r["runs_per_s"]),
         "server_cpu_ms": lambda r: float(r.get("server_cpu_ms", math.nan)),
@@ -202,6 +205,8 @@ ROUNDTRIP = [
     Column("added p99", lambda r: _ms(r["added"]["p99"]), per_side=True),
     Column("ratio p50", lambda r: f"{r['ratio_p50']:.2f}", per_side=True, compare=False),
     Column("p50 / floor", lambda r: _ratio(r, "p50"), per_side=True),
+    Column("CPU ms/conversation", lambda r: _ms(r.get("server_cpu_ms", math.nan)), per_side=True),
+    Column("CPU / floor", lambda r: _ratio(r, "server_cpu_ms"), per_side=True),
     Column("thread create p50", lambda r: _ms(r["thread_ms"]["p50"]), per_side=True),
 ]
 

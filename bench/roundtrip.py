@@ -12,6 +12,11 @@ On PostgreSQL, :func:`db_work` also counts each server's database work per conve
 
 The thread holding the question is created before the clock starts (the baseline starts with the
 question in hand too); its creation is timed apart and reported as ``thread_ms``.
+
+Each server's CPU time (user and system, from ``/proc``) is read around each of its
+conversations, thread creation included, and reported as ``server_cpu_ms``: the mean per
+conversation, since the kernel counts CPU time in ticks of 10 ms. Background work that falls
+inside a conversation (the sweeper, lease renewal) counts too.
 """
 
 from __future__ import annotations
@@ -20,6 +25,8 @@ import json
 import time
 import warnings
 from typing import Any
+
+import psutil
 
 from bench import launch
 from bench.client import QUESTION, TOOL, TOOL_OUTPUT
@@ -147,17 +154,33 @@ class _Side:
             base_url=server.process.url + "/v1", api_key="bench", max_retries=0
         )
         self.assistant = self.client.beta.assistants.create(model="fake/x", tools=[TOOL])  # type: ignore[list-item]
+        self.process = psutil.Process(server.process.pid)
         self.samples: dict[str, Any] = {"stream": [], "poll": [], "thread": []}
+        self.clear()
         thread = _thread(self.client, self.samples["thread"])
         self.samples["poll_after_ms"] = _poll_after_ms(self.client, thread, self.assistant.id)
 
+    def clear(self) -> None:
+        self.samples["thread"].clear()
+        self.samples["cpu"] = {"stream": [], "poll": []}
+
+    def _cpu(self) -> float:
+        times = self.process.cpu_times()
+        return float(times.user + times.system)
+
     def streamed(self) -> float:
-        return _streamed(
+        began = self._cpu()
+        took = _streamed(
             self.client, _thread(self.client, self.samples["thread"]), self.assistant.id
         )
+        self.samples["cpu"]["stream"].append(self._cpu() - began)
+        return took
 
     def polled(self) -> float:
-        return _polled(self.client, _thread(self.client, self.samples["thread"]), self.assistant.id)
+        began = self._cpu()
+        took = _polled(self.client, _thread(self.client, self.samples["thread"]), self.assistant.id)
+        self.samples["cpu"]["poll"].append(self._cpu() - began)
+        return took
 
 
 def _interleaved(
@@ -174,7 +197,7 @@ def _interleaved(
             side.streamed()
     baseline: list[float] = []
     for side in sides:
-        side.samples["thread"].clear()
+        side.clear()
     deadline = time.monotonic() + budget
     for step in range(count):
         if time.monotonic() > deadline:
@@ -196,6 +219,7 @@ def _rows(
     rows = []
     for variant in ("stream", "poll"):
         ms = [s * 1000 for s in samples[variant]]
+        cpu = samples["cpu"][variant]
         rows.append(
             {
                 "workload": "roundtrip",
@@ -210,6 +234,7 @@ def _rows(
                 "ratio_p50": quantiles(ms)["p50"] / quantiles(base_ms)["p50"],
                 "thread_ms": quantiles([s * 1000 for s in samples["thread"]]),
                 "poll_after_ms": samples["poll_after_ms"],
+                "server_cpu_ms": 1000 * sum(cpu) / len(cpu) if cpu else float("nan"),
             }
         )
     return rows
@@ -274,5 +299,6 @@ def _line(row: dict[str, Any]) -> str:
     return (
         f"  roundtrip {row['db']:<8} {row['server']:<6} {row['variant']:<20} "
         f"latency {row['latency_ms']:>3} ms  n={row['n']:<4} added p50 {a['p50']:7.1f}  "
-        f"p95 {a['p95']:7.1f}  p99 {a['p99']:7.1f} ms  x{row['ratio_p50']:.2f}"
+        f"p95 {a['p95']:7.1f}  p99 {a['p99']:7.1f} ms  x{row['ratio_p50']:.2f}  "
+        f"CPU {row['server_cpu_ms']:5.1f} ms"
     )

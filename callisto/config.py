@@ -85,7 +85,8 @@ class ProviderSettings(BaseModel):
             ``reasoning_replay`` and ``template_opens_think``.
         headers: Extra HTTP headers sent with every request.
         max_connections: Connections open to the API at once, each carrying one model call
-            (httpx's default, 100, would queue the 101st concurrent run behind the others).
+            (the HTTP clients' usual 100 would queue the 101st concurrent run behind the
+            others). An idle connection is kept for the next call for 4 s.
     """
 
     kind: ProviderKind = "openai"

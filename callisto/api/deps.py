@@ -28,8 +28,12 @@ class ServerState:
     runs: RunService
 
 
-def server_state(request: Request) -> ServerState:
-    """Return the server state stored on the app."""
+async def server_state(request: Request) -> ServerState:
+    """Return the server state stored on the app.
+
+    ``async`` like every dependency that does no blocking work: FastAPI runs a plain ``def`` one
+    in its thread pool, a thread hand-off on every request.
+    """
     state: ServerState = request.app.state.callisto
     return state
 
@@ -56,7 +60,7 @@ class ListParams:
     before: str | None
 
 
-def list_params(
+async def list_params(
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     order: Annotated[Literal["asc", "desc"], Query()] = "desc",
     after: Annotated[str | None, Query()] = None,

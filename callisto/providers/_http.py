@@ -1,5 +1,7 @@
 """HTTP plumbing shared by the native adapters: SSE reading and status-to-error translation.
 
+The client that carries the calls is :mod:`callisto.providers._client`.
+
 The translation is one table (:data:`STATUS_ERRORS`) so that every adapter maps a status the
 same way; an adapter only says how to find the message in its API's error body.
 """
@@ -10,8 +12,9 @@ import contextlib
 import email.utils
 import re
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from typing import Protocol
 
 import httpx
 
@@ -32,12 +35,10 @@ __all__ = [
     "api_key_for",
     "error_for_status",
     "iter_sse",
-    "new_client",
     "parse_retry_after",
     "parse_sse_block",
     "redact",
     "shown_url",
-    "translate_transport_errors",
 ]
 
 STATUS_ERRORS: dict[int, type[ProviderError]] = {
@@ -52,33 +53,6 @@ STATUS_ERRORS: dict[int, type[ProviderError]] = {
     504: ProviderTimeout,
 }
 """Error class per HTTP status; other 4xx are bad requests, other 5xx server errors."""
-
-
-def new_client(
-    settings: ProviderSettings,
-    *,
-    base_url: str = "",
-    transport: httpx.AsyncBaseTransport | None = None,
-) -> httpx.AsyncClient:
-    """Return the pooled HTTP client of one provider, with its timeout and extra headers.
-
-    The timeout bounds connecting and every read, so a stream that stalls mid-way times out.
-    At most ``settings.max_connections`` are open at once, and idle connections are kept up to
-    the same bound, so a burst of runs does not reconnect for each call.
-
-    Args:
-        settings: The provider's settings.
-        base_url: Prefixed to relative request URLs.
-        transport: A transport to use instead of the network (for tests).
-    """
-    limit = settings.max_connections
-    return httpx.AsyncClient(
-        base_url=base_url,
-        timeout=httpx.Timeout(settings.timeout),
-        headers=settings.headers,
-        limits=httpx.Limits(max_connections=limit, max_keepalive_connections=limit),
-        transport=transport,
-    )
 
 
 def api_key_for(request: ChatRequest, settings: ProviderSettings) -> str | None:
@@ -96,7 +70,15 @@ class SSEEvent:
     data: str
 
 
-async def iter_sse(response: httpx.Response) -> AsyncIterator[SSEEvent]:
+class ByteStream(Protocol):
+    """A response whose body can be read in pieces (ours, or an httpx one)."""
+
+    def aiter_bytes(self) -> AsyncIterator[bytes]:
+        """Yield the body's bytes as they arrive."""
+        ...
+
+
+async def iter_sse(response: ByteStream) -> AsyncIterator[SSEEvent]:
     r"""Yield the events of a ``text/event-stream`` response body.
 
     The body is read as bytes and cut at blank lines; only whole events are decoded, so a
@@ -247,40 +229,8 @@ def error_for_status(
 
 def shown_url(url: httpx.URL | str) -> str:
     """Return ``url`` without its query string or credentials, which may carry a key."""
-    bare = httpx.URL(url).copy_with(username=None, password=None, query=None, fragment=None)
+    try:
+        bare = httpx.URL(url).copy_with(username=None, password=None, query=None, fragment=None)
+    except httpx.InvalidURL:
+        return "an invalid URL"
     return str(bare)
-
-
-def _target(exc: httpx.RequestError) -> str:
-    """Return `` at URL`` for the request that failed, or ``""``."""
-    try:
-        url = exc.request.url
-    except RuntimeError:  # an error raised without its request
-        return ""
-    return f" at {shown_url(url)}"
-
-
-@contextlib.contextmanager
-def translate_transport_errors(provider: str) -> Iterator[None]:
-    """Turn httpx's transport failures into provider errors, at the adapter boundary.
-
-    The message names the URL tried, without its query string or credentials (Gemini and
-    some proxies take a key in the query), so a wrong ``base_url`` shows at once.
-
-    Args:
-        provider: The provider name, to say who failed.
-
-    Raises:
-        ProviderTimeout: On any httpx timeout (connect, read, write, pool).
-        ProviderServerError: When the connection fails or breaks.
-    """
-    try:
-        yield
-    except httpx.TimeoutException as exc:
-        raise ProviderTimeout(
-            f"{provider} did not answer in time{_target(exc)} ({type(exc).__name__})"
-        ) from exc
-    except httpx.TransportError as exc:
-        raise ProviderServerError(
-            f"{provider} connection failed{_target(exc)}: {type(exc).__name__}"
-        ) from exc

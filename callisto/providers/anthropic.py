@@ -17,18 +17,10 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
-import httpx
-
 from callisto.config import ProviderSettings
 from callisto.errors import ProviderServerError
-from callisto.providers._http import (
-    api_key_for,
-    error_for_status,
-    iter_sse,
-    new_client,
-    parse_retry_after,
-    translate_transport_errors,
-)
+from callisto.providers._client import UpstreamClient, UpstreamResponse
+from callisto.providers._http import api_key_for, error_for_status, iter_sse, parse_retry_after
 from callisto.providers.base import (
     ChatMessage,
     ChatRequest,
@@ -77,7 +69,7 @@ class AnthropicProvider:
         base = (settings.base_url or DEFAULT_BASE_URL).rstrip("/")
         # Accept a base URL given with or without the version segment.
         self._url = base + ("/messages" if base.endswith("/v1") else "/v1/messages")
-        self._client = new_client(settings)
+        self._client = UpstreamClient(name, settings)
 
     async def aclose(self) -> None:
         """Close the HTTP connections."""
@@ -104,25 +96,24 @@ class AnthropicProvider:
         """
         key = api_key_for(request, self._settings)
         body = build_messages_body(request)
-        with translate_transport_errors(self.name):
-            async with self._client.stream(
-                "POST", self._url, json=body, headers=self._headers(key)
-            ) as response:
-                if response.status_code >= 400:
-                    await response.aread()
-                    raise error_for_status(
-                        response.status_code,
-                        _error_message(response),
-                        provider=self.name,
-                        retry_after=parse_retry_after(response.headers.get("retry-after")),
-                        secret=key,
-                    )
-                reader = _StreamReader(self.name)
-                async for sse in iter_sse(response):
-                    for event in reader.feed(json.loads(sse.data)):
-                        yield event
-                    if reader.finished:
-                        return
+        async with self._client.stream(
+            "POST", self._url, json=body, headers=self._headers(key)
+        ) as response:
+            if response.status_code >= 400:
+                await response.aread()
+                raise error_for_status(
+                    response.status_code,
+                    _error_message(response),
+                    provider=self.name,
+                    retry_after=parse_retry_after(response.headers.get("retry-after")),
+                    secret=key,
+                )
+            reader = _StreamReader(self.name)
+            async for sse in iter_sse(response):
+                for event in reader.feed(json.loads(sse.data)):
+                    yield event
+                if reader.finished:
+                    return
         raise ProviderServerError(f"{self.name} stream ended before message_stop")
 
 
@@ -228,7 +219,7 @@ def _json_object(call: ToolCall) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-def _error_message(response: httpx.Response) -> str:
+def _error_message(response: UpstreamResponse) -> str:
     try:
         payload = response.json()
     except ValueError:

@@ -20,20 +20,17 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
-import httpx
-
 from callisto.config import ProviderSettings
 from callisto.errors import ProviderAuthError, ProviderError, ProviderServerError
 from callisto.ids import new_id
+from callisto.providers._client import UpstreamClient, UpstreamResponse
 from callisto.providers._gemini_schema import to_gemini_schema
 from callisto.providers._http import (
     api_key_for,
     error_for_status,
     iter_sse,
-    new_client,
     parse_retry_after,
     redact,
-    translate_transport_errors,
 )
 from callisto.providers.base import (
     ChatMessage,
@@ -87,7 +84,7 @@ class GeminiProvider:
         self.name = name
         self._settings = settings
         self._base = (settings.base_url or DEFAULT_BASE_URL).rstrip("/")
-        self._client = new_client(settings)
+        self._client = UpstreamClient(name, settings)
         self._calls: CallMemory = OrderedDict()
 
     async def aclose(self) -> None:
@@ -115,27 +112,30 @@ class GeminiProvider:
         model = request.model.removeprefix("models/")
         url = f"{self._base}/models/{model}:streamGenerateContent"
         body = build_generate_body(request, self._calls)
-        with translate_transport_errors(self.name):
-            async with self._client.stream(
-                "POST", url, params={"alt": "sse"}, json=body, headers=self._headers(key)
-            ) as response:
-                if response.status_code >= 400:
-                    await response.aread()
-                    raise self._error(response.status_code, _json(response.text), response, key)
-                reader = _StreamReader(self._calls, request.parallel_tool_calls)
-                async for sse in iter_sse(response):
-                    chunk = _json(sse.data)
-                    if "error" in chunk:
-                        raise self._error(None, chunk, response, key)
-                    for event in reader.feed(chunk):
-                        yield event
+        async with self._client.stream(
+            "POST", url, params={"alt": "sse"}, json=body, headers=self._headers(key)
+        ) as response:
+            if response.status_code >= 400:
+                await response.aread()
+                raise self._error(response.status_code, _json(response.text), response, key)
+            reader = _StreamReader(self._calls, request.parallel_tool_calls)
+            async for sse in iter_sse(response):
+                chunk = _json(sse.data)
+                if "error" in chunk:
+                    raise self._error(None, chunk, response, key)
+                for event in reader.feed(chunk):
+                    yield event
         if reader.reason is None:
             raise ProviderServerError(f"{self.name} stream ended without a finish reason")
         for event in reader.finish():
             yield event
 
     def _error(
-        self, status: int | None, payload: dict[str, Any], response: httpx.Response, key: str | None
+        self,
+        status: int | None,
+        payload: dict[str, Any],
+        response: UpstreamResponse,
+        key: str | None,
     ) -> ProviderError:
         error = payload.get("error") if isinstance(payload.get("error"), dict) else {}
         assert isinstance(error, dict)

@@ -37,19 +37,11 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-import httpx
-
 from callisto.config import ProviderSettings
 from callisto.errors import ProviderError, ProviderServerError
 from callisto.ids import new_id
-from callisto.providers._http import (
-    error_for_status,
-    iter_sse,
-    new_client,
-    parse_retry_after,
-    redact,
-    translate_transport_errors,
-)
+from callisto.providers._client import UpstreamClient, UpstreamResponse
+from callisto.providers._http import error_for_status, iter_sse, parse_retry_after, redact
 from callisto.providers.base import (
     ChatMessage,
     ChatRequest,
@@ -83,28 +75,21 @@ _FINISH_REASONS: dict[str, FinishReason] = {
 class OpenAIProvider:
     """A provider for any OpenAI-compatible ``/chat/completions`` endpoint.
 
-    One :class:`httpx.AsyncClient` per provider pools connections across runs. The configured
-    timeout bounds connecting and every read, so a stream that stalls mid-way times out too.
+    One :class:`~callisto.providers._client.UpstreamClient` per provider keeps connections
+    across runs. The configured timeout bounds connecting and every read, so a stream that
+    stalls mid-way times out too.
 
     Args:
         name: The provider name models are routed by (``NAME/model``).
         settings: Base URL (default OpenAI's), key, timeout and extra headers.
-        transport: An httpx transport to use instead of the network (for tests).
     """
 
-    def __init__(
-        self,
-        name: str,
-        settings: ProviderSettings,
-        *,
-        transport: httpx.AsyncBaseTransport | None = None,
-    ) -> None:
+    def __init__(self, name: str, settings: ProviderSettings) -> None:
         self.name = name
         self.settings = settings
         self._api_key = settings.api_key.get_secret_value() if settings.api_key else None
         base_url = (settings.base_url or DEFAULT_BASE_URL).rstrip("/")
-        # Pooled like every adapter's: at most settings.max_connections open, as many kept.
-        self._client = new_client(settings, base_url=base_url, transport=transport)
+        self._client = UpstreamClient(name, settings, base_url=base_url)
 
     async def aclose(self) -> None:
         """Close the pooled connections."""
@@ -125,24 +110,23 @@ class OpenAIProvider:
         settings = self.settings.for_model(request.model)
         replay = replay_mode(settings.reasoning_replay, request.model)
         body = build_body(request, reasoning_replay=replay)
-        with translate_transport_errors(self.name):
-            async with self._client.stream(
-                "POST", "/chat/completions", json=body, headers=headers
-            ) as response:
-                if response.status_code >= 400:
-                    await response.aread()
-                    raise self._error(response, key)
-                reader = _StreamReader(self.name, key, in_reasoning=settings.template_opens_think)
-                async for sse in iter_sse(response):
-                    if sse.data.strip() == "[DONE]":
-                        reader.done = True
-                        break
-                    for event in reader.feed(sse.data):
-                        yield event
-                for event in reader.end():
+        async with self._client.stream(
+            "POST", "/chat/completions", json=body, headers=headers
+        ) as response:
+            if response.status_code >= 400:
+                await response.aread()
+                raise self._error(response, key)
+            reader = _StreamReader(self.name, key, in_reasoning=settings.template_opens_think)
+            async for sse in iter_sse(response):
+                if sse.data.strip() == "[DONE]":
+                    reader.done = True
+                    break  # the client reads the body's end, keeping the connection
+                for event in reader.feed(sse.data):
                     yield event
+            for event in reader.end():
+                yield event
 
-    def _error(self, response: httpx.Response, key: str | None) -> ProviderError:
+    def _error(self, response: UpstreamResponse, key: str | None) -> ProviderError:
         retry_after = None
         with contextlib.suppress(ValueError):
             ms = response.headers.get("retry-after-ms")

@@ -18,7 +18,7 @@ from starlette.requests import Request
 
 from callisto.testing._server import ThreadedServer
 
-__all__ = ["RecordedRequest", "ScriptedCall", "ScriptedFake", "ScriptedReply"]
+__all__ = ["RecordedRequest", "ScriptedCall", "ScriptedFake", "ScriptedReply", "peer"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +78,8 @@ class RecordedRequest:
         query: The query parameters.
         headers: The headers, names lower-cased.
         body: The JSON body (``{}`` when there was none or it was not JSON).
+        connection: The client's ``host:port``, the same for every request carried by one TCP
+            connection (so a test can count the connections a client opened).
     """
 
     method: str
@@ -85,6 +87,13 @@ class RecordedRequest:
     query: dict[str, str]
     headers: dict[str, str]
     body: dict[str, Any]
+    connection: str = ""
+
+
+def peer(request: Request) -> str:
+    """Return the ``host:port`` of the client end of ``request``'s connection."""
+    client = request.client
+    return f"{client.host}:{client.port}" if client is not None else ""
 
 
 class ScriptedFake:
@@ -172,6 +181,7 @@ class ScriptedFake:
             query=dict(request.query_params),
             headers={k.lower(): v for k, v in request.headers.items()},
             body=body if isinstance(body, dict) else {},
+            connection=peer(request),
         )
         with self._lock:
             self.requests.append(recorded)

@@ -56,6 +56,7 @@ from callisto.testing._fake_llm_wire import (
     split_tokens,
     usage_object,
 )
+from callisto.testing._scripted import peer
 from callisto.testing._server import ThreadedServer
 
 __all__ = ["FakeLLM", "FakeToolCall", "RecordedRequest", "Reply", "Responder", "ToolCallStyle"]
@@ -69,11 +70,14 @@ class RecordedRequest:
         path: The URL path.
         body: The JSON body.
         headers: The headers, names in lower case.
+        connection: The client's ``host:port``, the same for every request carried by one TCP
+            connection (so a test can count the connections a client opened).
     """
 
     path: str
     body: dict[str, Any]
     headers: dict[str, str]
+    connection: str = ""
 
     @property
     def messages(self) -> list[dict[str, Any]]:
@@ -223,7 +227,9 @@ class FakeLLM:
             return JSONResponse(error_body("The body is not valid JSON.", 400), status_code=400)
         if not isinstance(body, dict):
             return JSONResponse(error_body("The body must be a JSON object.", 400), status_code=400)
-        recorded = RecordedRequest(request.url.path, body, dict(request.headers))
+        recorded = RecordedRequest(
+            request.url.path, body, dict(request.headers), connection=peer(request)
+        )
         with self._lock:
             self.requests.append(recorded)
         if self.api_key is not None:

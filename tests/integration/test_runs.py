@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Callable
 from typing import Any
 
 import httpx
 import openai
 import pytest
 
+from callisto.testing._server import ThreadedServer
 from callisto.testing.fake_llm import FakeLLM, Reply
 from tests.integration.conftest import sdk_client
 from tests.integration.helpers import FLIGHT_TOOL, TERMINAL, WEATHER_TOOL, start, wait_for
@@ -546,3 +548,30 @@ def test_metadata_update_does_not_disturb_a_turn(
     assert updated.metadata == {"a": "2"} and updated.status == "in_progress"
     run = wait_for(openai_client, thread.id, run.id, {"completed", "failed", "cancelled"})
     assert run.status == "completed" and run.metadata == {"a": "2"}
+
+
+def test_model_calls_share_one_upstream_connection(
+    make_server: Callable[..., ThreadedServer], fake_llm: FakeLLM
+) -> None:
+    # The provider reads each streamed body to its end (past [DONE]), so one kept connection
+    # carries every model call of these runs. A server of its own: a pool no other test used.
+    server = make_server()
+    client = sdk_client(server.url)
+    assistant = client.beta.assistants.create(model="fake/m", tools=[WEATHER_TOOL])
+    for city in ("Oslo", "Lima", "Pune"):
+        fake_llm.script(Reply.tool_calls(("get_weather", {"city": city})), Reply.text("Mild."))
+        thread = client.beta.threads.create(messages=[{"role": "user", "content": city}])
+        run = client.beta.threads.runs.create_and_poll(
+            thread_id=thread.id, assistant_id=assistant.id
+        )
+        assert run.status == "requires_action"
+        call = run.required_action.submit_tool_outputs.tool_calls[0]
+        run = client.beta.threads.runs.submit_tool_outputs_and_poll(
+            thread_id=thread.id,
+            run_id=run.id,
+            tool_outputs=[{"tool_call_id": call.id, "output": "9C"}],
+        )
+        assert run.status == "completed"
+    client.close()
+    assert len(fake_llm.requests) == 6
+    assert len({r.connection for r in fake_llm.requests}) == 1

@@ -27,7 +27,7 @@ Include = Annotated[list[str] | None, Query(alias="include[]")]
 CANCEL_WAIT_SECONDS = 5.0
 
 
-def response_runs(request: Request, state: State) -> ResponseRuns:
+async def response_runs(request: Request, state: State) -> ResponseRuns:
     """Return the app's :class:`ResponseRuns` (made on first use, over the engine's service)."""
     runs: ResponseRuns | None = getattr(request.app.state, "callisto_responses", None)
     if runs is None or runs.runs is not state.runs:

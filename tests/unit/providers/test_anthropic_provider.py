@@ -397,3 +397,19 @@ def test_thinking_blocks_never_reach_the_content() -> None:
     ]
     events = [e for item in stream for e in reader.feed(item)]
     assert events == [TextDelta("Hi.")]
+
+
+async def test_calls_and_error_answers_keep_one_connection(
+    fake: FakeAnthropic, provider: AnthropicProvider
+) -> None:
+    # The adapter stops at message_stop; the client reads the body's end, keeping the
+    # connection for the next call.
+    fake.reply_error(429, "slow down")
+    with pytest.raises(ProviderRateLimited):
+        await events_of(provider, ask())
+    for n in range(10):
+        fake.reply_text(f"answer {n}")
+        events = await events_of(provider, ask())
+        assert events[-1] == Finish("stop")
+    assert len(fake.requests) == 11
+    assert len({r.connection for r in fake.requests}) == 1

@@ -358,3 +358,17 @@ def test_thought_parts_never_reach_the_content() -> None:
         ]
     }
     assert reader.feed(chunk) == [TextDelta("Hi.")]
+
+
+async def test_calls_and_error_answers_keep_one_connection(
+    fake: FakeGemini, provider: GeminiProvider
+) -> None:
+    fake.reply_error(429, "slow down")
+    with pytest.raises(ProviderRateLimited):
+        [e async for e in provider.stream(ask())]
+    for n in range(10):
+        fake.reply_text(f"answer {n}")
+        events = [e async for e in provider.stream(ask())]
+        assert events[-1] == Finish("stop")
+    assert len(fake.requests) == 11
+    assert len({r.connection for r in fake.requests}) == 1

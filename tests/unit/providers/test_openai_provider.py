@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import socket
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 
-import httpx
 import pytest
 from pydantic import SecretStr
 
@@ -293,15 +294,6 @@ async def test_connection_refused_is_a_server_error() -> None:
     await provider.aclose()
 
 
-@pytest.mark.parametrize("limit", [3, 1024])
-async def test_max_connections_bounds_the_pool(limit: int) -> None:
-    provider = OpenAIProvider("x", ProviderSettings(max_connections=limit))
-    # httpx has no public view of its pool's limits; its transport's pool holds them.
-    pool = provider._client._transport._pool  # type: ignore[attr-defined]
-    assert (pool._max_connections, pool._max_keepalive_connections) == (limit, limit)
-    await provider.aclose()
-
-
 async def test_length_finish_and_connection_reuse(provider: OpenAIProvider, llm: FakeLLM) -> None:
     llm.script(Reply.text("cut short", finish_reason="length"), Reply.text("again"))
     first = await ask(provider)
@@ -309,15 +301,45 @@ async def test_length_finish_and_connection_reuse(provider: OpenAIProvider, llm:
     assert (first.finish_reason, second.text) == ("length", "again")
 
 
-# --- quirks of compatible servers that the fake does not imitate, through a mock transport ---
+async def test_calls_and_error_answers_keep_one_connection(
+    provider: OpenAIProvider, llm: FakeLLM
+) -> None:
+    # Each body is read to its end, past [DONE], so its connection carries the next call.
+    start = len(llm.requests)
+    llm.script(Reply.text("one"), Reply.error(429, "slow down"), Reply.tool_calls(("f", {})))
+    assert (await ask(provider)).text == "one"
+    with pytest.raises(ProviderRateLimited):
+        await ask(provider)
+    for _ in range(10):
+        await ask(provider)
+    used = {r.connection for r in llm.requests[start:]}
+    assert len(llm.requests) - start == 12
+    assert len(used) == 1, used
 
 
-def _sse_provider(body: str) -> OpenAIProvider:
-    def answer(request: httpx.Request) -> httpx.Response:
-        return httpx.Response(200, text=body, headers={"content-type": "text/event-stream"})
+# --- quirks of compatible servers that the fake does not imitate, from a raw server ---
 
-    settings = ProviderSettings(base_url="http://mock/v1")
-    return OpenAIProvider("mock", settings, transport=httpx.MockTransport(answer))
+
+@asynccontextmanager
+async def _sse_provider(body: str) -> AsyncIterator[OpenAIProvider]:
+    """An adapter whose API answers every request with ``body`` as an event stream."""
+    raw = body.encode()
+
+    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(
+            b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\nconnection: close\r\n"
+            b"content-length: %d\r\n\r\n%s" % (len(raw), raw)
+        )
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(answer, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    provider = OpenAIProvider("mock", ProviderSettings(base_url=f"http://127.0.0.1:{port}/v1"))
+    async with server:
+        yield provider
+        await provider.aclose()
 
 
 def _chunk(delta: dict[str, object], finish: str | None = None, **extra: object) -> str:
@@ -332,9 +354,8 @@ async def test_tolerates_comments_no_space_usage_everywhere_and_no_done() -> Non
         + _chunk({"content": "Hi"}, usage={"prompt_tokens": 5, "completion_tokens": 0})
         + _chunk({}, "stop", usage=usage)
     )
-    provider = _sse_provider(body)
-    events = [e async for e in provider.stream(HELLO)]
-    await provider.aclose()
+    async with _sse_provider(body) as provider:
+        events = [e async for e in provider.stream(HELLO)]
     assert events == [TextDelta("Hi"), Usage(5, 1), Finish("stop")]
 
 
@@ -348,9 +369,8 @@ async def test_every_call_at_index_zero_with_distinct_ids() -> None:
         + _chunk({}, "tool_calls")
         + "data: [DONE]\n\n"
     )
-    provider = _sse_provider(body)
-    reply = await ask(provider)
-    await provider.aclose()
+    async with _sse_provider(body) as provider:
+        reply = await ask(provider)
     assert [(c.id, c.name) for c in reply.tool_calls] == [("a", "f"), ("b", "g")]
 
 
@@ -363,10 +383,9 @@ async def test_every_call_at_index_zero_with_distinct_ids() -> None:
     ],
 )
 async def test_broken_streams_are_server_errors(body: str) -> None:
-    provider = _sse_provider(body)
-    with pytest.raises(ProviderServerError):
-        await ask(provider)
-    await provider.aclose()
+    async with _sse_provider(body) as provider:
+        with pytest.raises(ProviderServerError):
+            await ask(provider)
 
 
 async def test_reasoning_never_reaches_the_content() -> None:
@@ -381,9 +400,8 @@ async def test_reasoning_never_reaches_the_content() -> None:
         + _chunk({"content": "lo <think> stays"}, "stop")
         + "data: [DONE]\n\n"
     )
-    provider = _sse_provider(body)
-    events = [e async for e in provider.stream(HELLO)]
-    await provider.aclose()
+    async with _sse_provider(body) as provider:
+        events = [e async for e in provider.stream(HELLO)]
     text = "".join(e.text for e in events if isinstance(e, TextDelta))
     assert text == "Hello <think> stays"
     assert events[-1] == Finish("stop")
