@@ -1,0 +1,125 @@
+"""Projects and their API keys: who owns which objects, and which key acts in which project.
+
+Every top-level object (assistant, thread or conversation, response, Entities tool) carries the
+``project_id`` of the key that made it, and is found only within that project. A key is kept as
+the SHA-256 of its text: keys are 256 random bits, so a plain digest is enough to make a stolen
+table useless, and a lookup is one indexed read. Only a prefix of the key is kept in clear, to
+tell keys apart in ``callisto keys list``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+import time
+from dataclasses import dataclass
+
+from sqlalchemy import ForeignKey, Integer, String, exists, select
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from callisto.errors import InvalidRequest, NotFound
+from callisto.ids import new_id
+from callisto.store.models import DEFAULT_PROJECT, Base
+
+KEY_PREFIX = "sk-cal-"
+"""How every generated key begins, so a leaked one is recognisable."""
+SHOWN_CHARS = len(KEY_PREFIX) + 6
+"""The characters of a key kept in clear (its prefix), to tell keys apart."""
+PROJECT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+
+
+class ProjectRow(Base):
+    """A project: a tenant whose keys see only its own objects. Its id is its name."""
+
+    __tablename__ = "projects"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    created_at: Mapped[int] = mapped_column(Integer)
+
+
+class ApiKeyRow(Base):
+    """An API key of a project, kept as the SHA-256 of its text."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    project_id: Mapped[str] = mapped_column(String(64), ForeignKey("projects.id"), index=True)
+    hash: Mapped[str] = mapped_column(String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(String(32))
+    name: Mapped[str | None] = mapped_column(String(256))
+    created_at: Mapped[int] = mapped_column(Integer)
+    revoked_at: Mapped[int | None] = mapped_column(Integer)
+
+
+@dataclass(frozen=True, slots=True)
+class NewKey:
+    """A key just made: its row, and its text (shown once, never stored)."""
+
+    row: ApiKeyRow
+    secret: str
+
+
+def key_hash(key: str | bytes) -> str:
+    """Return the stored form of a key: the hex SHA-256 of its text."""
+    return hashlib.sha256(key.encode() if isinstance(key, str) else key).hexdigest()
+
+
+def create_key(db: Session, project: str = DEFAULT_PROJECT, name: str | None = None) -> NewKey:
+    """Make a key for ``project`` (created when new) and add it to the session.
+
+    Raises:
+        InvalidRequest: The project name is not 1-64 letters, digits, ``_``, ``.`` or ``-``.
+    """
+    if not PROJECT_NAME.match(project):
+        raise InvalidRequest(
+            f"Invalid project name {project!r}: use 1-64 letters, digits, '_', '.' or '-', "
+            "starting with a letter or digit."
+        )
+    now = int(time.time())
+    if db.get(ProjectRow, project) is None:
+        db.add(ProjectRow(id=project, created_at=now))
+        db.flush()
+    secret = KEY_PREFIX + secrets.token_urlsafe(32)
+    row = ApiKeyRow(
+        id=new_id("key_"),
+        project_id=project,
+        hash=key_hash(secret),
+        prefix=secret[:SHOWN_CHARS],
+        name=name,
+        created_at=now,
+        revoked_at=None,
+    )
+    db.add(row)
+    return NewKey(row, secret)
+
+
+def list_keys(db: Session) -> list[ApiKeyRow]:
+    """Return every key, revoked ones too, oldest first."""
+    return list(db.scalars(select(ApiKeyRow).order_by(ApiKeyRow.id)))
+
+
+def revoke_key(db: Session, key_id: str) -> ApiKeyRow:
+    """Revoke a key (it stays listed, marked revoked).
+
+    Raises:
+        NotFound: No key has this id.
+    """
+    row = db.get(ApiKeyRow, key_id)
+    if row is None:
+        raise NotFound(f"No API key found with id '{key_id}'.")
+    if row.revoked_at is None:
+        row.revoked_at = int(time.time())
+    return row
+
+
+def project_of_key(db: Session, digest: str) -> str | None:
+    """Return the project of the unrevoked key with this hash, ``None`` when there is none."""
+    return db.scalar(
+        select(ApiKeyRow.project_id).where(ApiKeyRow.hash == digest, ApiKeyRow.revoked_at.is_(None))
+    )
+
+
+def any_active_key(db: Session) -> bool:
+    """Return whether the database holds any unrevoked key (then every request needs one)."""
+    return bool(db.scalar(select(exists().where(ApiKeyRow.revoked_at.is_(None)))))
