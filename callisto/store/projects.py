@@ -14,13 +14,14 @@ import re
 import secrets
 import time
 from dataclasses import dataclass
+from typing import Protocol, TypeVar
 
-from sqlalchemy import ForeignKey, Integer, String, exists, select
+from sqlalchemy import ForeignKey, Integer, Select, String, exists, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from callisto.errors import InvalidRequest, NotFound
 from callisto.ids import new_id
-from callisto.store.models import DEFAULT_PROJECT, Base
+from callisto.store.models import DEFAULT_PROJECT, Base, RunRow, ThreadRow
 
 KEY_PREFIX = "sk-cal-"
 """How every generated key begins, so a leaked one is recognisable."""
@@ -123,3 +124,31 @@ def project_of_key(db: Session, digest: str) -> str | None:
 def any_active_key(db: Session) -> bool:
     """Return whether the database holds any unrevoked key (then every request needs one)."""
     return bool(db.scalar(select(exists().where(ApiKeyRow.revoked_at.is_(None)))))
+
+
+class Owned(Protocol):
+    """A row of a top-level object: it has a project."""
+
+    project_id: str
+
+
+OwnedRow = TypeVar("OwnedRow", bound=Owned)
+
+
+def owned(db: Session, model: type[OwnedRow], object_id: str, project: str) -> OwnedRow | None:
+    """Return the object with this id if it is the project's, else ``None`` (as if unknown)."""
+    row = db.get(model, object_id)
+    return row if row is not None and row.project_id == project else None
+
+
+def run_of_project(db: Session, run_id: str, project: str) -> RunRow | None:
+    """Return the run if its thread is the project's, else ``None`` (as if unknown)."""
+    run = db.get(RunRow, run_id)
+    if run is None or owned(db, ThreadRow, run.thread_id, project) is None:
+        return None
+    return run
+
+
+def threads_of(project: str) -> Select[str]:
+    """Return the query of the ids of the project's threads (to scope runs, messages, ...)."""
+    return select(ThreadRow.id).where(ThreadRow.project_id == project)
