@@ -83,7 +83,6 @@ class ProviderSettings(BaseModel):
     kind: ProviderKind = "openai"
     base_url: str | None = None
     api_key: SecretStr | None = None
-    key_cache_seconds: float = Field(default=5.0, ge=0)
     timeout: float = 60.0
     max_retries: int = 2
     tool_format: ToolFormat = "native"

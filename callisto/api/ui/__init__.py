@@ -7,7 +7,8 @@ waterfall, which follow the run's events live. Each page can also be fetched as 
 
 When the server has API keys, the pages ask for one and keep it in an HttpOnly cookie limited
 to ``/ui``; the API-key middleware lets ``/ui`` through so that this form can be shown, and
-every page here checks the cookie (or an ``Authorization``/``X-API-Key`` header) itself.
+every page here checks the cookie (or an ``Authorization``/``X-API-Key`` header) itself, and
+shows only the threads and runs of that key's project.
 """
 
 from __future__ import annotations
