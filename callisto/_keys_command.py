@@ -34,13 +34,14 @@ def _in_transaction(settings: Settings, work: Callable[[Session], T]) -> T:
 
 
 def has_stored_keys(settings: Settings) -> bool:
-    """Return whether the database holds an unrevoked key (``False`` before it is migrated)."""
+    """Return whether the database holds a key, revoked or not (``False`` before it is
+    migrated)."""
     from sqlalchemy.exc import DBAPIError
 
-    from callisto.store.projects import any_active_key
+    from callisto.store.projects import any_key
 
     try:
-        return _in_transaction(settings, any_active_key)
+        return _in_transaction(settings, any_key)
     except DBAPIError:  # no api_keys table yet: the server's start migrates
         return False
 

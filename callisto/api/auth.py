@@ -3,7 +3,8 @@
 A key of ``CALLISTO_API_KEY`` acts in the ``default`` project. Any other key is looked up, by
 its SHA-256, among the keys ``callisto keys create`` stored in the database. A server with
 neither kind of key runs open (on loopback, or with ``allow_open``): every request acts in the
-``default`` project, whatever key it shows. The first key created turns authentication on.
+``default`` project, whatever key it shows. The first key created turns authentication on, and
+revoking keys never turns it off.
 
 Lookups are cached in this process for ``key_cache_seconds`` (found and not found alike,
 and whether the database holds any key at all), so a key created or revoked with the command
@@ -22,7 +23,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlalchemy.orm import Session
 
 from callisto.store.models import DEFAULT_PROJECT
-from callisto.store.projects import any_active_key, key_hash, project_of_key
+from callisto.store.projects import any_key, key_hash, project_of_key
 
 MAX_CACHED_KEYS = 10_000
 """Key lookups remembered at once; the least recently used is forgotten first."""
@@ -75,13 +76,13 @@ class KeyResolver:
         return None
 
     async def is_open(self) -> bool:
-        """Whether requests need no key: none configured, none stored, and open allowed."""
+        """Whether requests need no key: none configured, none ever stored, open allowed."""
         if self.keys or not self.open_allowed:
             return False
         held, until = self._any_key
         now = self.clock()
         if now >= until:
-            held = await self._read(any_active_key)
+            held = await self._read(any_key)
             self._any_key = (held, now + self.cache_seconds)
         return not held
 
