@@ -39,7 +39,6 @@ from callisto.store.models import (
     RunStepRow,
     ThreadRow,
 )
-from callisto.store.projects import owned
 from callisto.store.writer import Writer
 
 log = logging.getLogger("callisto.engine")
@@ -599,15 +598,17 @@ class RunService:
 
 
 def _run_of_thread(db: Session, thread_id: str, run_id: str, project: str) -> RunRow:
-    # Another project's run answers as an unknown one: the same 404, nothing changed.
-    run = db.get(RunRow, run_id)
-    if run is None or run.thread_id != thread_id or not _owns(db, thread_id, project):
+    # One query for the run and its thread's project. Another project's run answers as an
+    # unknown one: the same 404, and nothing changed.
+    found = db.execute(
+        select(RunRow, ThreadRow.project_id)
+        .join(ThreadRow, ThreadRow.id == RunRow.thread_id)
+        .where(RunRow.id == run_id, RunRow.thread_id == thread_id)
+    ).first()
+    if found is None or found[1] != project:
         raise NotFound(f"No run found with id '{run_id}' in thread '{thread_id}'.")
+    run: RunRow = found[0]
     return run
-
-
-def _owns(db: Session, thread_id: str, project: str) -> bool:
-    return owned(db, ThreadRow, thread_id, project) is not None
 
 
 async def _nothing() -> AsyncIterator[None]:

@@ -322,6 +322,28 @@ def test_lists_show_only_the_projects_objects(
     assert thread_page.status_code == 404
 
 
+def test_the_inspector_logs_in_with_a_projects_key_and_shows_that_project(
+    tenant_server: ThreadedServer, keys: dict[str, str], objects_of_a: dict[str, str]
+) -> None:
+    with httpx.Client(base_url=tenant_server.url) as browser:
+        assert browser.get("/ui").status_code == 401  # the key form
+        wrong = browser.post("/ui/login", data={"key": "nope", "next": "/ui"})
+        assert wrong.status_code == 401
+        login = browser.post("/ui/login", data={"key": keys["a"], "next": "/ui"})
+        assert login.status_code == 303
+        assert objects_of_a["thread_id"] in browser.get("/ui").text
+        run_page = browser.get(
+            f"/ui/threads/{objects_of_a['thread_id']}/runs/{objects_of_a['run_id']}"
+        )
+        assert run_page.status_code == 200
+        browser.post("/ui/login", data={"key": keys["b"], "next": "/ui"})
+        assert objects_of_a["thread_id"] not in browser.get("/ui").text
+        foreign = browser.get(
+            f"/ui/threads/{objects_of_a['thread_id']}/runs/{objects_of_a['run_id']}"
+        )
+        assert foreign.status_code == 404
+
+
 def test_keys_command_shows_a_key_once_lists_its_prefix_and_revokes_it(
     tenant_database: str, tenant_server: ThreadedServer
 ) -> None:
