@@ -39,6 +39,7 @@ from callisto.store.models import (
     RunStepRow,
     ThreadRow,
 )
+from callisto.store.projects import run_of_project
 from callisto.store.writer import Writer
 
 log = logging.getLogger("callisto.engine")
@@ -598,16 +599,10 @@ class RunService:
 
 
 def _run_of_thread(db: Session, thread_id: str, run_id: str, project: str) -> RunRow:
-    # One query for the run and its thread's project. Another project's run answers as an
-    # unknown one: the same 404, and nothing changed.
-    found = db.execute(
-        select(RunRow, ThreadRow.project_id)
-        .join(ThreadRow, ThreadRow.id == RunRow.thread_id)
-        .where(RunRow.id == run_id, RunRow.thread_id == thread_id)
-    ).first()
-    if found is None or found[1] != project:
+    # Another project's run answers as an unknown one: the same 404, and nothing changed.
+    run = run_of_project(db, run_id, project, thread_id=thread_id)
+    if run is None:
         raise NotFound(f"No run found with id '{run_id}' in thread '{thread_id}'.")
-    run: RunRow = found[0]
     return run
 
 

@@ -142,11 +142,23 @@ def owned(db: Session, model: type[OwnedRow], object_id: str, project: str) -> O
     return row if row is not None and row.project_id == project else None
 
 
-def run_of_project(db: Session, run_id: str, project: str) -> RunRow | None:
-    """Return the run if its thread is the project's, else ``None`` (as if unknown)."""
-    run = db.get(RunRow, run_id)
-    if run is None or owned(db, ThreadRow, run.thread_id, project) is None:
+def run_of_project(
+    db: Session, run_id: str, project: str, *, thread_id: str | None = None
+) -> RunRow | None:
+    """Return the run (as stored now) if its thread is the project's (and is ``thread_id``,
+    when given), else ``None``, as if unknown. One query: the run and its thread's project."""
+    query = (
+        select(RunRow, ThreadRow.project_id)
+        .join(ThreadRow, ThreadRow.id == RunRow.thread_id)
+        .where(RunRow.id == run_id)
+        .execution_options(populate_existing=True)
+    )
+    if thread_id is not None:
+        query = query.where(RunRow.thread_id == thread_id)
+    found = db.execute(query).first()
+    if found is None or found[1] != project:
         return None
+    run: RunRow = found[0]
     return run
 
 

@@ -32,7 +32,7 @@ from callisto.errors import InvalidRequest, NotFound
 from callisto.providers.registry import ProviderRegistry
 from callisto.store.entities_models import EntitiesActionRow
 from callisto.store.models import RunRow, ThreadRow
-from callisto.store.projects import owned, threads_of
+from callisto.store.projects import run_of_project, threads_of
 
 router = APIRouter(tags=["entities"])
 
@@ -77,11 +77,8 @@ def run_params(body: RunCreate, providers: ProviderRegistry) -> RunParams:
 
 async def load_run(db: AsyncSession, run_id: str, project: str) -> RunRow:
     """Return the project's run with ``run_id`` (fresh from the database) or raise a 404."""
-    run = await db.get(RunRow, run_id, populate_existing=True)
-    if (
-        run is None
-        or await db.run_sync(lambda s: owned(s, ThreadRow, run.thread_id, project)) is None
-    ):
+    run = await db.run_sync(lambda sync: run_of_project(sync, run_id, project))
+    if run is None:
         raise NotFound(f"No run found with id '{run_id}'.")
     return run
 
