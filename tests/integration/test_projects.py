@@ -29,10 +29,9 @@ import sqlalchemy as sa
 
 from callisto.store.database import run_migrations, sync_url
 from callisto.testing._server import ThreadedServer
-from callisto.testing.databases import fresh_postgres_schema, postgres_unavailable_reason
 from callisto.testing.fake_llm import FakeLLM, Reply
 from callisto.testing.server import serve_callisto
-from tests.integration.conftest import BACKENDS, make_settings, sdk_client
+from tests.integration.conftest import BACKENDS, fresh_database, make_settings, sdk_client
 from tests.integration.helpers import WEATHER_TOOL, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -86,15 +85,7 @@ def tenant_database(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[str]:
     """A database of this module's own, per backend, migrated."""
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path_factory.mktemp('projects') / 'callisto.db'}"
-        run_migrations(url)
-        yield url
-        return
-    reason = postgres_unavailable_reason()
-    if reason is not None:
-        pytest.skip(reason)
-    with fresh_postgres_schema() as url:
+    with fresh_database(request.param, tmp_path_factory.mktemp("projects")) as url:
         run_migrations(url)
         yield url
 

@@ -12,8 +12,7 @@ from alembic.config import Config
 
 import callisto.store.migrations
 from callisto.store.database import sync_url
-from callisto.testing.databases import fresh_postgres_schema, postgres_unavailable_reason
-from tests.integration.conftest import BACKENDS
+from tests.integration.conftest import BACKENDS, fresh_database
 
 OLD_ROWS = [
     "INSERT INTO assistants (id, created_at, model, tools, metadata, response_format) "
@@ -28,13 +27,7 @@ OLD_ROWS = [
 
 @pytest.fixture(params=BACKENDS)
 def empty_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'old.db'}"
-        return
-    reason = postgres_unavailable_reason()
-    if reason is not None:
-        pytest.skip(reason)
-    with fresh_postgres_schema() as url:
+    with fresh_database(request.param, tmp_path) as url:
         yield url
 
 
