@@ -29,6 +29,9 @@ class Base(DeclarativeBase):
 DEFAULT_PROJECT = "default"
 """The project of the keys in ``CALLISTO_API_KEY``, of an open server, and of every object made
 before projects existed."""
+INTERNAL_PROJECT = "callisto:internal"
+"""The project of Callisto's own objects (the Responses API's assistant): no key acts in it,
+since a project name cannot hold ``:``, so no client reads, changes or deletes them."""
 
 
 def project_column() -> Mapped[str]:

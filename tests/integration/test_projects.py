@@ -302,6 +302,9 @@ def test_lists_show_only_the_projects_objects(
     entities_listed = [a["id"] for a in ok(b_entities.send("GET", "/entities/v1/assistants"))]
     assert own in entities_listed
     assert objects_of_a["assistant_id"] not in entities_listed
+    reserved = {"id": "callisto_responses", "name": "x", "model": "fake/m"}
+    taken = b_entities.send("POST", "/entities/v1/assistants", reserved)
+    assert taken.status_code == 400, taken.text
     runs = ok(b_entities.send("GET", "/entities/v1/runs?limit=100"))["data"]
     assert objects_of_a["run_id"] not in [r["id"] for r in runs]
     a_page = tenant(tenant_server, keys["a"]).send("GET", "/ui")

@@ -17,6 +17,8 @@ from tests.integration.conftest import BACKENDS, fresh_database
 OLD_ROWS = [
     "INSERT INTO assistants (id, created_at, model, tools, metadata, response_format) "
     "VALUES ('asst_old', 1, 'm', '[]', '{}', '\"auto\"')",
+    "INSERT INTO assistants (id, created_at, model, tools, metadata, response_format) "
+    "VALUES ('callisto_responses', 1, 'm', '[]', '{}', '\"auto\"')",
     "INSERT INTO threads (id, created_at, metadata) VALUES ('thread_old', 1, '{}')",
     "INSERT INTO responses (id, created_at, thread_id, run_id, model, background, store, "
     "begins, start_seq, request, input_items) VALUES ('resp_old', 1, 'thread_old', 'run_x', "
@@ -48,7 +50,10 @@ def test_rows_older_than_projects_are_the_default_projects(empty_database: str) 
     command.upgrade(config, "0005")
     with engine.connect() as db:
         for table in ("assistants", "threads", "responses", "entities_tools"):
-            assert db.scalar(sa.text(f"SELECT project_id FROM {table}")) == "default", table
+            query = f"SELECT project_id FROM {table} WHERE id LIKE '%_old'"
+            assert db.scalar(sa.text(query)) == "default", table
+        internal = "SELECT project_id FROM assistants WHERE id = 'callisto_responses'"
+        assert db.scalar(sa.text(internal)) == "callisto:internal"
         assert db.scalar(sa.text("SELECT id FROM projects")) == "default"
     command.downgrade(config, "0004")
     with engine.connect() as db:

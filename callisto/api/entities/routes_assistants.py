@@ -26,6 +26,7 @@ from callisto.api.entities.tooldefs import (
     with_tool,
     without_tool,
 )
+from callisto.api.responses.request import ASSISTANT_ID as RESPONSES_ASSISTANT_ID
 from callisto.api.routes.assistants import new_assistant_row
 from callisto.errors import InvalidRequest, NotFound
 from callisto.ids import PREFIXES, new_id
@@ -85,6 +86,10 @@ def _check_chosen_id(db: SyncSession, assistant_id: str) -> None:
             f"The id '{assistant_id}' has the prefix of another kind of object; choose an id "
             f"that starts with none of {', '.join(FOREIGN_PREFIXES)}.",
             param="id",
+        )
+    if assistant_id == RESPONSES_ASSISTANT_ID:
+        raise InvalidRequest(
+            f"The id '{assistant_id}' is Callisto's own; choose another.", param="id"
         )
     for kind, model in (("assistant", AssistantRow), ("thread", ThreadRow), ("run", RunRow)):
         if db.get(model, assistant_id) is not None:

@@ -53,7 +53,7 @@ from callisto.errors import ConflictingState, InvalidRequest, NotFound
 from callisto.ids import PREFIXES, new_id
 from callisto.store.models import (
     ACTIVE_RUN_STATUSES,
-    DEFAULT_PROJECT,
+    INTERNAL_PROJECT,
     AssistantRow,
     MessageRow,
     RunRow,
@@ -92,7 +92,7 @@ class ResponseRuns:
                 db.add(
                     AssistantRow(
                         id=ASSISTANT_ID,
-                        project_id=DEFAULT_PROJECT,  # runs of every project name it
+                        project_id=INTERNAL_PROJECT,  # runs of every project name it
                         created_at=int(time.time()),
                         name="Responses API (internal)",
                         description="Runs of the Responses API name this assistant.",

@@ -4,7 +4,8 @@ Revision ID: 0005
 Revises: 0004
 Create Date: 2026-12-01 19:00:00
 
-Existing objects go to the ``default`` project, the project of ``CALLISTO_API_KEY``'s keys.
+Existing objects go to the ``default`` project, the project of ``CALLISTO_API_KEY``'s keys, but
+the Responses API's assistant, which goes to ``callisto:internal``, a project no key acts in.
 ``entities_tools`` is rebuilt with the key ``(project_id, id)``: its ids are digests of the
 definition, so two projects may keep the same one.
 """
@@ -59,6 +60,9 @@ def upgrade() -> None:
     op.create_index("ix_api_keys_project_id", "api_keys", ["project_id"])
     for table in _OWNED:
         op.add_column(table, _project_id())
+    op.execute(
+        "UPDATE assistants SET project_id = 'callisto:internal' WHERE id = 'callisto_responses'"
+    )
     op.create_index("ix_assistants_project_id_id", "assistants", ["project_id", "id"])
     op.create_index("ix_threads_project_id_id", "threads", ["project_id", "id"])
     _rebuild_entities_tools(
