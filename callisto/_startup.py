@@ -155,7 +155,7 @@ def _describe_provider(name: str, provider: ProviderSettings) -> str:
     return f"provider {name}: {', '.join(parts)}"
 
 
-def startup_lines(loaded: LoadedSettings, database: str) -> list[str]:
+def startup_lines(loaded: LoadedSettings, database: str, *, stored_keys: bool = False) -> list[str]:
     """Return what a person starting the server needs to know, one line each.
 
     Args:
@@ -177,7 +177,12 @@ def startup_lines(loaded: LoadedSettings, database: str) -> list[str]:
     lines += [_describe_provider(name, providers[name]) for name in sorted(providers)]
     lines.append(f"models without a provider/ prefix go to provider {settings.default_provider}")
     keys = len(settings.api_keys())
-    if keys:
+    if stored_keys:
+        lines.append(
+            f"auth: an API key is required ({keys} in CALLISTO_API_KEY, and the projects' "
+            "keys made with 'callisto keys create')"
+        )
+    elif keys:
         lines.append(f"auth: an API key is required ({keys} accepted)")
     host = f"[{settings.host}]" if ":" in settings.host else settings.host
     base = f"http://{host}:{settings.port}"

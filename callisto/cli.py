@@ -1,4 +1,4 @@
-"""The ``callisto`` command: ``serve``, ``worker``, ``migrate``, ``demo``.
+"""The ``callisto`` command: ``serve``, ``worker``, ``migrate``, ``keys``, ``demo``.
 
 A mistake in the settings (a flag, a ``CALLISTO_*`` variable, the config file) or a database
 that cannot be reached ends the command with one line on stderr naming the source, the key and
@@ -63,6 +63,7 @@ def serve(args: argparse.Namespace) -> int:
     """Run the server until interrupted."""
     import uvicorn
 
+    from callisto._keys_command import has_stored_keys
     from callisto._startup import check_event_log, open_database, startup_lines
     from callisto.api.app import create_app
     from callisto.api.serving import server_options
@@ -72,18 +73,21 @@ def serve(args: argparse.Namespace) -> int:
     settings = loaded.settings
     database = open_database(loaded)  # connects only: the app's lifespan migrates
     check_event_log(loaded)
-    if not settings.api_keys():
+    stored_keys = has_stored_keys(settings)
+    if not settings.api_keys() and not stored_keys:
         if not is_loopback(settings.host) and not settings.allow_open:
             log.error(
-                "Refusing to serve OPEN (no CALLISTO_API_KEY) on non-loopback address %s: "
-                "anyone who reaches it could use it. Set CALLISTO_API_KEY, bind 127.0.0.1, "
-                "or pass --allow-open (CALLISTO_ALLOW_OPEN=1) if an open server is meant.",
+                "Refusing to serve OPEN (no CALLISTO_API_KEY, no key made with 'callisto keys "
+                "create') on non-loopback address %s: anyone who reaches it could use it. "
+                "Set CALLISTO_API_KEY or create a key, bind 127.0.0.1, or pass --allow-open "
+                "(CALLISTO_ALLOW_OPEN=1) if an open server is meant.",
                 settings.host,
             )
             return USAGE_ERROR
         log.warning(
-            "CALLISTO_API_KEY is not set: the server runs OPEN, with no authentication. "
-            "Set CALLISTO_API_KEY before exposing it beyond this machine."
+            "CALLISTO_API_KEY is not set and no key was made with 'callisto keys create': the "
+            "server runs OPEN, with no authentication, until a key is created. Set one before "
+            "exposing it beyond this machine."
         )
         if not is_loopback(settings.host):
             log.warning("Serving OPEN on non-loopback address %s.", settings.host)
@@ -98,7 +102,7 @@ def serve(args: argparse.Namespace) -> int:
             f"{loaded.source_of(('port',))}: cannot listen on {settings.host}:{settings.port}: "
             f"{exc.strerror}; choose another host or port, or stop the process that holds it"
         ) from None
-    for line in startup_lines(loaded, database):
+    for line in startup_lines(loaded, database, stored_keys=stored_keys):
         log.info("%s", line)
     config = uvicorn.Config(
         create_app(settings),
@@ -180,6 +184,16 @@ def migrate(args: argparse.Namespace) -> int:
         install_job_schema(settings.database_url)  # the scaled mode's job queue
     print(f"database {database} is up to date")
     return 0
+
+
+def keys(args: argparse.Namespace) -> int:
+    """Create, list or revoke API keys, on the configured database (migrated first)."""
+    from callisto._startup import open_database
+
+    loaded = _load(args)
+    open_database(loaded, migrate=True)
+    result: int = args.keys_func(loaded, args)
+    return result
 
 
 def demo(args: argparse.Namespace) -> int:
@@ -279,6 +293,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--database-url", default=None, help="sqlite:///PATH or postgresql://..."
     )
     p_migrate.set_defaults(func=migrate)
+    from callisto._keys_command import add_parser as add_keys_parser
+
+    add_keys_parser(lambda name, summary: _command(commands, name, summary), keys)
     p_demo = commands.add_parser("demo", help="run the function-calling demo on the offline model")
     p_demo.add_argument(
         "--database-url", default=None, help="default: SQLite in a temporary folder"

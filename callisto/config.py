@@ -277,7 +277,10 @@ class Settings(BaseSettings):
         redis_url: Redis for the distributed event log and dispatch, if used.
         event_log: Where run events are kept for streams: ``memory`` (this process only) or
             ``redis`` (Redis Streams at ``redis_url``, shared by every process).
-        api_key: One key or several separated by commas; unset means the server runs open.
+        api_key: One key or several separated by commas, of the ``default`` project; unset
+            (and no key made with ``callisto keys create``) means the server runs open.
+        key_cache_seconds: How long a process trusts what it read about a stored API key:
+            a key created or revoked with ``callisto keys`` takes effect within this time.
         host: Address to bind.
         port: Port to bind.
         max_body_bytes: The largest request body accepted.
@@ -312,6 +315,7 @@ class Settings(BaseSettings):
     redis_url: str | None = None
     event_log: Literal["memory", "redis"] = "memory"
     api_key: SecretStr | None = None
+    key_cache_seconds: float = Field(default=5.0, ge=0)
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     max_body_bytes: int = 4 * 1024 * 1024

@@ -15,6 +15,7 @@ from starlette.types import ASGIApp
 
 from callisto import __version__
 from callisto.api import metrics, ui
+from callisto.api.auth import KeyResolver
 from callisto.api.chat import router as chat_router
 from callisto.api.deps import ServerState, server_state
 from callisto.api.entities import router as entities_router
@@ -24,7 +25,7 @@ from callisto.api.middleware import DOCS_ASSETS, AuthMiddleware, BodyLimitMiddle
 from callisto.api.openapi import describe_responses
 from callisto.api.responses import router as responses_router
 from callisto.api.routes import assistants, audit, events, messages, models, runs, threads
-from callisto.config import Settings
+from callisto.config import Settings, is_loopback
 from callisto.engine.backends import make_credentials, make_event_log
 from callisto.engine.service import RunService
 from callisto.providers.registry import ProviderRegistry
@@ -47,6 +48,11 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> ASG
         migrate: Run database migrations at start.
     """
     settings = settings or Settings()
+    keys = KeyResolver(
+        settings.api_keys(),
+        open_allowed=settings.allow_open or is_loopback(settings.host),
+        cache_seconds=settings.key_cache_seconds,
+    )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -71,7 +77,10 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> ASG
             dispatch=settings.dispatch,
             credentials=make_credentials(settings),
         )
-        app.state.callisto = ServerState(settings=settings, sessions=sessions, runs=service)
+        keys.sessions = sessions
+        app.state.callisto = ServerState(
+            settings=settings, sessions=sessions, runs=service, keys=keys
+        )
         await service.start()
         stop_metrics_port = metrics.start(settings)
         try:
@@ -117,10 +126,10 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> ASG
             )
         return {"status": "ok", "version": __version__}
 
-    return metrics.instrument(wrap_in_middleware(app, settings))
+    return metrics.instrument(wrap_in_middleware(app, settings, keys))
 
 
-def wrap_in_middleware(app: FastAPI, settings: Settings) -> ASGIApp:
+def wrap_in_middleware(app: FastAPI, settings: Settings, keys: KeyResolver) -> ASGIApp:
     """Return ``app`` inside, from the outside in: CORS (when origins are configured),
     authentication, the per-client limits, then the body's size and time limits.
 
@@ -132,7 +141,7 @@ def wrap_in_middleware(app: FastAPI, settings: Settings) -> ASGIApp:
         app, settings.max_body_bytes, timeout=settings.limits.body_timeout
     )
     wrapped = RateLimitMiddleware(wrapped, Limits(rate, burst, runs), database_active_runs(app))
-    wrapped = AuthMiddleware(wrapped, settings.api_keys())
+    wrapped = AuthMiddleware(wrapped, keys)
     if settings.cors_origins:
         wrapped = CORSMiddleware(
             wrapped,

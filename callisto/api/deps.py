@@ -11,10 +11,13 @@ from sqlalchemy import Select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import InstrumentedAttribute
 
+from callisto.api.auth import KeyResolver
+from callisto.api.middleware import PROJECT_STATE
 from callisto.config import Settings
 from callisto.engine.service import RunService
 from callisto.errors import NotFound
 from callisto.store.pagination import list_body, page
+from callisto.store.projects import OwnedRow
 
 Row = TypeVar("Row")
 
@@ -26,6 +29,24 @@ class ServerState:
     settings: Settings
     sessions: async_sessionmaker[Any]
     runs: RunService
+    keys: KeyResolver
+
+
+async def project(request: Request) -> str:
+    """Return the project the request acts in, as the API-key middleware found it.
+
+    Raises:
+        RuntimeError: The app runs without the middleware (it would otherwise serve every
+            project's objects).
+    """
+    found: str | None = request.scope.get("state", {}).get(PROJECT_STATE)
+    if found is None:
+        raise RuntimeError("no project: the app runs without callisto's AuthMiddleware")
+    return found
+
+
+Project = Annotated[str, Depends(project)]
+"""The project of the request's API key: every object a route reads or writes is its."""
 
 
 async def server_state(request: Request) -> ServerState:
@@ -93,9 +114,12 @@ async def list_response(
     return list_body(rows, more, to_wire)
 
 
-async def get_or_404(db: AsyncSession, model: type[Row], object_id: str, what: str) -> Row:
-    """Return the row with ``object_id`` or raise a 404 naming it."""
+async def get_or_404(
+    db: AsyncSession, model: type[OwnedRow], object_id: str, what: str, project: str
+) -> OwnedRow:
+    """Return the project's row with ``object_id`` or raise a 404 naming it (another
+    project's row answers the same 404 as an unknown id)."""
     row = await db.get(model, object_id)
-    if row is None:
+    if row is None or row.project_id != project:
         raise NotFound(f"No {what} found with id '{object_id}'.", param=None)
     return row

@@ -1,4 +1,5 @@
-"""ASGI middleware: API-key authentication, and the request body's size and time limits.
+"""ASGI middleware: API-key authentication (which also names the request's project), and the
+request body's size and time limits.
 
 Written as plain ASGI (not ``BaseHTTPMiddleware``) so streaming responses pass through
 untouched and each request pays one function call, not a task.
@@ -7,13 +8,16 @@ untouched and each request pays one function call, not a task.
 from __future__ import annotations
 
 import asyncio
-import hmac
 import json
+import logging
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from callisto.api.auth import KeyResolver
 from callisto.api.errors import error_body
 from callisto.store.audit import SUBMITTER
+
+log = logging.getLogger("callisto.auth")
 
 OPEN_PATHS = frozenset({"/health", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"})
 """Paths served without a key: readiness, and the API's description with its two viewers."""
@@ -72,29 +76,27 @@ def masked_key(scope: Scope) -> str | None:
     return f"{text[:3]}...{text[-4:]}" if len(text) >= 16 else "..."
 
 
+PROJECT_STATE = "callisto_project"
+"""Where in the request's ``scope["state"]`` the middleware puts the request's project."""
+
+
+def _missing_key_message(scope: Scope) -> str:
+    if _header(scope, b"authorization") is None:
+        return (
+            "You didn't provide an API key. Pass it as 'Authorization: Bearer <key>' "
+            "(the OpenAI SDK does this with api_key=...)."
+        )
+    return "The Authorization header carries no API key. Pass it as 'Authorization: Bearer <key>'."
+
+
 class AuthMiddleware:
-    """Require ``Authorization: Bearer <key>`` (or ``X-API-Key``) when keys are configured."""
+    """Require an API key (``Authorization: Bearer <key>`` or ``X-API-Key``) unless the server
+    runs open, and put the project the request acts in into ``scope["state"]``."""
 
-    def __init__(self, app: ASGIApp, keys: list[str]) -> None:
-        """Wrap ``app``; an empty ``keys`` list lets every request through."""
+    def __init__(self, app: ASGIApp, keys: KeyResolver) -> None:
+        """Wrap ``app``; ``keys`` says which project a key acts in (see ``callisto.api.auth``)."""
         self.app = app
-        self.keys = [k.encode() for k in keys]
-
-    def _refusal(self, scope: Scope) -> str | None:
-        """Return why the request is refused, ``None`` when it carries a configured key."""
-        presented = presented_key(scope)
-        if presented is None:
-            return (
-                "You didn't provide an API key. Pass it as 'Authorization: Bearer <key>' "
-                "(the OpenAI SDK does this with api_key=...)."
-                if _header(scope, b"authorization") is None
-                else "The Authorization header carries no API key. "
-                "Pass it as 'Authorization: Bearer <key>'."
-            )
-        # Compare against every key in constant time so the answer leaks nothing.
-        if any(hmac.compare_digest(presented, key) for key in self.keys):
-            return None
-        return "Incorrect API key provided. Pass it as 'Authorization: Bearer <key>'."
+        self.keys = keys
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Refuse unauthenticated HTTP requests with a 401 in OpenAI's shape."""
@@ -103,7 +105,6 @@ class AuthMiddleware:
         path = scope.get("path", "")
         if (
             scope["type"] != "http"
-            or not self.keys
             or path in OPEN_PATHS
             or path.startswith(OPEN_PREFIXES)
             or path == "/ui"
@@ -111,11 +112,28 @@ class AuthMiddleware:
         ):
             await self.app(scope, receive, send)
             return
-        refusal = self._refusal(scope)
-        if refusal is None:
-            await self.app(scope, receive, send)
+        presented = presented_key(scope)
+        try:
+            project = await self.keys.project_of(presented)
+        except Exception:
+            log.exception("API keys could not be read from the database")
+            await send_error(
+                send,
+                503,
+                "API keys could not be checked: the database is unavailable.",
+                "server_error",
+            )
             return
-        await send_error(send, 401, refusal, "invalid_request_error")
+        if project is None:
+            refusal = (
+                _missing_key_message(scope)
+                if presented is None
+                else "Incorrect API key provided. Pass it as 'Authorization: Bearer <key>'."
+            )
+            await send_error(send, 401, refusal, "invalid_request_error")
+            return
+        scope.setdefault("state", {})[PROJECT_STATE] = project
+        await self.app(scope, receive, send)
 
 
 class BodyLimitMiddleware:

@@ -39,6 +39,7 @@ from callisto.store.models import (
     RunStepRow,
     ThreadRow,
 )
+from callisto.store.projects import run_of_project
 from callisto.store.writer import Writer
 
 log = logging.getLogger("callisto.engine")
@@ -138,19 +139,23 @@ class RunService:
         thread_id: str,
         params: RunParams,
         *,
+        project: str,
         thread: ThreadRow | None = None,
         extra_rows: list[MessageRow] | None = None,
         prelude: list[tuple[str, Any]] | None = None,
         dispatch: bool = True,
+        internal_assistant: bool = False,
     ) -> Accepted:
         """Insert a ``queued`` run (and a new ``thread``, additional messages) in one transaction.
 
         Returns the run, as queued, and the event sequence number its stream starts after. With
         ``dispatch=False`` the run waits, ``queued``, until the caller hands it to
         ``self.dispatcher`` (Entities' flow: the model and its key come with a later request).
+        The thread (a new one too) and the assistant must be ``project``'s, unless
+        ``internal_assistant`` says the assistant is Callisto's own (the Responses API's).
 
         Raises:
-            NotFound: The thread or assistant does not exist.
+            NotFound: The thread or assistant does not exist in ``project``.
             ConflictingState: The thread already has an active run.
         """
 
@@ -160,13 +165,13 @@ class RunService:
 
         def create(db: Session) -> tuple[RunRow, dict[str, Any], Begin | None]:
             if thread is not None:
+                thread.project_id = project
                 add_thread(db, thread, extra_rows or [])
-            elif db.get(ThreadRow, thread_id) is None:
-                raise NotFound(f"No thread found with id '{thread_id}'.")
             else:
+                thread_or_404(db, thread_id, project=project)
                 db.add_all(extra_rows or [])
             assistant = db.get(AssistantRow, params.assistant_id)
-            if assistant is None:
+            if assistant is None or (assistant.project_id != project and not internal_assistant):
                 raise NotFound(
                     f"No assistant found with id '{params.assistant_id}'.", param="assistant_id"
                 )
@@ -260,7 +265,7 @@ class RunService:
     # -- tool outputs -------------------------------------------------------------------
 
     async def submit_tool_outputs(
-        self, thread_id: str, run_id: str, outputs: list[tuple[str, str]]
+        self, thread_id: str, run_id: str, outputs: list[tuple[str, str]], *, project: str
     ) -> Accepted:
         """Store the outputs of every pending call and queue the run's next turn.
 
@@ -275,7 +280,7 @@ class RunService:
         def submit(
             db: Session,
         ) -> tuple[RunRow, RunStepRow | None, dict[str, Any] | None, Begin | None]:
-            run = _run_of_thread(db, thread_id, run_id)
+            run = _run_of_thread(db, thread_id, run_id, project)
             if run.status != "requires_action":
                 accepted = _accepted_step(db, run_id, outputs)
                 if accepted is None:
@@ -295,7 +300,7 @@ class RunService:
             by_id = dict(outputs)
             pending = run.required_action["submit_tool_outputs"]["tool_calls"]  # type: ignore[index]
             names = {c["id"]: c["function"]["name"] for c in pending}
-            audit.record_outputs(db, run, names, outputs, submitted_by)
+            audit.record_outputs(db, run, names, outputs, submitted_by, project)
             if step is not None:
                 details = dict(step.step_details)
                 details["tool_calls"] = [
@@ -375,11 +380,11 @@ class RunService:
 
     # -- cancelling ---------------------------------------------------------------------
 
-    async def cancel(self, thread_id: str, run_id: str) -> RunRow:
+    async def cancel(self, thread_id: str, run_id: str, *, project: str) -> RunRow:
         """Move the run to ``cancelling``; its turn is stopped and it ends ``cancelled``."""
 
         def cancel(db: Session) -> RunRow:
-            run = _run_of_thread(db, thread_id, run_id)
+            run = _run_of_thread(db, thread_id, run_id, project)
             if run.status not in ("queued", "in_progress", "requires_action"):
                 raise ConflictingState(f"Cannot cancel run with status '{run.status}'.")
             transition(run, "cancelling")
@@ -398,7 +403,7 @@ class RunService:
         return run
 
     async def update_metadata(
-        self, thread_id: str, run_id: str, metadata: dict[str, Any]
+        self, thread_id: str, run_id: str, metadata: dict[str, Any], *, project: str
     ) -> RunRow:
         """Replace the run's metadata.
 
@@ -408,7 +413,7 @@ class RunService:
         """
 
         def update(db: Session) -> RunRow:
-            run = _run_of_thread(db, thread_id, run_id)
+            run = _run_of_thread(db, thread_id, run_id, project)
             db.execute(
                 sa_update(RunRow)
                 .where(RunRow.id == run_id)
@@ -420,7 +425,7 @@ class RunService:
 
         return await self.writer.run(update, retry=True)
 
-    async def delete_thread(self, thread_id: str) -> None:
+    async def delete_thread(self, thread_id: str, *, project: str) -> None:
         """Delete a thread with its messages, runs and steps; an active run is cancelled first.
 
         Its streams get ``thread.run.cancelled`` and end; a turn executing it stops (here at
@@ -429,11 +434,11 @@ class RunService:
         cancel and a wait first.
 
         Raises:
-            NotFound: The thread does not exist.
+            NotFound: The thread does not exist in ``project``.
         """
 
         def delete(db: Session) -> dict[str, Any] | None:
-            thread = thread_or_404(db, thread_id)
+            thread = thread_or_404(db, thread_id, project=project)
             run = db.scalars(
                 select(RunRow).where(
                     RunRow.thread_id == thread_id, RunRow.status.in_(ACTIVE_RUN_STATUSES)
@@ -466,9 +471,11 @@ class RunService:
         active = self.dispatcher.active if self.dispatcher.executes else self._deployment_load
         return max(runs.poll_after_ms, min(runs.poll_after_max_ms, 2 * active))
 
-    async def get_run(self, db: AsyncSession, thread_id: str, run_id: str) -> RunRow:
-        """Return the run, or raise a 404 if it is not a run of the thread."""
-        return await db.run_sync(lambda sync: _run_of_thread(sync, thread_id, run_id))
+    async def get_run(
+        self, db: AsyncSession, thread_id: str, run_id: str, *, project: str
+    ) -> RunRow:
+        """Return the run, or raise a 404 if it is not a run of the project's thread."""
+        return await db.run_sync(lambda sync: _run_of_thread(sync, thread_id, run_id, project))
 
     # -- background ---------------------------------------------------------------------
 
@@ -596,9 +603,10 @@ class RunService:
         await self.runner.credentials.aclose()
 
 
-def _run_of_thread(db: Session, thread_id: str, run_id: str) -> RunRow:
-    run = db.get(RunRow, run_id)
-    if run is None or run.thread_id != thread_id:
+def _run_of_thread(db: Session, thread_id: str, run_id: str, project: str) -> RunRow:
+    # Another project's run answers as an unknown one: the same 404, and nothing changed.
+    run = run_of_project(db, run_id, project, thread_id=thread_id)
+    if run is None:
         raise NotFound(f"No run found with id '{run_id}' in thread '{thread_id}'.")
     return run
 

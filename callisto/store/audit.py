@@ -16,11 +16,11 @@ from collections.abc import Iterable
 from contextvars import ContextVar
 from typing import Any
 
-from sqlalchemy import Index, Integer, String, Text
+from sqlalchemy import Index, Integer, String, Text, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from callisto.ids import new_id
-from callisto.store.models import Base, RunRow
+from callisto.store.models import Base, RunRow, ThreadRow
 from callisto.tools.audit import redact_secrets
 
 AUDIT_PREFIX = "audit_"
@@ -65,21 +65,17 @@ def _redacted(text: str) -> str:
     return json.dumps(redact_secrets(value), ensure_ascii=False)
 
 
-def project_of(run: RunRow) -> str:
-    """The project a run's audit entries belong to."""
-    project: str = getattr(run, "project_id", None) or "default"
-    return project
-
-
 def record_calls(db: Session, run: RunRow, calls: Iterable[dict[str, Any]]) -> None:
-    """Record the tool calls a run hands out (``required_action``'s wire form)."""
+    """Record the tool calls a run hands out (``required_action``'s wire form), in the project
+    of the run's thread (read by the INSERT itself: no round trip)."""
     now = int(time.time())
+    project = select(ThreadRow.project_id).where(ThreadRow.id == run.thread_id).scalar_subquery()
     for call in calls:
         function = call.get("function", {})
         db.add(
             ToolAuditRow(
                 id=new_id(AUDIT_PREFIX),
-                project_id=project_of(run),
+                project_id=project,
                 created_at=now,
                 event=CALL_HANDED_OUT,
                 thread_id=run.thread_id,
@@ -97,6 +93,7 @@ def record_outputs(
     names: dict[str, str],
     outputs: Iterable[tuple[str, str]],
     submitted_by: str | None,
+    project: str,
 ) -> None:
     """Record the tool outputs a run receives.
 
@@ -107,13 +104,14 @@ def record_outputs(
         outputs: ``(call id, output)`` pairs.
         submitted_by: Who submitted them: the masked API key, or ``None`` when the request
             presented none.
+        project: The project of the run's thread.
     """
     now = int(time.time())
     for call_id, output in outputs:
         db.add(
             ToolAuditRow(
                 id=new_id(AUDIT_PREFIX),
-                project_id=project_of(run),
+                project_id=project,
                 created_at=now,
                 event=OUTPUT_RECEIVED,
                 thread_id=run.thread_id,

@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy import Boolean, Float, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from callisto.store.models import Base, JsonType
+from callisto.store.models import DEFAULT_PROJECT, Base, JsonType
 
 
 class EntitiesActionRow(Base):
@@ -65,10 +65,16 @@ class EntitiesStreamRow(Base):
 
 
 class EntitiesToolRow(Base):
-    """A function tool created on its own; its id is a digest of its definition."""
+    """A function tool created on its own; its id is a digest of its definition.
+
+    Two projects creating the same definition each keep a row: the key is both columns.
+    """
 
     __tablename__ = "entities_tools"
 
+    project_id: Mapped[str] = mapped_column(
+        String(64), primary_key=True, server_default=DEFAULT_PROJECT
+    )
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     created_at: Mapped[int] = mapped_column(Integer)
     tool: Mapped[dict[str, Any]] = mapped_column(JsonType)

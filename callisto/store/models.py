@@ -26,12 +26,31 @@ class Base(DeclarativeBase):
     type_annotation_map = {dict[str, Any]: JsonType, list[Any]: JsonType, Any: JsonType}
 
 
+DEFAULT_PROJECT = "default"
+"""The project of the keys in ``CALLISTO_API_KEY``, of an open server, and of every object made
+before projects existed."""
+INTERNAL_PROJECT = "callisto:internal"
+"""The project of Callisto's own objects (the Responses API's assistant): no key acts in it,
+since a project name cannot hold ``:``, so no client reads, changes or deletes them."""
+
+
+def project_column() -> Mapped[str]:
+    """The ``project_id`` column of a top-level object: every route finds it within its project.
+
+    The database default (``default``) fills rows older than projects; new rows are always
+    given their project by the code that makes them.
+    """
+    return mapped_column(String(64), server_default=DEFAULT_PROJECT)
+
+
 class AssistantRow(Base):
     """An assistant: a model, instructions and tools."""
 
     __tablename__ = "assistants"
+    __table_args__ = (Index("ix_assistants_project_id_id", "project_id", "id"),)
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    project_id: Mapped[str] = project_column()
     created_at: Mapped[int] = mapped_column(Integer)
     name: Mapped[str | None] = mapped_column(String(256))
     description: Mapped[str | None] = mapped_column(Text)
@@ -49,8 +68,10 @@ class ThreadRow(Base):
     """A conversation."""
 
     __tablename__ = "threads"
+    __table_args__ = (Index("ix_threads_project_id_id", "project_id", "id"),)
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    project_id: Mapped[str] = project_column()
     created_at: Mapped[int] = mapped_column(Integer)
     metadata_: Mapped[dict[str, Any]] = mapped_column("metadata", JsonType, default=dict)
     tool_resources: Mapped[dict[str, Any] | None] = mapped_column(JsonType)

@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import Boolean, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from callisto.store.models import Base, JsonType
+from callisto.store.models import Base, JsonType, project_column
 
 
 class ResponseRow(Base):
@@ -38,6 +38,7 @@ class ResponseRow(Base):
     __table_args__ = (Index("ix_responses_thread_id_id", "thread_id", "id"),)
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    project_id: Mapped[str] = project_column()
     created_at: Mapped[int] = mapped_column(Integer)
     thread_id: Mapped[str] = mapped_column(String(64))
     run_id: Mapped[str] = mapped_column(String(64), index=True)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -25,18 +25,26 @@ from callisto.testing.server import serve_callisto
 BACKENDS = [b for b in os.environ.get("CALLISTO_TEST_BACKENDS", "sqlite,postgres").split(",") if b]
 
 
-@pytest.fixture(scope="session", params=BACKENDS)
-def database_url(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[str]:
-    """A fresh database per backend for the whole session."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'callisto.db'}"
+@contextmanager
+def fresh_database(backend: str, folder: Path) -> Iterator[str]:
+    """A new, empty database: a SQLite file in ``folder``, or a PostgreSQL schema of its own
+    (the test is skipped, with the reason, when PostgreSQL is not reachable)."""
+    if backend == "sqlite":
+        yield f"sqlite:///{folder / 'callisto.db'}"
         return
     reason = postgres_unavailable_reason()
     if reason is not None:
         pytest.skip(reason)
     with fresh_postgres_schema() as url:
+        yield url
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def database_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """A fresh database per backend for the whole session."""
+    with fresh_database(request.param, tmp_path_factory.mktemp("db")) as url:
         yield url
 
 

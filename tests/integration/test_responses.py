@@ -164,12 +164,22 @@ def test_delete_and_errors(openai_client: openai.OpenAI, fake_llm: FakeLLM) -> N
         openai_client.responses.create(model="fake/m", input="x", background=True, store=False)
 
 
-def test_responses_survive_the_internal_assistant_being_deleted(
+def test_no_key_reads_changes_or_deletes_the_internal_assistant(
     openai_client: openai.OpenAI, fake_llm: FakeLLM
 ) -> None:
+    # Runs of every project's responses name it: a project changing its instructions would
+    # change every other project's responses.
     fake_llm.script(Reply.text("One."), Reply.text("Two."))
     assert openai_client.responses.create(model="fake/m", input="1").output_text == "One."
-    openai_client.beta.assistants.delete("callisto_responses")
+    for attempt in (
+        lambda: openai_client.beta.assistants.retrieve("callisto_responses"),
+        lambda: openai_client.beta.assistants.update("callisto_responses", instructions="Lie."),
+        lambda: openai_client.beta.assistants.delete("callisto_responses"),
+    ):
+        with pytest.raises(openai.NotFoundError):
+            attempt()
+    listed = openai_client.beta.assistants.list(limit=100).data
+    assert "callisto_responses" not in [a.id for a in listed]
     assert openai_client.responses.create(model="fake/m", input="2").output_text == "Two."
 
 

@@ -24,8 +24,10 @@ from sqlalchemy.orm import Session
 from callisto.api.entities.tooldefs import tool_id
 from callisto.errors import ConflictingState, InvalidRequest, NotFound
 from callisto.ids import PREFIXES, new_id
+from callisto.store.changes import thread_or_404
 from callisto.store.entities_models import EntitiesActionRow
 from callisto.store.models import RunRow
+from callisto.store.projects import run_of_project
 
 ACTION_PREFIX = "act_"
 ACTION_STATUSES = frozenset(
@@ -212,27 +214,38 @@ def run_actions(db: Session, run_id: str) -> tuple[RunRow, list[EntitiesActionRo
     return run, save_actions(db, run_id=run_id, calls=calls) if calls else []
 
 
+def action_of_project(
+    db: Session, action: str, project: str
+) -> tuple[EntitiesActionRow, RunRow] | None:
+    """Return the action (named by its id or its call's) and its run, when the run is the
+    project's; ``None`` otherwise, as for an unknown id."""
+    row = db.get(EntitiesActionRow, action_id(action))
+    run = run_of_project(db, row.run_id, project) if row is not None else None
+    return (row, run) if row is not None and run is not None else None
+
+
 def update_action(
-    db: Session, action: str, status: str, result: dict[str, Any] | None
+    db: Session, action: str, status: str, result: dict[str, Any] | None, project: str
 ) -> dict[str, Any]:
     """Set an action's status (and result) as the client reports it; return its ActionRead.
 
     Raises:
-        NotFound: No such action.
+        NotFound: No such action in ``project``.
     """
-    row = db.get(EntitiesActionRow, action_id(action))
-    if row is None:
+    found = action_of_project(db, action, project)
+    if found is None:
         raise NotFound(
             f"No action found with id '{action}'. Actions are named in the run's "
             "tool_call_manifest lines and in GET /v1/actions/pending/{run_id}.",
             param="action_id",
         )
+    row, run = found
     row.status = status
     if result is not None:
         row.result = result
     if status in FINISHED_STATUSES and row.processed_at is None:
         row.processed_at = time.time()
-    return action_read(row, db.get(RunRow, row.run_id))
+    return action_read(row, run)
 
 
 def _waiting_run(db: Session, thread_id: str) -> RunRow:
@@ -244,7 +257,7 @@ def _waiting_run(db: Session, thread_id: str) -> RunRow:
 
 
 def record_output(
-    db: Session, thread_id: str, tool_id: str, content: str
+    db: Session, thread_id: str, tool_id: str, content: str, project: str
 ) -> tuple[RunRow, EntitiesActionRow, list[tuple[str, str]] | None]:
     """Keep the output of one call of the thread's waiting run.
 
@@ -254,8 +267,9 @@ def record_output(
 
     Raises:
         ConflictingState: No run of the thread waits, or the call already has an output.
-        NotFound: The waiting run has no such call.
+        NotFound: The thread is not the project's, or the waiting run has no such call.
     """
+    thread_or_404(db, thread_id, project=project)
     run = _waiting_run(db, thread_id)
     calls = pending_calls(run)
     save_actions(db, run_id=run.id, calls=calls)

@@ -40,7 +40,7 @@ from fastapi import APIRouter
 from sqlalchemy.orm import Session as SyncSession
 from starlette.responses import JSONResponse, StreamingResponse
 
-from callisto.api.deps import ServerState, State
+from callisto.api.deps import Project, ServerState, State
 from callisto.api.entities import actions
 from callisto.api.entities.routes_runs import load_run, waiting_actions
 from callisto.api.entities.schemas import CompletionRequest
@@ -241,16 +241,16 @@ async def run_chunks(
             return
 
 
-async def _outstanding(state: ServerState, run_id: str) -> list[EntitiesActionRow]:
+async def _outstanding(state: ServerState, run_id: str, project: str) -> list[EntitiesActionRow]:
     """Return the actions of the run's waiting calls that have no output yet."""
     async with state.sessions() as db:
-        _, rows = await waiting_actions(state, db, run_id)
+        _, rows = await waiting_actions(state, db, run_id, project)
     return rows
 
 
-async def _check_run(state: ServerState, body: CompletionRequest) -> RunRow:
+async def _check_run(state: ServerState, body: CompletionRequest, project: str) -> RunRow:
     async with state.sessions() as db:
-        run = await load_run(db, body.run_id)
+        run = await load_run(db, body.run_id, project)
     if run.thread_id != body.thread_id:
         raise InvalidRequest(
             f"Run {run.id} belongs to thread {run.thread_id}, not {body.thread_id}.",
@@ -314,15 +314,18 @@ async def _answer(
 
 
 async def _chunks_for(
-    state: ServerState, body: CompletionRequest
+    state: ServerState, body: CompletionRequest, project: str
 ) -> AsyncIterator[dict[str, Any] | None]:
-    """Check the request, start the run if it waits to be, and return its chunks to send."""
-    run = await _check_run(state, body)
+    """Check the request (the run must be the project's), start the run if it waits to be,
+    and return its chunks to send."""
+    run = await _check_run(state, body, project)
     model = resolve_model(state.runs.providers, body.provider, body.model)
     after = await stream_start(state, run.id)
     resting = run.status == "requires_action" or is_terminal(run.status)
     if resting and after >= await state.runs.events.last_seq(run.id):
-        waiting = await _outstanding(state, run.id) if run.status == "requires_action" else []
+        waiting = (
+            await _outstanding(state, run.id, project) if run.status == "requires_action" else []
+        )
         if not waiting:
             raise _nothing_left(run)
         return _replay(waiting)
@@ -332,10 +335,10 @@ async def _chunks_for(
 
 
 @router.post("/completions")
-async def completions(body: CompletionRequest, state: State) -> Any:
+async def completions(body: CompletionRequest, state: State, project: Project) -> Any:
     """Start (or continue) a run with the given model; stream it, or answer its text."""
     try:
-        chunks = await _chunks_for(state, body)
+        chunks = await _chunks_for(state, body, project)
     except CallistoError as exc:
         if body.provider is None:
             raise  # the current SDK raises on an HTTP error status

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session as SyncSession
 
-from callisto.api.deps import Session, State, get_or_404
+from callisto.api.deps import Project, Session, State, get_or_404
 from callisto.api.entities import wire
 from callisto.api.entities.actions import ACTION_PREFIX
 from callisto.api.entities.schemas import AssistantCreate, AssistantUpdate, ToolCreate
@@ -26,11 +26,13 @@ from callisto.api.entities.tooldefs import (
     with_tool,
     without_tool,
 )
+from callisto.api.responses.request import ASSISTANT_ID as RESPONSES_ASSISTANT_ID
 from callisto.api.routes.assistants import new_assistant_row
 from callisto.errors import InvalidRequest, NotFound
 from callisto.ids import PREFIXES, new_id
 from callisto.store.entities_models import EntitiesAssistantRow, EntitiesToolRow
 from callisto.store.models import AssistantRow, RunRow, ThreadRow
+from callisto.store.projects import owned
 
 router = APIRouter(tags=["entities"])
 
@@ -85,6 +87,10 @@ def _check_chosen_id(db: SyncSession, assistant_id: str) -> None:
             f"that starts with none of {', '.join(FOREIGN_PREFIXES)}.",
             param="id",
         )
+    if assistant_id == RESPONSES_ASSISTANT_ID:
+        raise InvalidRequest(
+            f"The id '{assistant_id}' is Callisto's own; choose another.", param="id"
+        )
     for kind, model in (("assistant", AssistantRow), ("thread", ThreadRow), ("run", RunRow)):
         if db.get(model, assistant_id) is not None:
             raise InvalidRequest(
@@ -104,7 +110,7 @@ async def _read(db: Session, row: AssistantRow) -> dict[str, Any]:
 
 
 @router.post("/assistants")
-async def create_assistant(body: AssistantCreate, state: State) -> dict[str, Any]:
+async def create_assistant(body: AssistantCreate, state: State, project: Project) -> dict[str, Any]:
     """Create an assistant; its function tools are offered to the model, platform tools are not.
 
     An id chosen by the client (e.g. ``default``) is kept, unless an object has it already.
@@ -114,6 +120,7 @@ async def create_assistant(body: AssistantCreate, state: State) -> dict[str, Any
     row = new_assistant_row(
         body.id or new_id(PREFIXES["assistant"]),
         body,
+        project=project,
         tools=function_tools(body.tools),
         metadata=body.meta_data or {},
         response_format=_response_format(body.response_format),
@@ -139,21 +146,25 @@ async def create_assistant(body: AssistantCreate, state: State) -> dict[str, Any
 
 
 @router.get("/assistants")
-async def list_assistants(db: Session) -> list[dict[str, Any]]:
-    """List every assistant, oldest first (Entities answers with a plain list)."""
-    rows = (await db.scalars(select(AssistantRow).order_by(AssistantRow.created_at))).all()
+async def list_assistants(db: Session, project: Project) -> list[dict[str, Any]]:
+    """List the project's assistants, oldest first (Entities answers with a plain list)."""
+    query = select(AssistantRow).where(AssistantRow.project_id == project)
+    rows = (await db.scalars(query.order_by(AssistantRow.created_at))).all()
     settings = await _settings_of(db, [r.id for r in rows])
     return [wire.assistant(r, settings.get(r.id)) for r in rows]
 
 
 @router.get("/assistants/{assistant_id}")
-async def retrieve_assistant(assistant_id: str, db: Session) -> dict[str, Any]:
+async def retrieve_assistant(assistant_id: str, db: Session, project: Project) -> dict[str, Any]:
     """Retrieve an assistant."""
-    return await _read(db, await get_or_404(db, AssistantRow, assistant_id, "assistant"))
+    row = await get_or_404(db, AssistantRow, assistant_id, "assistant", project)
+    return await _read(db, row)
 
 
 @router.put("/assistants/{assistant_id}")
-async def update_assistant(assistant_id: str, body: AssistantUpdate, state: State) -> Any:
+async def update_assistant(
+    assistant_id: str, body: AssistantUpdate, state: State, project: Project
+) -> Any:
     """Update the fields given (tools too: the function tools among them replace its tools)."""
     _refuse_unsupported(body)
     if body.model is not None:
@@ -165,7 +176,7 @@ async def update_assistant(assistant_id: str, body: AssistantUpdate, state: Stat
     )
 
     def update(db: SyncSession) -> tuple[AssistantRow, EntitiesAssistantRow | None]:
-        row = db.get(AssistantRow, assistant_id)
+        row = owned(db, AssistantRow, assistant_id, project)
         if row is None:
             raise NotFound(f"No assistant found with id '{assistant_id}'.")
         for name in ("name", "description", "model", "instructions", "temperature", "top_p"):
@@ -193,11 +204,11 @@ async def update_assistant(assistant_id: str, body: AssistantUpdate, state: Stat
 
 
 @router.delete("/assistants/{assistant_id}")
-async def delete_assistant(assistant_id: str, state: State) -> dict[str, Any]:
+async def delete_assistant(assistant_id: str, state: State, project: Project) -> dict[str, Any]:
     """Delete an assistant (its runs stay). The SDK's ``permanent`` flag changes nothing."""
 
     def delete(db: SyncSession) -> None:
-        row = db.get(AssistantRow, assistant_id)
+        row = owned(db, AssistantRow, assistant_id, project)
         if row is None:
             raise NotFound(f"No assistant found with id '{assistant_id}'.")
         settings = db.get(EntitiesAssistantRow, assistant_id)
@@ -211,7 +222,7 @@ async def delete_assistant(assistant_id: str, state: State) -> dict[str, Any]:
 
 
 @router.post("/tools")
-async def create_tool(body: ToolCreate, state: State) -> dict[str, Any]:
+async def create_tool(body: ToolCreate, state: State, project: Project) -> dict[str, Any]:
     """Create a function tool, to be associated with assistants.
 
     Kept until deleted with its definition; the same definition always gets the same id.
@@ -227,10 +238,12 @@ async def create_tool(body: ToolCreate, state: State) -> dict[str, Any]:
             f"The tool is named '{body.name}' but its function '{tool['function']['name']}'.",
             param="name",
         )
-    row = EntitiesToolRow(id=tool_id(tool), created_at=int(time.time()), tool=tool)
+    row = EntitiesToolRow(
+        project_id=project, id=tool_id(tool), created_at=int(time.time()), tool=tool
+    )
 
     def keep(db: SyncSession) -> None:
-        if db.get(EntitiesToolRow, row.id) is None:
+        if db.get(EntitiesToolRow, (project, row.id)) is None:
             db.add(row)
 
     with contextlib.suppress(IntegrityError):  # the same definition, kept meanwhile
@@ -238,11 +251,12 @@ async def create_tool(body: ToolCreate, state: State) -> dict[str, Any]:
     return entities_tool(tool)
 
 
-async def _find_tool(db: Session, entities_id: str) -> dict[str, Any]:
-    kept = await db.get(EntitiesToolRow, entities_id)
+async def _find_tool(db: Session, entities_id: str, project: str) -> dict[str, Any]:
+    kept = await db.get(EntitiesToolRow, (project, entities_id))
     if kept is not None:
         return kept.tool
-    for tools in (await db.scalars(select(AssistantRow.tools))).all():
+    query = select(AssistantRow.tools).where(AssistantRow.project_id == project)
+    for tools in (await db.scalars(query)).all():
         for candidate in tools or []:
             if candidate.get("type") == "function" and tool_id(candidate) == entities_id:
                 return dict(candidate)
@@ -250,43 +264,49 @@ async def _find_tool(db: Session, entities_id: str) -> dict[str, Any]:
 
 
 @router.get("/tools/{entities_id}")
-async def retrieve_tool(entities_id: str, db: Session) -> dict[str, Any]:
+async def retrieve_tool(entities_id: str, db: Session, project: Project) -> dict[str, Any]:
     """Retrieve a tool."""
-    return entities_tool(await _find_tool(db, entities_id))
+    return entities_tool(await _find_tool(db, entities_id, project))
 
 
 @router.post("/assistants/{assistant_id}/tools/{entities_id}")
 async def associate_tool(
-    assistant_id: str, entities_id: str, db: Session, state: State
+    assistant_id: str, entities_id: str, db: Session, state: State, project: Project
 ) -> dict[str, Any]:
     """Give an assistant a tool (a function of the same name is replaced)."""
-    tool = await _find_tool(db, entities_id)
+    tool = await _find_tool(db, entities_id, project)
     await state.runs.writer.run(
-        lambda sync: _change_tools(sync, assistant_id, lambda tools: with_tool(tools, tool))
+        lambda sync: _change_tools(
+            sync, assistant_id, project, lambda tools: with_tool(tools, tool)
+        )
     )
     return {"message": f"Tool {entities_id} associated with assistant {assistant_id}."}
 
 
 @router.delete("/assistants/{assistant_id}/tools/{entities_id}")
-async def disassociate_tool(assistant_id: str, entities_id: str, state: State) -> dict[str, Any]:
+async def disassociate_tool(
+    assistant_id: str, entities_id: str, state: State, project: Project
+) -> dict[str, Any]:
     """Take a tool away from an assistant."""
     await state.runs.writer.run(
-        lambda sync: _change_tools(sync, assistant_id, lambda t: without_tool(t, entities_id))
+        lambda sync: _change_tools(
+            sync, assistant_id, project, lambda t: without_tool(t, entities_id)
+        )
     )
     return {"message": f"Tool {entities_id} disassociated from assistant {assistant_id}."}
 
 
 def _change_tools(
-    db: SyncSession, assistant_id: str, change: Callable[[list[Any]], list[Any]]
+    db: SyncSession, assistant_id: str, project: str, change: Callable[[list[Any]], list[Any]]
 ) -> None:
-    row = db.get(AssistantRow, assistant_id)
+    row = owned(db, AssistantRow, assistant_id, project)
     if row is None:
         raise NotFound(f"No assistant found with id '{assistant_id}'.")
     row.tools = change(list(row.tools or []))
 
 
 @router.get("/assistants/{assistant_id}/tools")
-async def list_assistant_tools(assistant_id: str, db: Session) -> dict[str, Any]:
+async def list_assistant_tools(assistant_id: str, db: Session, project: Project) -> dict[str, Any]:
     """List an assistant's function tools (``{"tools": [...]}``)."""
-    row = await get_or_404(db, AssistantRow, assistant_id, "assistant")
+    row = await get_or_404(db, AssistantRow, assistant_id, "assistant", project)
     return {"tools": [entities_tool(t) for t in row.tools or [] if t.get("type") == "function"]}

@@ -21,7 +21,7 @@ from typing import Any
 from fastapi import APIRouter
 from starlette.responses import StreamingResponse
 
-from callisto.api.deps import ServerState, State
+from callisto.api.deps import Project, ServerState, State
 from callisto.api.entities import actions
 from callisto.api.entities.routes_runs import load_run
 from callisto.api.entities.status import entities_status
@@ -62,10 +62,10 @@ async def _frames(state: ServerState, run_id: str) -> AsyncIterator[bytes]:
 
 
 @router.get("/runs/{run_id}/events")
-async def run_events(run_id: str, state: State) -> StreamingResponse:
+async def run_events(run_id: str, state: State, project: Project) -> StreamingResponse:
     """Stream the run's ``action_required`` events and its end."""
     async with state.sessions() as db:
-        run = await load_run(db, run_id)
+        run = await load_run(db, run_id, project)
     if is_terminal(run.status) and await state.runs.events.last_seq(run_id) == 0:
         # The log of a run finished long ago is gone; its final state is still stored.
         final = _end_frame(run_id, run.status, run.last_error)

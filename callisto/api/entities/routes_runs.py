@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from callisto.api.deps import (
     Listing,
+    Project,
     ServerState,
     Session,
     State,
@@ -31,6 +32,7 @@ from callisto.errors import InvalidRequest, NotFound
 from callisto.providers.registry import ProviderRegistry
 from callisto.store.entities_models import EntitiesActionRow
 from callisto.store.models import RunRow, ThreadRow
+from callisto.store.projects import run_of_project, threads_of
 
 router = APIRouter(tags=["entities"])
 
@@ -73,22 +75,22 @@ def run_params(body: RunCreate, providers: ProviderRegistry) -> RunParams:
     )
 
 
-async def load_run(db: AsyncSession, run_id: str) -> RunRow:
-    """Return the run with ``run_id`` (fresh from the database) or raise a 404."""
-    run = await db.get(RunRow, run_id, populate_existing=True)
+async def load_run(db: AsyncSession, run_id: str, project: str) -> RunRow:
+    """Return the project's run with ``run_id`` (fresh from the database) or raise a 404."""
+    run = await db.run_sync(lambda sync: run_of_project(sync, run_id, project))
     if run is None:
         raise NotFound(f"No run found with id '{run_id}'.")
     return run
 
 
 async def waiting_actions(
-    state: ServerState, db: AsyncSession, run_id: str
+    state: ServerState, db: AsyncSession, run_id: str, project: str
 ) -> tuple[RunRow, list[EntitiesActionRow]]:
-    """Return the run and its actions still waiting for an output.
+    """Return the project's run and its actions still waiting for an output.
 
     Reads first; only a run whose waiting calls have no saved actions yet goes to the writer.
     """
-    run = await load_run(db, run_id)
+    run = await load_run(db, run_id, project)
     calls = actions.pending_calls(run)
     if not calls:
         return run, []
@@ -103,74 +105,82 @@ async def waiting_actions(
 
 
 @router.post("/runs")
-async def create_run(body: RunCreate, state: State) -> Any:
+async def create_run(body: RunCreate, state: State, project: Project) -> Any:
     """Create a run that waits for ``POST /v1/completions`` to start it.
 
     The id the SDK made up is not kept: the run gets a Callisto id (sortable, like every id
     here), which the SDK reads back from this response and uses from then on.
     """
     accepted = await state.runs.create_run(
-        body.thread_id, run_params(body, state.runs.providers), dispatch=False
+        body.thread_id, run_params(body, state.runs.providers), project=project, dispatch=False
     )
     return wire.run(accepted.run)
 
 
 @router.get("/runs")
-async def list_all_runs(db: Session, listing: Listing) -> Any:
-    """List every run (``RunListResponse``); the SDK asks ``order=asc`` unless told otherwise."""
-    return await list_response(db, select(RunRow), RunRow.id, listing, wire.run)
+async def list_all_runs(db: Session, listing: Listing, project: Project) -> Any:
+    """List the project's runs (``RunListResponse``); the SDK asks ``order=asc`` unless told
+    otherwise."""
+    query = select(RunRow).where(RunRow.thread_id.in_(threads_of(project)))
+    return await list_response(db, query, RunRow.id, listing, wire.run)
 
 
 @router.get("/threads/{thread_id}/runs")
-async def list_runs(thread_id: str, db: Session, listing: Listing) -> Any:
+async def list_runs(thread_id: str, db: Session, listing: Listing, project: Project) -> Any:
     """List a thread's runs (``RunListResponse``); the SDK asks ``order=asc`` by default."""
-    await get_or_404(db, ThreadRow, thread_id, "thread")
+    await get_or_404(db, ThreadRow, thread_id, "thread", project)
     query = select(RunRow).where(RunRow.thread_id == thread_id)
     return await list_response(db, query, RunRow.id, listing, wire.run)
 
 
 @router.get("/runs/{run_id}")
-async def retrieve_run(run_id: str, db: Session, state: State) -> Any:
+async def retrieve_run(run_id: str, db: Session, state: State, project: Project) -> Any:
     """Retrieve a run, with its actions still waiting for an output."""
-    run, rows = await waiting_actions(state, db, run_id)
+    run, rows = await waiting_actions(state, db, run_id, project)
     return wire.run(run, [actions.embedded_action(r, run) for r in rows])
 
 
 @router.post("/runs/{run_id}/cancel")
-async def cancel_run(run_id: str, db: Session, state: State) -> Any:
+async def cancel_run(run_id: str, db: Session, state: State, project: Project) -> Any:
     """Cancel a run."""
-    run = await load_run(db, run_id)
-    return wire.run(await state.runs.cancel(run.thread_id, run_id))
+    run = await load_run(db, run_id, project)
+    return wire.run(await state.runs.cancel(run.thread_id, run_id, project=project))
 
 
 @router.get("/actions/pending/{run_id}")
-async def pending_actions(run_id: str, db: Session, state: State) -> list[dict[str, Any]]:
+async def pending_actions(
+    run_id: str, db: Session, state: State, project: Project
+) -> list[dict[str, Any]]:
     """List the run's tool calls still waiting for an output, oldest first."""
-    _, rows = await waiting_actions(state, db, run_id)
+    _, rows = await waiting_actions(state, db, run_id, project)
     return [actions.pending_entry(r) for r in rows]
 
 
 @router.get("/actions/{action_id}")
-async def retrieve_action(action_id: str, db: Session) -> dict[str, Any]:
+async def retrieve_action(action_id: str, db: Session, project: Project) -> dict[str, Any]:
     """Retrieve an action (``ActionRead``)."""
-    row = await get_or_404(db, EntitiesActionRow, actions.action_id(action_id), "action")
-    return actions.action_read(row, await db.get(RunRow, row.run_id))
+    found = await db.run_sync(lambda sync: actions.action_of_project(sync, action_id, project))
+    if found is None:
+        raise NotFound(f"No action found with id '{actions.action_id(action_id)}'.")
+    return actions.action_read(*found)
 
 
 @router.put("/actions/{action_id}")
-async def update_action(action_id: str, body: ActionUpdate, state: State) -> dict[str, Any]:
+async def update_action(
+    action_id: str, body: ActionUpdate, state: State, project: Project
+) -> dict[str, Any]:
     """Set an action's status (``processing``, ``completed``, ``failed``, ...) and result.
 
     The status is the client's report; the run moves on when the call's output arrives.
     """
     status = actions.check_status(body.status)
     return await state.runs.writer.run(
-        lambda db: actions.update_action(db, action_id, status, body.result)
+        lambda db: actions.update_action(db, action_id, status, body.result, project)
     )
 
 
 @router.post("/messages/tools")
-async def submit_tool_output(body: MessageCreate, state: State) -> dict[str, Any]:
+async def submit_tool_output(body: MessageCreate, state: State, project: Project) -> dict[str, Any]:
     """Take the output of one pending call; the run continues once every call has one.
 
     ``tool_id`` names the action (or its call id). The output is stored on the action and, when
@@ -181,10 +191,10 @@ async def submit_tool_output(body: MessageCreate, state: State) -> dict[str, Any
         raise InvalidRequest("A tool output needs 'tool_id': the action id.", param="tool_id")
     tool_id = body.tool_id
     run, action, outputs = await state.runs.writer.run(
-        lambda db: actions.record_output(db, body.thread_id, tool_id, body.content)
+        lambda db: actions.record_output(db, body.thread_id, tool_id, body.content, project)
     )
     if outputs is not None:
-        await state.runs.submit_tool_outputs(run.thread_id, run.id, outputs)
+        await state.runs.submit_tool_outputs(run.thread_id, run.id, outputs, project=project)
     message = wire.tool_message(action, run)
     message["meta_data"] = body.meta_data or {}
     message["sender_id"] = body.sender_id

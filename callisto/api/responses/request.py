@@ -121,11 +121,15 @@ def new_row(
     input_items: list[dict[str, Any]],
     tools: list[dict[str, Any]],
     text: dict[str, Any],
+    *,
+    project: str,
 ) -> ResponseRow:
-    """Return the row of a new response (its id and run are set when its run is known)."""
+    """Return the row of a new response of ``project`` (its id and run are set when its run is
+    known)."""
     choice = request.tool_choice
     return ResponseRow(
         id="",
+        project_id=project,
         created_at=int(time.time()),
         thread_id=thread_id,
         run_id="",

@@ -14,7 +14,7 @@ from fastapi import APIRouter
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from callisto.api.deps import Listing, State
+from callisto.api.deps import Listing, Project, State
 from callisto.api.responses.items import Plan, plan_input, thread_items
 from callisto.api.responses.rounds import add_rounds, busy, observe_thread, thread_steps
 from callisto.api.responses.routes_responses import Include, page_items
@@ -28,6 +28,7 @@ from callisto.errors import ConflictingState, InvalidRequest, NotFound
 from callisto.ids import new_id
 from callisto.store.changes import add_thread
 from callisto.store.models import MessageRow, ThreadRow
+from callisto.store.projects import owned
 
 router = APIRouter(prefix="/conversations", tags=["conversations"])
 
@@ -42,15 +43,15 @@ def conversation_object(row: ThreadRow) -> dict[str, Any]:
     }
 
 
-def _find(db: Session, conversation_id: str) -> ThreadRow:
-    row = db.get(ThreadRow, conversation_id)
+def _find(db: Session, conversation_id: str, project: str) -> ThreadRow:
+    row = owned(db, ThreadRow, conversation_id, project)
     if row is None or not conversation_id.startswith(CONVERSATION_PREFIX):
         raise NotFound(f"Conversation with id '{conversation_id}' not found.")
     return row
 
 
-def _items(db: Session, conversation_id: str) -> list[dict[str, Any]]:
-    _find(db, conversation_id)
+def _items(db: Session, conversation_id: str, project: str) -> list[dict[str, Any]]:
+    _find(db, conversation_id, project)
     messages = db.scalars(
         select(MessageRow).where(MessageRow.thread_id == conversation_id).order_by(MessageRow.id)
     )
@@ -70,11 +71,14 @@ def _add(db: Session, conversation_id: str, plan: Plan) -> None:
 
 
 @router.post("")
-async def create_conversation(state: State, body: ConversationCreate | None = None) -> Any:
+async def create_conversation(
+    state: State, project: Project, body: ConversationCreate | None = None
+) -> Any:
     """Create a conversation, with up to 20 initial items."""
     body = body or ConversationCreate()
     row = ThreadRow(
         id=new_id(CONVERSATION_PREFIX),
+        project_id=project,
         created_at=int(time.time()),
         metadata_=body.metadata or {},
         tool_resources=None,
@@ -90,19 +94,21 @@ async def create_conversation(state: State, body: ConversationCreate | None = No
 
 
 @router.get("/{conversation_id}")
-async def retrieve_conversation(conversation_id: str, state: State) -> Any:
+async def retrieve_conversation(conversation_id: str, state: State, project: Project) -> Any:
     """Retrieve a conversation."""
     async with state.sessions() as db:
-        row = await db.run_sync(lambda sync: _find(sync, conversation_id))
+        row = await db.run_sync(lambda sync: _find(sync, conversation_id, project))
     return conversation_object(row)
 
 
 @router.post("/{conversation_id}")
-async def update_conversation(conversation_id: str, body: ConversationUpdate, state: State) -> Any:
+async def update_conversation(
+    conversation_id: str, body: ConversationUpdate, state: State, project: Project
+) -> Any:
     """Replace a conversation's metadata."""
 
     def update(db: Session) -> ThreadRow:
-        row = _find(db, conversation_id)
+        row = _find(db, conversation_id, project)
         row.metadata_ = body.metadata
         return row
 
@@ -110,11 +116,11 @@ async def update_conversation(conversation_id: str, body: ConversationUpdate, st
 
 
 @router.delete("/{conversation_id}")
-async def delete_conversation(conversation_id: str, state: State) -> Any:
+async def delete_conversation(conversation_id: str, state: State, project: Project) -> Any:
     """Delete a conversation and its items (refused while a response runs on it)."""
 
     def delete(db: Session) -> None:
-        row = _find(db, conversation_id)
+        row = _find(db, conversation_id, project)
         run_id = busy(db, conversation_id)
         if run_id is not None:
             raise ConflictingState(
@@ -128,12 +134,16 @@ async def delete_conversation(conversation_id: str, state: State) -> Any:
 
 @router.post("/{conversation_id}/items")
 async def create_items(
-    conversation_id: str, body: ItemsCreate, state: State, include: Include = None
+    conversation_id: str,
+    body: ItemsCreate,
+    state: State,
+    project: Project,
+    include: Include = None,
 ) -> Any:
     """Add message items to a conversation."""
 
     def add(db: Session) -> Plan:
-        _find(db, conversation_id)
+        _find(db, conversation_id, project)
         observe_thread(db, conversation_id)  # the new items sort after the newest ones
         plan = plan_input(body.items, conversation_id, conversation=True)
         _add(db, conversation_id, plan)
@@ -151,21 +161,25 @@ async def create_items(
 
 @router.get("/{conversation_id}/items")
 async def list_items(
-    conversation_id: str, state: State, listing: Listing, include: Include = None
+    conversation_id: str,
+    state: State,
+    listing: Listing,
+    project: Project,
+    include: Include = None,
 ) -> Any:
     """List a conversation's items."""
     async with state.sessions() as db:
-        items = await db.run_sync(lambda sync: _items(sync, conversation_id))
+        items = await db.run_sync(lambda sync: _items(sync, conversation_id, project))
     return page_items(items, listing)
 
 
 @router.get("/{conversation_id}/items/{item_id}")
 async def retrieve_item(
-    conversation_id: str, item_id: str, state: State, include: Include = None
+    conversation_id: str, item_id: str, state: State, project: Project, include: Include = None
 ) -> Any:
     """Retrieve one item of a conversation."""
     async with state.sessions() as db:
-        items = await db.run_sync(lambda sync: _items(sync, conversation_id))
+        items = await db.run_sync(lambda sync: _items(sync, conversation_id, project))
     for item in items:
         if item["id"] == item_id:
             return item
@@ -173,14 +187,14 @@ async def retrieve_item(
 
 
 @router.delete("/{conversation_id}/items/{item_id}")
-async def delete_item(conversation_id: str, item_id: str, state: State) -> Any:
+async def delete_item(conversation_id: str, item_id: str, state: State, project: Project) -> Any:
     """Delete a message item; answers the conversation."""
 
     def delete(db: Session) -> ThreadRow:
-        row = _find(db, conversation_id)
+        row = _find(db, conversation_id, project)
         message = db.get(MessageRow, item_id)
         if message is None or message.thread_id != conversation_id:
-            if any(item["id"] == item_id for item in _items(db, conversation_id)):
+            if any(item["id"] == item_id for item in _items(db, conversation_id, project)):
                 raise InvalidRequest(
                     "Function call items cannot be deleted on their own.", param="item_id"
                 )

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from callisto.api.deps import Listing, ServerState, State
+from callisto.api.deps import Listing, Project, ServerState, State
 from callisto.api.responses.runs import CONVERSATION_PREFIX, ResponseRuns
 from callisto.api.responses.schemas import ResponseCreate
 from callisto.api.responses.stream import response_frames, snapshot, wait_resting
@@ -38,17 +38,19 @@ async def response_runs(request: Request, state: State) -> ResponseRuns:
 Runs = Annotated[ResponseRuns, Depends(response_runs)]
 
 
-async def stored(state: State, response_id: str) -> ResponseRow:
-    """Return the stored response, or raise a 404."""
+async def stored(state: State, response_id: str, project: str) -> ResponseRow:
+    """Return the project's stored response, or raise a 404."""
     async with state.sessions() as db:
-        row: ResponseRow = await db.run_sync(lambda sync: find_response(sync, response_id))
+        row: ResponseRow = await db.run_sync(lambda sync: find_response(sync, response_id, project))
         return row
 
 
 @router.post("/responses")
-async def create_response(request: ResponseCreate, state: State, runs: Runs) -> Any:
+async def create_response(
+    request: ResponseCreate, state: State, runs: Runs, project: Project
+) -> Any:
     """Create a response: it runs on the engine; answered when it rests, streamed, or queued."""
-    started = await runs.start(request)
+    started = await runs.start(request, project)
     row = started.row
     if request.stream:
         if row.store:
@@ -111,12 +113,13 @@ async def forget(state: ServerState, row: ResponseRow, thread_is_new: bool) -> N
 async def retrieve_response(
     response_id: str,
     state: State,
+    project: Project,
     stream: bool = False,
     starting_after: Annotated[int | None, Query(ge=-1)] = None,
     include: Include = None,
 ) -> Any:
     """Retrieve a response; ``stream=true`` streams it (from ``starting_after``)."""
-    row = await stored(state, response_id)
+    row = await stored(state, response_id, project)
     if stream:
         after = -1 if starting_after is None else starting_after
         return sse_response(response_frames(state.runs, row, after))
@@ -124,9 +127,9 @@ async def retrieve_response(
 
 
 @router.delete("/responses/{response_id}")
-async def delete_response(response_id: str, state: State) -> Any:
+async def delete_response(response_id: str, state: State, project: Project) -> Any:
     """Delete a response (its internal thread too, when no other response is on it)."""
-    row = await stored(state, response_id)
+    row = await stored(state, response_id, project)
     current = await snapshot(state.runs, row)
     if current.status not in FINISHED:
         raise ConflictingState(
@@ -151,15 +154,15 @@ async def delete_response(response_id: str, state: State) -> Any:
 
 
 @router.post("/responses/{response_id}/cancel")
-async def cancel_response(response_id: str, state: State) -> Any:
+async def cancel_response(response_id: str, state: State, project: Project) -> Any:
     """Cancel a background response: its run stops, and the response ends ``cancelled``."""
-    row = await stored(state, response_id)
+    row = await stored(state, response_id, project)
     if not row.background:
         raise InvalidRequest("Only background responses can be cancelled.", param="response_id")
     current = await snapshot(state.runs, row)
     if current.status in ("queued", "in_progress"):
         with contextlib.suppress(ConflictingState):  # it ended meanwhile
-            await state.runs.cancel(row.thread_id, row.run_id)
+            await state.runs.cancel(row.thread_id, row.run_id, project=project)
         await wait_resting(state.runs, row, CANCEL_WAIT_SECONDS)
         current = await snapshot(state.runs, row)
     return snapshot_object(current)
@@ -167,10 +170,10 @@ async def cancel_response(response_id: str, state: State) -> Any:
 
 @router.get("/responses/{response_id}/input_items")
 async def list_input_items(
-    response_id: str, state: State, listing: Listing, include: Include = None
+    response_id: str, state: State, listing: Listing, project: Project, include: Include = None
 ) -> Any:
     """List a response's input items."""
-    row = await stored(state, response_id)
+    row = await stored(state, response_id, project)
     return page_items(row.input_items, listing)
 
 

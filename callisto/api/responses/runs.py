@@ -53,11 +53,13 @@ from callisto.errors import ConflictingState, InvalidRequest, NotFound
 from callisto.ids import PREFIXES, new_id
 from callisto.store.models import (
     ACTIVE_RUN_STATUSES,
+    INTERNAL_PROJECT,
     AssistantRow,
     MessageRow,
     RunRow,
     ThreadRow,
 )
+from callisto.store.projects import owned
 from callisto.store.responses_models import ResponseRow
 
 CONVERSATION_PREFIX = "conv_"
@@ -90,6 +92,7 @@ class ResponseRuns:
                 db.add(
                     AssistantRow(
                         id=ASSISTANT_ID,
+                        project_id=INTERNAL_PROJECT,  # runs of every project name it
                         created_at=int(time.time()),
                         name="Responses API (internal)",
                         description="Runs of the Responses API name this assistant.",
@@ -106,12 +109,12 @@ class ResponseRuns:
             await self.runs.writer.run(ensure)
         self._assistant_ready = True
 
-    async def start(self, request: ResponseCreate) -> Started:
-        """Write a response's input and queue its run; return its row.
+    async def start(self, request: ResponseCreate, project: str) -> Started:
+        """Write a response's input and queue its run, in ``project``; return its row.
 
         Raises:
             InvalidRequest: The request breaks a rule (see the messages).
-            NotFound: The conversation does not exist.
+            NotFound: The conversation does not exist in ``project``.
         """
         conversation = request.conversation_id()
         if conversation is not None and request.previous_response_id is not None:
@@ -126,11 +129,15 @@ class ResponseRuns:
         text, fmt = response_format(request)
         await self._ensure_assistant()
         if conversation is None and request.previous_response_id is None:
-            ready = _prepare(None, request, None)  # a new thread: nothing to read
+            ready = _prepare(None, request, None, project)  # a new thread: nothing to read
         else:
-            ready = await self.runs.writer.run(lambda db: _prepare(db, request, conversation))
+            ready = await self.runs.writer.run(
+                lambda db: _prepare(db, request, conversation, project)
+            )
         plan = ready.plan
-        row = new_row(request, ready.thread_id, ready.begins, ready.echo, echoed, text)
+        row = new_row(
+            request, ready.thread_id, ready.begins, ready.echo, echoed, text, project=project
+        )
         params = run_params(request, tools, choice, fmt, plan)
         if ready.waiting is not None:
             await self._continue(row, ready.waiting, plan)
@@ -152,7 +159,9 @@ class ResponseRuns:
 
         await self.runs.writer.run(write)
         try:
-            await self.runs.submit_tool_outputs(row.thread_id, run_id, plan.outputs)
+            await self.runs.submit_tool_outputs(
+                row.thread_id, run_id, plan.outputs, project=row.project_id
+            )
         except BaseException:
             await self.runs.writer.run(lambda db: _undo(db, row))
             raise
@@ -188,7 +197,7 @@ class ResponseRuns:
         try:
             await self.runs.writer.run(write)
         except BaseException:
-            await self.runs.cancel(row.thread_id, run_id)
+            await self.runs.cancel(row.thread_id, run_id, project=row.project_id)
             raise
         if hold:
             await self.runs.start_with(run_id, model=params.model or row.model, api_key=None)
@@ -199,16 +208,22 @@ class ResponseRuns:
         thread = None
         if ready.fresh:
             thread = ThreadRow(
-                id=row.thread_id, created_at=row.created_at, metadata_={}, tool_resources=None
+                id=row.thread_id,
+                project_id=row.project_id,
+                created_at=row.created_at,
+                metadata_={},
+                tool_resources=None,
             )
         for attempt in (1, 2):
             try:
                 accepted = await self.runs.create_run(
                     row.thread_id,
                     params,
+                    project=row.project_id,
                     thread=thread,
                     extra_rows=ready.plan.messages,
                     dispatch=dispatch,
+                    internal_assistant=True,
                 )
                 return accepted.run.id
             except ConflictingState:
@@ -245,17 +260,19 @@ class _Prepared:
     waiting_rounds: bool = False
 
 
-def _prepare(db: Session | None, request: ResponseCreate, conversation: str | None) -> _Prepared:
+def _prepare(
+    db: Session | None, request: ResponseCreate, conversation: str | None, project: str
+) -> _Prepared:
     """Choose the thread and plan the input (one transaction; ``db`` is ``None`` when the
     response has neither a conversation nor a previous response: its thread is new).
 
     Raises:
         InvalidRequest: No input, outputs for calls nobody made, a thread busy or waiting for
             other outputs.
-        NotFound: The conversation does not exist.
+        NotFound: The conversation does not exist in ``project``.
     """
     previous, thread_id, prefix = (
-        _choose_thread(db, request, conversation) if db is not None else (None, None, [])
+        _choose_thread(db, request, conversation, project) if db is not None else (None, None, [])
     )
     fresh = thread_id is None
     if db is not None and thread_id is not None:
@@ -308,12 +325,12 @@ def _busy(row: ResponseRow) -> str:
 
 
 def _choose_thread(
-    db: Session, request: ResponseCreate, conversation: str | None
+    db: Session, request: ResponseCreate, conversation: str | None, project: str
 ) -> tuple[str | None, str | None, list[dict[str, Any]]]:
     """Return the previous response's id, the thread to continue (``None``: a new one) and
-    the items to copy first (a forked chain)."""
+    the items to copy first (a forked chain), all of ``project``."""
     if conversation is not None:
-        thread = db.get(ThreadRow, conversation)
+        thread = owned(db, ThreadRow, conversation, project)
         if thread is None or not conversation.startswith(CONVERSATION_PREFIX):
             raise NotFound(
                 f"Conversation with id '{conversation}' not found.", param="conversation"
@@ -322,7 +339,7 @@ def _choose_thread(
     if request.previous_response_id is None:
         return None, None, []
     try:
-        previous = find_response(db, request.previous_response_id)
+        previous = find_response(db, request.previous_response_id, project)
     except NotFound:
         raise InvalidRequest(
             f"Previous response with id '{request.previous_response_id}' not found.",

@@ -49,14 +49,14 @@ class Snapshot:
         return RUN_TO_RESPONSE.get(self.run.status, "failed") if self.run else "failed"
 
 
-def find_response(db: Session, response_id: str) -> ResponseRow:
-    """Return a stored response (``store: false`` ones are not retrievable).
+def find_response(db: Session, response_id: str, project: str) -> ResponseRow:
+    """Return a stored response of ``project`` (``store: false`` ones are not retrievable).
 
     Raises:
-        NotFound: No such stored response.
+        NotFound: No such stored response in ``project``.
     """
     row = db.get(ResponseRow, response_id)
-    if row is None or not row.store:
+    if row is None or not row.store or row.project_id != project:
         raise NotFound(f"Response with id '{response_id}' not found.")
     return row
 

@@ -8,7 +8,7 @@ from typing import Any, Protocol
 from fastapi import APIRouter, Response
 from sqlalchemy import delete, select
 
-from callisto.api.deps import Listing, Session, State, get_or_404, list_response
+from callisto.api.deps import Listing, Project, Session, State, get_or_404, list_response
 from callisto.api.schemas import AssistantCreate, AssistantUpdate, dump
 from callisto.ids import PREFIXES, new_id
 from callisto.store import wire
@@ -44,6 +44,7 @@ def new_assistant_row(
     assistant_id: str,
     body: AssistantBody,
     *,
+    project: str,
     tools: list[Any],
     metadata: dict[str, Any],
     response_format: Any,
@@ -51,6 +52,7 @@ def new_assistant_row(
     """Build the row for a new assistant (not yet added to a session)."""
     return AssistantRow(
         id=assistant_id,
+        project_id=project,
         created_at=int(time.time()),
         name=body.name,
         description=body.description,
@@ -66,12 +68,15 @@ def new_assistant_row(
 
 
 @router.post("")
-async def create_assistant(body: AssistantCreate, db: Session, state: State) -> dict[str, Any]:
+async def create_assistant(
+    body: AssistantCreate, db: Session, state: State, project: Project
+) -> dict[str, Any]:
     """Create an assistant; its model must route to a configured provider."""
     state.runs.providers.split(body.model)
     row = new_assistant_row(
         new_id(PREFIXES["assistant"]),
         body,
+        project=project,
         tools=dump_tools(body.tools),
         metadata=body.metadata or {},
         response_format=dump_response_format(body.response_format),
@@ -82,23 +87,24 @@ async def create_assistant(body: AssistantCreate, db: Session, state: State) -> 
 
 
 @router.get("")
-async def list_assistants(db: Session, listing: Listing) -> Any:
-    """List assistants, newest first by default."""
-    return await list_response(db, select(AssistantRow), AssistantRow.id, listing, wire.assistant)
+async def list_assistants(db: Session, listing: Listing, project: Project) -> Any:
+    """List the project's assistants, newest first by default."""
+    query = select(AssistantRow).where(AssistantRow.project_id == project)
+    return await list_response(db, query, AssistantRow.id, listing, wire.assistant)
 
 
 @router.get("/{assistant_id}")
-async def retrieve_assistant(assistant_id: str, db: Session) -> dict[str, Any]:
+async def retrieve_assistant(assistant_id: str, db: Session, project: Project) -> dict[str, Any]:
     """Retrieve an assistant."""
-    return wire.assistant(await get_or_404(db, AssistantRow, assistant_id, "assistant"))
+    return wire.assistant(await get_or_404(db, AssistantRow, assistant_id, "assistant", project))
 
 
 @router.post("/{assistant_id}")
 async def update_assistant(
-    assistant_id: str, body: AssistantUpdate, db: Session, state: State
+    assistant_id: str, body: AssistantUpdate, db: Session, state: State, project: Project
 ) -> Any:
     """Update the fields given in the body; others keep their values."""
-    row = await get_or_404(db, AssistantRow, assistant_id, "assistant")
+    row = await get_or_404(db, AssistantRow, assistant_id, "assistant", project)
     given = body.model_fields_set
     if body.model is not None:
         state.runs.providers.split(body.model)
@@ -119,9 +125,11 @@ async def update_assistant(
 
 
 @router.delete("/{assistant_id}")
-async def delete_assistant(assistant_id: str, db: Session, response: Response) -> Any:
+async def delete_assistant(
+    assistant_id: str, db: Session, response: Response, project: Project
+) -> Any:
     """Delete an assistant. Its threads and runs stay."""
-    await get_or_404(db, AssistantRow, assistant_id, "assistant")
+    await get_or_404(db, AssistantRow, assistant_id, "assistant", project)
     await db.execute(delete(AssistantRow).where(AssistantRow.id == assistant_id))
     await db.commit()
     return {"id": assistant_id, "object": "assistant.deleted", "deleted": True}

@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query
 from sqlalchemy import select
 
-from callisto.api.deps import Listing, Session, list_response
+from callisto.api.deps import Listing, Project, Session, list_response
 from callisto.store import audit
 from callisto.store.audit import ToolAuditRow
 
@@ -25,13 +25,15 @@ Event = Literal["tool_call.handed_out", "tool_output.received"]
 async def list_tool_events(
     db: Session,
     listing: Listing,
+    project: Project,
     run_id: Annotated[str | None, Query(max_length=64)] = None,
     thread_id: Annotated[str | None, Query(max_length=64)] = None,
     tool: Annotated[str | None, Query(max_length=256)] = None,
     event: Annotated[Event | None, Query()] = None,
 ) -> Any:
-    """List the audit trail's entries, filtered by run, thread, tool name or event."""
-    query = select(ToolAuditRow)
+    """List the audit trail's entries of the key's project, filtered by run, thread, tool name
+    or event."""
+    query = select(ToolAuditRow).where(ToolAuditRow.project_id == project)
     if run_id is not None:
         query = query.where(ToolAuditRow.run_id == run_id)
     if thread_id is not None:

@@ -12,7 +12,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query
 
-from callisto.api.deps import State
+from callisto.api.deps import Project, State
 from callisto.api.streaming import final_state_frames, sse_frames, sse_response
 from callisto.engine.lifecycle import is_terminal
 from callisto.errors import InvalidRequest
@@ -42,6 +42,7 @@ async def run_events(
     thread_id: str,
     run_id: str,
     state: State,
+    project: Project,
     after: Annotated[int | None, Query(ge=0)] = None,
     last_event_id: Annotated[str | None, Header()] = None,
 ) -> Any:
@@ -49,7 +50,7 @@ async def run_events(
     start = _start_after(last_event_id, after)
     # A session of its own, closed before streaming: a stream may last minutes.
     async with state.sessions() as db:
-        run = await state.runs.get_run(db, thread_id, run_id)
+        run = await state.runs.get_run(db, thread_id, run_id, project=project)
     events = state.runs.events
     if is_terminal(run.status) and await events.last_seq(run_id) == 0:
         # The log of a run finished long ago is gone; its final state is still stored.

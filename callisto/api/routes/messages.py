@@ -9,9 +9,8 @@ from fastapi import APIRouter, Query
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from callisto.api.deps import Listing, Session, State, get_or_404, list_response
+from callisto.api.deps import Listing, Project, Session, State, get_or_404, list_response
 from callisto.api.schemas import MessageCreate, MessageUpdate, dump
-from callisto.errors import NotFound
 from callisto.ids import PREFIXES, new_id
 from callisto.store import changes, wire
 from callisto.store.changes import add_message
@@ -50,19 +49,21 @@ def new_message_row(thread_id: str, body: MessageCreate, now: int) -> MessageRow
     )
 
 
-async def _message_of_thread(db: AsyncSession, thread_id: str, message_id: str) -> MessageRow:
-    await get_or_404(db, ThreadRow, thread_id, "thread")
-    row = await db.get(MessageRow, message_id)
-    if row is None or row.thread_id != thread_id:
-        raise NotFound(f"No message found with id '{message_id}' in thread '{thread_id}'.")
-    return row
+async def _message_of_thread(
+    db: AsyncSession, thread_id: str, message_id: str, project: str
+) -> MessageRow:
+    return await db.run_sync(
+        lambda sync: changes.message_of_thread(sync, thread_id, message_id, project=project)
+    )
 
 
 @router.post("")
-async def create_message(thread_id: str, body: MessageCreate, state: State) -> dict[str, Any]:
+async def create_message(
+    thread_id: str, body: MessageCreate, state: State, project: Project
+) -> dict[str, Any]:
     """Add a message to a thread; refused while a run on the thread is active."""
     row = new_message_row(thread_id, body, int(time.time()))
-    await state.runs.writer.run(lambda db: add_message(db, row), retry=True)
+    await state.runs.writer.run(lambda db: add_message(db, row, project=project), retry=True)
     return wire.message(row)
 
 
@@ -71,10 +72,11 @@ async def list_messages(
     thread_id: str,
     db: Session,
     listing: Listing,
+    project: Project,
     run_id: Annotated[str | None, Query()] = None,
 ) -> Any:
     """List a thread's messages, optionally only those a run created."""
-    await get_or_404(db, ThreadRow, thread_id, "thread")
+    await get_or_404(db, ThreadRow, thread_id, "thread", project)
     query = select(MessageRow).where(MessageRow.thread_id == thread_id)
     if run_id is not None:
         query = query.where(MessageRow.run_id == run_id)
@@ -82,26 +84,32 @@ async def list_messages(
 
 
 @router.get("/{message_id}")
-async def retrieve_message(thread_id: str, message_id: str, db: Session) -> Any:
+async def retrieve_message(thread_id: str, message_id: str, db: Session, project: Project) -> Any:
     """Retrieve a message."""
-    return wire.message(await _message_of_thread(db, thread_id, message_id))
+    return wire.message(await _message_of_thread(db, thread_id, message_id, project))
 
 
 @router.post("/{message_id}")
-async def update_message(thread_id: str, message_id: str, body: MessageUpdate, state: State) -> Any:
+async def update_message(
+    thread_id: str, message_id: str, body: MessageUpdate, state: State, project: Project
+) -> Any:
     """Update a message's metadata."""
     if "metadata" not in body.model_fields_set:
         async with state.sessions() as db:
-            return wire.message(await _message_of_thread(db, thread_id, message_id))
+            return wire.message(await _message_of_thread(db, thread_id, message_id, project))
     metadata = body.metadata or {}
     row = await state.runs.writer.run(
-        lambda db: changes.update_message_metadata(db, thread_id, message_id, metadata)
+        lambda db: changes.update_message_metadata(
+            db, thread_id, message_id, metadata, project=project
+        )
     )
     return wire.message(row)
 
 
 @router.delete("/{message_id}")
-async def delete_message(thread_id: str, message_id: str, state: State) -> Any:
+async def delete_message(thread_id: str, message_id: str, state: State, project: Project) -> Any:
     """Delete a message."""
-    await state.runs.writer.run(lambda db: changes.delete_message(db, thread_id, message_id))
+    await state.runs.writer.run(
+        lambda db: changes.delete_message(db, thread_id, message_id, project=project)
+    )
     return {"id": message_id, "object": "thread.message.deleted", "deleted": True}

@@ -7,7 +7,7 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from callisto.api.deps import Session, State, get_or_404
+from callisto.api.deps import Project, Session, State, get_or_404
 from callisto.api.routes.messages import new_message_row
 from callisto.api.schemas import ThreadCreate, ThreadUpdate
 from callisto.ids import PREFIXES, new_id
@@ -19,12 +19,14 @@ from callisto.store.models import MessageRow, ThreadRow
 router = APIRouter(prefix="/threads", tags=["threads"])
 
 
-def new_thread(body: ThreadCreate | None) -> tuple[ThreadRow, list[MessageRow]]:
-    """Return the rows of a new thread and of its initial messages (not yet added)."""
+def new_thread(body: ThreadCreate | None, project: str) -> tuple[ThreadRow, list[MessageRow]]:
+    """Return the rows of a new thread of ``project`` and of its initial messages (not yet
+    added)."""
     now = int(time.time())
     body = body or ThreadCreate()
     row = ThreadRow(
         id=new_id(PREFIXES["thread"]),
+        project_id=project,
         created_at=now,
         metadata_=body.metadata or {},
         tool_resources=body.tool_resources,
@@ -33,21 +35,25 @@ def new_thread(body: ThreadCreate | None) -> tuple[ThreadRow, list[MessageRow]]:
 
 
 @router.post("")
-async def create_thread(state: State, body: ThreadCreate | None = None) -> dict[str, Any]:
+async def create_thread(
+    state: State, project: Project, body: ThreadCreate | None = None
+) -> dict[str, Any]:
     """Create a thread, with its initial messages in the same transaction."""
-    row, messages = new_thread(body)
+    row, messages = new_thread(body, project)
     await state.runs.writer.run(lambda db: add_thread(db, row, messages), retry=True)
     return wire.thread(row)
 
 
 @router.get("/{thread_id}")
-async def retrieve_thread(thread_id: str, db: Session) -> dict[str, Any]:
+async def retrieve_thread(thread_id: str, db: Session, project: Project) -> dict[str, Any]:
     """Retrieve a thread."""
-    return wire.thread(await get_or_404(db, ThreadRow, thread_id, "thread"))
+    return wire.thread(await get_or_404(db, ThreadRow, thread_id, "thread", project))
 
 
 @router.post("/{thread_id}")
-async def update_thread(thread_id: str, body: ThreadUpdate, state: State) -> dict[str, Any]:
+async def update_thread(
+    thread_id: str, body: ThreadUpdate, state: State, project: Project
+) -> dict[str, Any]:
     """Update a thread's metadata and tool resources."""
     changes: dict[str, object] = {}
     if "metadata" in body.model_fields_set:
@@ -55,13 +61,13 @@ async def update_thread(thread_id: str, body: ThreadUpdate, state: State) -> dic
     if "tool_resources" in body.model_fields_set:
         changes["tool_resources"] = body.tool_resources
     row = await state.runs.writer.run(
-        lambda db: store_changes.update_thread(db, thread_id, changes)
+        lambda db: store_changes.update_thread(db, thread_id, changes, project=project)
     )
     return wire.thread(row)
 
 
 @router.delete("/{thread_id}")
-async def delete_thread(thread_id: str, state: State) -> dict[str, Any]:
+async def delete_thread(thread_id: str, state: State, project: Project) -> dict[str, Any]:
     """Delete a thread with its messages, runs and steps; an active run is cancelled first."""
-    await state.runs.delete_thread(thread_id)
+    await state.runs.delete_thread(thread_id, project=project)
     return {"id": thread_id, "object": "thread.deleted", "deleted": True}

@@ -7,12 +7,12 @@ waterfall, which follow the run's events live. Each page can also be fetched as 
 
 When the server has API keys, the pages ask for one and keep it in an HttpOnly cookie limited
 to ``/ui``; the API-key middleware lets ``/ui`` through so that this form can be shown, and
-every page here checks the cookie (or an ``Authorization``/``X-API-Key`` header) itself.
+every page here checks the cookie (or an ``Authorization``/``X-API-Key`` header) itself, and
+shows only the threads and runs of that key's project.
 """
 
 from __future__ import annotations
 
-import hmac
 from datetime import UTC, datetime
 from importlib import resources
 from typing import Annotated, Any
@@ -22,7 +22,7 @@ from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, PackageLoader, select_autoescape
 
-from callisto.api.deps import State
+from callisto.api.deps import State, get_or_404
 from callisto.api.routes.events import run_events
 from callisto.api.ui import views
 from callisto.errors import NotFound
@@ -63,18 +63,13 @@ def _presented(request: Request) -> str | None:
     return request.headers.get("x-api-key") or request.cookies.get(COOKIE)
 
 
-def _accepted(key: str | None, keys: list[str]) -> bool:
-    if key is None:
-        return False
-    # Compare against every key in constant time so the answer leaks nothing.
-    return any(hmac.compare_digest(key.encode(), k.encode()) for k in keys)
-
-
-def _login_if_needed(request: Request, state: State) -> Response | None:
-    """Return the key form when the server has keys and the request brings none that fits."""
-    keys = state.settings.api_keys()
-    if not keys or _accepted(_presented(request), keys):
-        return None
+async def _project_or_login(request: Request, state: State) -> str | Response:
+    """Return the project of the request's key, or the key form when it brings none that fits
+    (an open server shows the ``default`` project)."""
+    presented = _presented(request)
+    project = await state.keys.project_of(presented.encode() if presented else None)
+    if project is not None:
+        return project
     target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
     return _page("login.html", 401, next=target, wrong=False, auth=True)
 
@@ -92,7 +87,7 @@ async def login(request: Request, state: State) -> Response:
     form = parse_qs((await request.body()).decode("utf-8", "replace"))
     key = (form.get("key") or [""])[0].strip()
     target = _safe_next((form.get("next") or ["/ui"])[0])
-    if not _accepted(key, state.settings.api_keys()):
+    if not key or await state.keys.project_of(key.encode()) is None:
         return _page("login.html", 401, next=target, wrong=True, auth=True)
     response = RedirectResponse(target, status_code=303)
     response.set_cookie(
@@ -133,14 +128,15 @@ async def threads(
     model: Annotated[str, Query()] = "",
     fragment: Annotated[bool, Query()] = False,
 ) -> Response:
-    """The newest threads and their runs, filtered by run status and model."""
-    if (denied := _login_if_needed(request, state)) is not None:
-        return denied
+    """The project's newest threads and their runs, filtered by run status and model."""
+    project = await _project_or_login(request, state)
+    if isinstance(project, Response):
+        return project
     filters = views.Filters(status=status if status in STATUSES else "", model=model)
     async with state.sessions() as db:
-        data = await views.thread_list(db, filters, models=not fragment)
+        data = await views.thread_list(db, filters, project, models=not fragment)
     name = "_threads.html" if fragment else "threads.html"
-    return _page(name, **data, filters=filters, statuses=STATUSES, auth=_auth(state))
+    return _page(name, **data, filters=filters, statuses=STATUSES, auth=await _auth(state))
 
 
 @router.get("/threads/{thread_id}")
@@ -148,15 +144,14 @@ async def thread(
     request: Request, thread_id: str, state: State, fragment: bool = False
 ) -> Response:
     """A thread's messages and runs."""
-    if (denied := _login_if_needed(request, state)) is not None:
-        return denied
+    project = await _project_or_login(request, state)
+    if isinstance(project, Response):
+        return project
     async with state.sessions() as db:
-        row = await db.get(ThreadRow, thread_id)
-        if row is None:
-            raise NotFound(f"No thread found with id '{thread_id}'.")
+        row = await get_or_404(db, ThreadRow, thread_id, "thread", project)
         data = await views.thread_detail(db, row)
     name = "_thread.html" if fragment else "thread.html"
-    return _page(name, **data, auth=_auth(state))
+    return _page(name, **data, auth=await _auth(state))
 
 
 @router.get("/threads/{thread_id}/runs/{run_id}")
@@ -164,13 +159,14 @@ async def run(
     request: Request, thread_id: str, run_id: str, state: State, fragment: bool = False
 ) -> Response:
     """A run: its steps, tool calls, messages and waterfall, following its events live."""
-    if (denied := _login_if_needed(request, state)) is not None:
-        return denied
+    project = await _project_or_login(request, state)
+    if isinstance(project, Response):
+        return project
     async with state.sessions() as db:
-        row = await state.runs.get_run(db, thread_id, run_id)
+        row = await state.runs.get_run(db, thread_id, run_id, project=project)
         data = await views.run_detail(db, row)
     name = "_run.html" if fragment else "run.html"
-    return _page(name, **data, auth=_auth(state))
+    return _page(name, **data, auth=await _auth(state))
 
 
 @router.get("/threads/{thread_id}/runs/{run_id}/events")
@@ -182,10 +178,12 @@ async def events(
     last_event_id: Annotated[str | None, Header()] = None,
 ) -> Any:
     """The run's events (as ``/v1/threads/{thread_id}/runs/{run_id}/events``), for the page."""
-    if (denied := _login_if_needed(request, state)) is not None:
-        return denied
-    return await run_events(thread_id, run_id, state, None, last_event_id)
+    project = await _project_or_login(request, state)
+    if isinstance(project, Response):
+        return project
+    return await run_events(thread_id, run_id, state, project, None, last_event_id)
 
 
-def _auth(state: State) -> bool:
-    return bool(state.settings.api_keys())
+async def _auth(state: State) -> bool:
+    """Whether the server asks for keys (the pages then offer to log out)."""
+    return not await state.keys.is_open()

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from callisto import telemetry
 from callisto.engine.lifecycle import is_terminal
 from callisto.store.models import MessageRow, RunRow, RunStepRow, ThreadRow
+from callisto.store.projects import threads_of
 
 THREADS_SHOWN = 50
 RUNS_SHOWN = 500
@@ -37,12 +38,20 @@ class Filters:
     model: str = ""
 
 
-async def thread_list(db: AsyncSession, filters: Filters, *, models: bool) -> dict[str, Any]:
-    """Return the newest threads with their runs, and (with ``models``) the models to filter by.
+async def thread_list(
+    db: AsyncSession, filters: Filters, project: str, *, models: bool
+) -> dict[str, Any]:
+    """Return the project's newest threads with their runs, and (with ``models``) the models
+    to filter by.
 
     With a filter, only threads with a matching run are listed, with their matching runs.
     """
-    runs_query = select(RunRow).order_by(RunRow.id.desc()).limit(RUNS_SHOWN)
+    runs_query = (
+        select(RunRow)
+        .where(RunRow.thread_id.in_(threads_of(project)))
+        .order_by(RunRow.id.desc())
+        .limit(RUNS_SHOWN)
+    )
     if filters.status:
         runs_query = runs_query.where(RunRow.status == filters.status)
     if filters.model:
@@ -54,7 +63,12 @@ async def thread_list(db: AsyncSession, filters: Filters, *, models: bool) -> di
         by_id = {t.id: t for t in found}
         threads = [by_id[i] for i in order if i in by_id]
     else:
-        threads_query = select(ThreadRow).order_by(ThreadRow.id.desc()).limit(THREADS_SHOWN)
+        threads_query = (
+            select(ThreadRow)
+            .where(ThreadRow.project_id == project)
+            .order_by(ThreadRow.id.desc())
+            .limit(THREADS_SHOWN)
+        )
         threads = list((await db.scalars(threads_query)).all())
         ids = [t.id for t in threads]
         runs = list((await db.scalars(runs_query.where(RunRow.thread_id.in_(ids)))).all())
@@ -63,7 +77,9 @@ async def thread_list(db: AsyncSession, filters: Filters, *, models: bool) -> di
         runs_of.setdefault(run.thread_id, []).append(run_summary(run))
     choices: list[str] = []
     if models:  # the whole page: not its refreshes, which do not show the filters
-        choices = list(await db.scalars(select(RunRow.model).distinct().order_by(RunRow.model)))
+        of_project = RunRow.thread_id.in_(threads_of(project))
+        query = select(RunRow.model).where(of_project).distinct().order_by(RunRow.model)
+        choices = list(await db.scalars(query))
     return {
         "threads": [
             {"id": t.id, "created_at": t.created_at, "runs": runs_of.get(t.id, [])} for t in threads
