@@ -5,7 +5,8 @@ a run, streamed or not; poll it; submit tool outputs, streamed or not; cancel) w
 server-sent events, in the same order and shapes, as ``callisto serve``, and makes the same
 streamed Chat Completions calls upstream, but keeps its state in dicts: no database, no
 validation, no event log, no retries. Uvicorn serves it as it serves Callisto (uvloop and
-httptools when installed), and one keep-alive httpx client reads every upstream body to its end.
+httptools when installed), and one keep-alive aiohttp session (the library of Callisto's upstream
+client) reads every upstream body to its end.
 
 Whatever Callisto costs above this server is Callisto's own work; the workloads report each
 figure as a ratio to it beside the direct baseline. :func:`check` runs one conversation of each
@@ -29,7 +30,7 @@ import time
 from collections.abc import AsyncIterator, Iterator, Sequence
 from typing import Any
 
-import httpx
+import aiohttp
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
@@ -52,7 +53,7 @@ class Floor:
     def __init__(self, model_url: str) -> None:
         """Call the Chat Completions API at ``model_url`` (``http://host:port``)."""
         self.upstream = model_url + "/v1/chat/completions"
-        self.http: httpx.AsyncClient | None = None
+        self.http: aiohttp.ClientSession | None = None
         self.assistants: dict[str, dict[str, Any]] = {}
         self.threads: dict[str, list[dict[str, Any]]] = {}
         self.runs: dict[str, dict[str, Any]] = {}
@@ -77,8 +78,9 @@ class Floor:
     @contextlib.asynccontextmanager
     async def lifespan(self, _app: Any) -> AsyncIterator[None]:
         """Open the upstream client for the server's life."""
-        limits = httpx.Limits(max_connections=1024, max_keepalive_connections=1024)
-        async with httpx.AsyncClient(limits=limits, timeout=300) as self.http:
+        connector = aiohttp.TCPConnector(limit=1024)
+        timeout = aiohttp.ClientTimeout(total=300)
+        async with aiohttp.ClientSession(connector=connector, timeout=timeout) as self.http:
             yield
 
     async def health(self, _request: Request) -> Response:
@@ -240,8 +242,9 @@ class Floor:
         calls: list[dict[str, Any]] = []
         text: list[str] = []
         assert self.http is not None
-        async with self.http.stream("POST", self.upstream, json=request) as response:
-            async for line in response.aiter_lines():
+        async with self.http.post(self.upstream, json=request) as response:
+            async for raw in response.content:  # lines, to the body's end
+                line = raw.decode().rstrip("\r\n")
                 if not line.startswith("data: ") or line == "data: [DONE]":
                     continue
                 chunk = json.loads(line[6:])
