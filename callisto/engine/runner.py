@@ -409,8 +409,9 @@ def begin_turn(db: Session, run: RunRow, leases: LeaseKeeper) -> Begin:
         # Left by a process that stopped mid-turn: the turn restarts from the history before it.
         remove_open_parts(db, run)
     elif run.status == "queued":
+        # No flush: the caller's commit writes the claim and the start in one statement (with
+        # a run just created, in its INSERT), and checks the version; events wait for it.
         transition(run, "in_progress")
-        db.flush()  # the version check, before the event is built
         events.append(("thread.run.in_progress", wire.run(run)))
     return Begin(run, events, lease=lease)
 

@@ -161,18 +161,13 @@ class RunService:
         def create(db: Session) -> tuple[RunRow, dict[str, Any], Begin | None]:
             if thread is not None:
                 add_thread(db, thread, extra_rows or [])
-            elif db.get(ThreadRow, thread_id) is None:
-                raise NotFound(f"No thread found with id '{thread_id}'.")
-            else:
+            assistant = _assistant_of_new_run(
+                db, None if thread is not None else thread_id, params.assistant_id
+            )
+            if thread is None:
                 db.add_all(extra_rows or [])
-            assistant = db.get(AssistantRow, params.assistant_id)
-            if assistant is None:
-                raise NotFound(
-                    f"No assistant found with id '{params.assistant_id}'.", param="assistant_id"
-                )
             run = self._new_run(thread_id, assistant, params)
             db.add(run)
-            db.flush()
             queued = wire.run(run)
             if dispatch:
                 self.dispatcher.enqueue_in(db, run.id)
@@ -273,7 +268,21 @@ class RunService:
         def submit(
             db: Session,
         ) -> tuple[RunRow, RunStepRow | None, dict[str, Any] | None, Begin | None]:
-            run = _run_of_thread(db, thread_id, run_id)
+            # The run and its open tool-calls step in one statement.
+            found = db.execute(
+                select(RunRow, RunStepRow)
+                .outerjoin(
+                    RunStepRow,
+                    (RunStepRow.run_id == RunRow.id)
+                    & (RunStepRow.type == "tool_calls")
+                    & (RunStepRow.status == "in_progress"),
+                )
+                .where(RunRow.id == run_id)
+                .limit(1)
+            ).first()
+            if found is None or found[0].thread_id != thread_id:
+                raise NotFound(f"No run found with id '{run_id}' in thread '{thread_id}'.")
+            run, step = found
             if run.status != "requires_action":
                 accepted = _accepted_step(db, run_id, outputs)
                 if accepted is None:
@@ -283,13 +292,6 @@ class RunService:
                 # A retry of a submission already taken (its answer was lost): the same answer.
                 return run, accepted, None, None
             _check_outputs(run, outputs)
-            step = db.scalars(
-                select(RunStepRow).where(
-                    RunStepRow.run_id == run_id,
-                    RunStepRow.type == "tool_calls",
-                    RunStepRow.status == "in_progress",
-                )
-            ).first()
             by_id = dict(outputs)
             if step is not None:
                 details = dict(step.step_details)
@@ -300,7 +302,6 @@ class RunService:
                 step.step_details = details
                 step.status, step.completed_at = "completed", int(time.time())
             transition(run, "queued")
-            db.flush()
             queued = wire.run(run)
             self.dispatcher.enqueue_in(db, run_id)
             return run, step, queued, begin_turn(db, run, self.leases) if reserved else None
@@ -589,6 +590,31 @@ class RunService:
         await self.dispatcher.aclose()
         await self.leases.aclose()
         await self.runner.credentials.aclose()
+
+
+def _assistant_of_new_run(db: Session, thread_id: str | None, assistant_id: str) -> AssistantRow:
+    """Return the assistant of a run being created; with ``thread_id``, check in the same
+    statement that the thread exists.
+
+    Raises:
+        NotFound: The thread (checked first) or the assistant does not exist.
+    """
+    if thread_id is None:
+        assistant = db.get(AssistantRow, assistant_id)
+    else:
+        thread_exists = select(ThreadRow.id).where(ThreadRow.id == thread_id).exists()
+        found = db.execute(
+            select(AssistantRow, thread_exists).where(AssistantRow.id == assistant_id)
+        ).first()
+        if found is None:
+            assistant, has_thread = None, db.get(ThreadRow, thread_id) is not None
+        else:
+            assistant, has_thread = found[0], bool(found[1])
+        if not has_thread:
+            raise NotFound(f"No thread found with id '{thread_id}'.")
+    if assistant is None:
+        raise NotFound(f"No assistant found with id '{assistant_id}'.", param="assistant_id")
+    return assistant
 
 
 def _run_of_thread(db: Session, thread_id: str, run_id: str) -> RunRow:
