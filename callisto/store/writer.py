@@ -4,11 +4,14 @@ Every change to a run (creating it, starting and ending a turn, the rows of a re
 outputs, cancelling, expiring) is a *transaction function*: a plain function of a synchronous
 ORM :class:`~sqlalchemy.orm.Session`. :meth:`Writer.run` queues one and waits for its result.
 One task drains the queue: whatever is queued when the database becomes free runs as one
-batch, in one database transaction, on a worker thread, each function inside its own
-savepoint. So:
+batch, in one database transaction, each function inside its own savepoint. On PostgreSQL the
+batch runs on a worker thread (the database answers over the network). On SQLite it runs on
+the event loop itself: SQLite answers in microseconds, and the batch begins by taking the write
+lock without waiting; only when another connection holds the lock does the batch go to the
+thread and wait there, so the loop never waits for a lock. So:
 
-- at concurrency 1 a change costs one thread hand-off and one commit, not an async session's
-  dozen awaits per statement;
+- at concurrency 1 a change costs one commit (and, on PostgreSQL, one thread hand-off), not an
+  async session's dozen awaits per statement;
 - under load, hundreds of runs share one commit, and the event loop never waits on the
   database pool (which is how 1,000 runs in flight ran out of connections before);
 - a function that raises (a version conflict, a bad request found while reading) rolls back
@@ -37,6 +40,7 @@ from sqlalchemy.orm import Session
 
 from callisto import telemetry
 from callisto.errors import CallistoError
+from callisto.store.database import SQLITE_BUSY_TIMEOUT_MS
 
 T = TypeVar("T")
 Transaction = Callable[[Session], T]
@@ -76,6 +80,8 @@ class Writer:
         self.max_batch = max_batch
         self._queue: list[tuple[Transaction[Any], asyncio.Future[Any], bool, bool]] = []
         self._relaxed = engine.dialect.name == "postgresql"
+        self._inline = engine.dialect.name == "sqlite"
+        self._waits = True
         self._wake = asyncio.Event()
         self._thread = ThreadPoolExecutor(1, thread_name_prefix="callisto-writer")
         self._task: asyncio.Task[None] | None = None
@@ -129,9 +135,15 @@ class Writer:
                 functions = [(fn, retry) for fn, _, _, retry in batch]
                 relaxed = self._relaxed and not any(durable for _, _, durable, _ in batch)
                 try:
-                    outcomes = await loop.run_in_executor(
-                        self._thread, self._execute, functions, relaxed
-                    )
+                    # SQLite answers in microseconds and never waits here (see _execute):
+                    # the batch runs on the loop, unless another writer holds the lock (or
+                    # there is no connection yet: connecting may wait for it too).
+                    inline = self._inline and self._connection is not None
+                    outcomes = self._execute(functions, relaxed) if inline else None
+                    if outcomes is None:
+                        outcomes = await loop.run_in_executor(
+                            self._thread, self._execute_waiting, functions, relaxed
+                        )
                 except Exception as exc:  # the batch did not commit: every caller hears why
                     log.warning("a batch of %d transactions failed: %s", len(batch), exc)
                     outcomes = [(False, exc)] * len(batch)
@@ -144,38 +156,40 @@ class Writer:
                         future.set_exception(value)
 
     def _execute(
-        self, functions: list[tuple[Transaction[Any], bool]], relaxed: bool
-    ) -> list[_Outcome]:
+        self, functions: list[tuple[Transaction[Any], bool]], relaxed: bool, *, wait: bool = False
+    ) -> list[_Outcome] | None:
+        """Run ``functions`` in one transaction; ``None`` when SQLite is locked and ``wait``
+        is false (nothing ran)."""
         # The connection stays open between batches (no checkout or ping per batch); a batch
         # that fails as a whole drops it, and the next batch connects afresh.
         started = time.perf_counter()
-        if self._connection is None:
-            self._connection = self.engine.connect()
-        connection = self._connection
+        connection = self._connect(wait)
         try:
+            try:
+                # On SQLite this is BEGIN IMMEDIATE: it takes the write lock before any function
+                # runs, or, not waiting, fails and leaves nothing to undo.
+                connection.begin()
+            except OperationalError as exc:
+                if wait or not _is_locked(exc):
+                    raise
+                return None
+            if relaxed:
+                connection.execute(_ASYNC_COMMIT)
             if len(functions) == 1:
-                # Alone in its transaction: no savepoint needed, the session owns it.
+                # Alone in its transaction: no savepoint needed; the writer commits.
                 function, retry = functions[0]
-
-                def alone() -> Session:
-                    session = Session(bind=connection, **_SESSION)
-                    if relaxed:
-                        session.execute(_ASYNC_COMMIT)
-                    return session
-
-                outcomes = [_outcome(function, alone, retry)]
+                outcomes = [_outcome(function, partial(Session, bind=connection, **_ALONE), retry)]
             else:
-                with connection.begin():
-                    if relaxed:
-                        connection.execute(_ASYNC_COMMIT)
-                    # Each function in its own savepoint: the session begins one on the shared
-                    # transaction, releases it on commit, rolls back to it on failure.
-                    outcomes = []
-                    for fn, retry in functions:
-                        savepoint = partial(Session, bind=connection, **_SAVEPOINT)
-                        outcomes.append(_outcome(fn, savepoint, retry))
-                        _raise_if_disconnected(outcomes[-1])
+                # Each function in its own savepoint: the session begins one on the shared
+                # transaction, releases it on commit, rolls back to it on failure.
+                outcomes = []
+                for fn, retry in functions:
+                    savepoint = partial(Session, bind=connection, **_SAVEPOINT)
+                    outcomes.append(_outcome(fn, savepoint, retry))
+                    _raise_if_disconnected(outcomes[-1])
             _raise_if_disconnected(outcomes[-1])
+            if connection.in_transaction():  # a lone function that failed rolled it back
+                connection.commit()
         except Exception:
             # The batch did not commit (a lost connection fails every function in it: none of
             # them was saved, so each caller may simply try again). The next batch connects
@@ -194,6 +208,27 @@ class Writer:
         telemetry.writer_batch(len(functions), time.perf_counter() - started)
         return outcomes
 
+    def _execute_waiting(
+        self, functions: list[tuple[Transaction[Any], bool]], relaxed: bool
+    ) -> list[_Outcome]:
+        outcomes = self._execute(functions, relaxed, wait=True)
+        assert outcomes is not None  # a batch that waits for the lock is never turned away
+        return outcomes
+
+    def _connect(self, wait: bool) -> Connection:
+        """Return the writer's connection, waiting for SQLite's lock (up to its busy timeout)
+        or not."""
+        if self._connection is None:
+            self._connection = self.engine.connect()
+            self._waits = True  # the busy timeout set when it connected
+        if self._inline and self._waits != wait:
+            timeout = SQLITE_BUSY_TIMEOUT_MS if wait else 0
+            self._connection.connection.driver_connection.execute(  # type: ignore[union-attr]
+                f"PRAGMA busy_timeout={timeout}"
+            )
+            self._waits = wait
+        return self._connection
+
     async def aclose(self) -> None:
         """Finish what is queued, then stop and release the connection and the thread."""
         self._closing = True
@@ -207,7 +242,9 @@ class Writer:
 
 
 _ASYNC_COMMIT = text("SET LOCAL synchronous_commit TO OFF")
-_SESSION: dict[str, Any] = {"expire_on_commit": False}
+# A lone function's session joins the writer's transaction and may roll it back; the writer
+# commits it.
+_ALONE: dict[str, Any] = {"expire_on_commit": False, "join_transaction_mode": "rollback_only"}
 _SAVEPOINT: dict[str, Any] = {
     "expire_on_commit": False,
     "join_transaction_mode": "create_savepoint",
@@ -224,6 +261,11 @@ def _raise_if_disconnected(outcome: _Outcome) -> None:
 # PostgreSQL's deadlock victim and serialization failure: the same transaction may succeed.
 _CONFLICTS = frozenset({"40P01", "40001"})
 _ATTEMPTS = 3
+
+
+def _is_locked(exc: OperationalError) -> bool:
+    """Whether SQLite refused the write lock because another connection holds it."""
+    return "database is locked" in str(exc.orig)
 
 
 def _is_conflict(exc: Exception) -> bool:

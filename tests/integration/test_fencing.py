@@ -7,7 +7,7 @@ database can refuse the old turn's writes, through its token.
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -16,18 +16,8 @@ from sqlalchemy.orm import Session
 
 from callisto.engine.leases import Fenced, FencedWriter, Lease, claim
 from callisto.ids import new_id
-from callisto.store.database import create_sync_engine, run_migrations
 from callisto.store.models import RunRow, RunStepRow, ThreadRow
 from callisto.store.writer import Writer
-
-
-@pytest.fixture
-async def writer(database_url: str) -> AsyncIterator[Writer]:
-    run_migrations(database_url)
-    w = Writer(create_sync_engine(database_url))
-    w.start()
-    yield w
-    await w.aclose()
 
 
 def _run(thread_id: str) -> RunRow:
@@ -46,8 +36,8 @@ def _run(thread_id: str) -> RunRow:
     )
 
 
-async def _taken_over(writer: Writer) -> tuple[RunRow, Lease]:
-    """A run claimed by process ``old`` (its copy and lease returned), then by ``new``."""
+async def _claimed(writer: Writer, owner: str) -> tuple[RunRow, Lease]:
+    """A new run claimed by ``owner``: the owner's copy of it and its lease."""
 
     def start(db: Session) -> tuple[RunRow, Lease]:
         thread = ThreadRow(id=new_id("thread_"), created_at=0, metadata_={})
@@ -55,11 +45,16 @@ async def _taken_over(writer: Writer) -> tuple[RunRow, Lease]:
         db.flush()
         run = _run(thread.id)
         db.add(run)
-        lease = claim(db, run, "old", seconds=60)
+        lease = claim(db, run, owner, seconds=60)
         assert lease is not None
         return run, lease
 
-    run, lease = await writer.run(start)
+    return await writer.run(start)
+
+
+async def _taken_over(writer: Writer) -> tuple[RunRow, Lease]:
+    """A run claimed by process ``old`` (its copy and lease returned), then by ``new``."""
+    run, lease = await _claimed(writer, "old")
 
     def take_over(db: Session) -> None:
         fresh = db.get(RunRow, run.id)
@@ -131,17 +126,7 @@ async def test_a_taken_over_turn_writes_nothing(writer: Writer, write: str) -> N
 
 
 async def test_the_holder_s_writes_go_through(writer: Writer) -> None:
-    def start(db: Session) -> tuple[RunRow, Lease]:
-        thread = ThreadRow(id=new_id("thread_"), created_at=0, metadata_={})
-        db.add(thread)
-        db.flush()
-        run = _run(thread.id)
-        db.add(run)
-        lease = claim(db, run, "only", seconds=60)
-        assert lease is not None
-        return run, lease
-
-    run, lease = await writer.run(start)
+    run, lease = await _claimed(writer, "only")
     fenced = FencedWriter(writer, lease)
     await fenced.run(_change_the_copy(run))
     await fenced.run(_add_a_step(run))
