@@ -83,6 +83,24 @@ def _databases(names: Sequence[str]) -> Iterator[tuple[str, str | None, str]]:
                 yield name, url, ""
 
 
+def measure(names: Sequence[str], conversations: int = 10, *, show: bool = False) -> dict[str, str]:
+    """Print and return, per backend, one line of SQL per conversation (or why it was skipped).
+
+    The working tree's Callisto runs in this process (the benchmark's *after* side).
+    """
+    print("SQL per conversation (thread with a message, streamed run, tool call, streamed submit)")
+    lines = {}
+    for name, url, reason in _databases(names):
+        line = (
+            f"skipped ({reason})"
+            if url is None
+            else format_counts(per_conversation(url, conversations, show=show))
+        )
+        print(f"  {name}: {line}")
+        lines[name] = line
+    return lines
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     """Print the SQL per conversation of each backend."""
     parser = argparse.ArgumentParser(prog="python -m bench.sqlcount", description=__doc__)
@@ -90,13 +108,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--conversations", type=int, default=10)
     parser.add_argument("--show", action="store_true", help="print every statement counted")
     args = parser.parse_args(argv)
-    print("SQL per conversation (create thread + run + tool round trip, streamed)")
-    for name, url, reason in _databases(args.databases.split(",")):
-        if url is None:
-            print(f"  {name}: skipped ({reason})")
-            continue
-        counts = per_conversation(url, args.conversations, show=args.show)
-        print(f"  {name}: {format_counts(counts)}")
+    measure(args.databases.split(","), args.conversations, show=args.show)
 
 
 def format_counts(counts: dict[str, float]) -> str:
