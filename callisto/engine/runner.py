@@ -153,6 +153,9 @@ class TurnRunner:
     async def _history(self, run: RunRow) -> list[ChatMessage]:
         limit = self.settings.history_max_messages
         async with self.sessions() as db:
+            # In autocommit: its reads see each its own snapshot, as under PostgreSQL's READ
+            # COMMITTED (and pysqlite's reads) anyway, without a BEGIN and a ROLLBACK.
+            await db.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
             conversation: list[ChatMessage] = await db.run_sync(
                 lambda sync: history(sync, run, max_messages=limit)
             )

@@ -6,7 +6,8 @@ Counts are deterministic, unlike timings, so a test may bound them::
         ...  # drive a conversation
     assert counter.snapshot()["statements"] <= 20
 
-The engines of one database are counted (the store writer's and the API's reads), through SQLAlchemy's events: ``begin`` (a transaction), ``commit``, and
+The engines of one database are counted (the store writer's and the API's reads), through
+SQLAlchemy's events: ``begin`` (a transaction, unless in autocommit), ``commit``, and
 ``before_cursor_execute`` (a statement sent to the database; a SAVEPOINT or SQLite's
 ``BEGIN IMMEDIATE`` is one too).
 """
@@ -58,12 +59,17 @@ class SqlCounter:
             with self._lock:
                 self.counts[word if word in KINDS else "other"] += 1
 
+    def _begin(self, conn: Connection) -> None:
+        # In autocommit no transaction begins (the reads of a turn's history run so).
+        if conn.get_execution_options().get("isolation_level") != "AUTOCOMMIT":
+            self._counted(conn, "transactions", "BEGIN")
+
     @contextmanager
     def listening(self) -> Iterator[SqlCounter]:
         """Count while inside the block."""
         hooks: list[tuple[str, Callable[..., object]]] = [
             ("before_cursor_execute", self._statement),
-            ("begin", lambda conn: self._counted(conn, "transactions", "BEGIN")),
+            ("begin", self._begin),
             ("commit", lambda conn: self._counted(conn, "commits", "COMMIT")),
         ]
         for name, hook in hooks:
