@@ -152,6 +152,8 @@ class TurnRunner:
 
     async def _history(self, run: RunRow) -> list[ChatMessage]:
         limit = self.settings.history_max_messages
+        if self.writer.reads_inline:  # SQLite: on the loop, no hand-off to a driver's thread
+            return self.writer.read(lambda db: history(db, run, max_messages=limit))
         async with self.sessions() as db:
             # In autocommit: its reads see each its own snapshot, as under PostgreSQL's READ
             # COMMITTED (and pysqlite's reads) anyway, without a BEGIN and a ROLLBACK.

@@ -87,6 +87,7 @@ class Writer:
         self._task: asyncio.Task[None] | None = None
         self._closing = False
         self._connection: Connection | None = None
+        self._reader: Connection | None = None
         # Counters: batches committed, functions run, seconds the connection was busy.
         self.batches = 0
         self.transactions = 0
@@ -229,6 +230,25 @@ class Writer:
             self._waits = wait
         return self._connection
 
+    @property
+    def reads_inline(self) -> bool:
+        """Whether :meth:`read` may be used: on SQLite."""
+        return self._inline
+
+    def read(self, function: Transaction[T]) -> T:
+        """Run a function that only reads, at once, on a connection of its own (SQLite only).
+
+        In WAL mode a read never waits for a writer, and SQLite answers in microseconds: the
+        event loop runs it directly, with no thread hand-off, in autocommit (each statement
+        sees what was committed when it ran).
+        """
+        if not self._inline:
+            raise RuntimeError("Writer.read is for SQLite; read through an async session")
+        if self._reader is None:
+            self._reader = self.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+        with Session(bind=self._reader, **_READ) as db:
+            return function(db)
+
     async def aclose(self) -> None:
         """Finish what is queued, then stop and release the connection and the thread."""
         self._closing = True
@@ -236,8 +256,9 @@ class Writer:
         if self._task is not None:
             await self._task
         self._thread.shutdown(wait=True)
-        if self._connection is not None:
-            self._connection.close()
+        for connection in (self._connection, self._reader):
+            if connection is not None:
+                connection.close()
         self.engine.dispose()
 
 
@@ -245,6 +266,7 @@ _ASYNC_COMMIT = text("SET LOCAL synchronous_commit TO OFF")
 # A lone function's session joins the writer's transaction and may roll it back; the writer
 # commits it.
 _ALONE: dict[str, Any] = {"expire_on_commit": False, "join_transaction_mode": "rollback_only"}
+_READ: dict[str, Any] = {"expire_on_commit": False}
 _SAVEPOINT: dict[str, Any] = {
     "expire_on_commit": False,
     "join_transaction_mode": "create_savepoint",
