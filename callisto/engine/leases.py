@@ -11,8 +11,8 @@ an expiry written by any process reaches the turn within one heartbeat, and a ru
 was taken over, or which was deleted, is stopped.
 
 Every write of a turn is fenced (:class:`FencedWriter`): the transaction checks the lease's
-deadline, and the token, in the versioned UPDATE of the run when it changes the run, or else
-with a read. Every event a turn publishes is fenced by time (:class:`FencedEvents`):
+deadline, and the token: in the versioned UPDATE of the run when it changes the run, in the
+INSERT itself for new rows (:meth:`FencedWriter.insert`), or else with a read. Every event a turn publishes is fenced by time (:class:`FencedEvents`):
 a process that was frozen past its lease (SIGSTOP, a long GC pause) finds its lease expired by
 its own monotonic clock before it appends anything, and stops. Another process can claim the
 run only once ``lease_until`` has passed, which is later than that local deadline.
@@ -27,18 +27,18 @@ import os
 import secrets
 import socket
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
 
-from sqlalchemy import select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import exists, select, update
+from sqlalchemy.orm import Session, make_transient_to_detached
 from sqlalchemy.orm.exc import StaleDataError
 from sqlalchemy.orm.util import identity_key
 
 from callisto.engine.events import EventLog, RunEvent
-from callisto.store.models import RunRow
-from callisto.store.writer import Transaction, Writer
+from callisto.store.models import Base, RunRow
+from callisto.store.writer import Transaction, Writer, insert_row
 
 T = TypeVar("T")
 log = logging.getLogger("callisto.engine")
@@ -161,6 +161,31 @@ class FencedWriter:
             if token != lease.token:
                 raise Fenced(f"run {lease.run_id} was taken over or deleted") from None
             raise
+
+    async def insert(self, rows: Sequence[Base], *, durable: bool = True) -> None:
+        """Insert new ``rows`` if, when the transaction runs, the lease still holds the run.
+
+        The first row's INSERT checks the token itself (``INSERT ... SELECT ... WHERE`` the run
+        has it): no read first. Once committed, the rows are detached as if loaded.
+
+        Raises:
+            Fenced: The lease is lost; nothing was written.
+        """
+        self.lease.check()
+        lease = self.lease
+        holds = exists().where(RunRow.id == lease.run_id, RunRow.turn_token == lease.token)
+
+        def add(db: Session) -> None:
+            lease.check()
+            first, *rest = rows
+            if not insert_row(db, first, only_if=holds):
+                raise Fenced(f"run {lease.run_id} was taken over or deleted")
+            for row in rest:
+                insert_row(db, row)
+
+        await self.writer.run(add, durable=durable)
+        for row in rows:
+            make_transient_to_detached(row)
 
 
 class FencedEvents:

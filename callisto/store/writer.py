@@ -29,18 +29,30 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol, TypeVar, cast
 
-from sqlalchemy import Connection, Engine, text
+from sqlalchemy import (
+    ColumnDefault,
+    ColumnElement,
+    Connection,
+    Engine,
+    Table,
+    insert,
+    literal,
+    select,
+    text,
+)
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.exc import DBAPIError, OperationalError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, make_transient_to_detached
 
 from callisto import telemetry
 from callisto.errors import CallistoError
 from callisto.store.database import SQLITE_BUSY_TIMEOUT_MS
+from callisto.store.models import Base
 
 T = TypeVar("T")
 Transaction = Callable[[Session], T]
@@ -54,6 +66,10 @@ class Transactions(Protocol):
 
     async def run(self, transaction: Transaction[T], *, durable: bool = True) -> T:
         """Run ``transaction`` and return its result once committed."""
+        ...
+
+    async def insert(self, rows: Sequence[Base], *, durable: bool = True) -> None:
+        """Insert new ``rows`` in one transaction; once committed they are detached rows."""
         ...
 
 
@@ -230,6 +246,21 @@ class Writer:
             self._waits = wait
         return self._connection
 
+    async def insert(self, rows: Sequence[Base], *, durable: bool = True) -> None:
+        """Insert new ``rows`` with one INSERT each, without the ORM's unit of work.
+
+        Once committed, the rows are detached as if loaded: a later transaction function
+        re-attaches one with ``session.add`` and writes only what it changed.
+        """
+
+        def add(db: Session) -> None:
+            for row in rows:
+                insert_row(db, row)
+
+        await self.run(add, durable=durable)
+        for row in rows:
+            make_transient_to_detached(row)
+
     @property
     def reads_inline(self) -> bool:
         """Whether :meth:`read` may be used: on SQLite."""
@@ -271,6 +302,37 @@ _SAVEPOINT: dict[str, Any] = {
     "expire_on_commit": False,
     "join_transaction_mode": "create_savepoint",
 }
+
+
+def insert_row(db: Session, row: Base, *, only_if: ColumnElement[bool] | None = None) -> bool:
+    """Insert a new ORM ``row`` with one Core INSERT; return whether it was inserted.
+
+    With ``only_if``, the INSERT takes its values from a SELECT with that condition, so the row
+    goes in only when the condition holds, in the same statement. The row's Python-side
+    defaults are applied to it, and each of its columns is set (None included), so that
+    :func:`~sqlalchemy.orm.make_transient_to_detached` leaves nothing to load. None is left
+    out of the INSERT: the column is NULL, as the ORM writes it.
+    """
+    mapper = sa_inspect(type(row))
+    values: dict[str, Any] = {}
+    for prop in mapper.column_attrs:
+        column = prop.columns[0]
+        value = getattr(row, prop.key)
+        if value is None and isinstance(column.default, ColumnDefault):
+            value = column.default.arg if column.default.is_scalar else column.default.arg(None)
+        setattr(row, prop.key, value)
+        if value is not None:
+            values[column.name] = value
+    table = cast(Table, mapper.local_table)
+    if only_if is None:
+        db.execute(insert(table).values(values))
+        return True
+    chosen = select(*(literal(v, table.c[name].type) for name, v in values.items()))
+    result = db.execute(
+        insert(table).from_select(list(values), chosen.where(only_if)),
+        execution_options={"preserve_rowcount": True},  # else PostgreSQL's may read -1
+    )
+    return bool(result.rowcount == 1)  # type: ignore[attr-defined]
 
 
 def _raise_if_disconnected(outcome: _Outcome) -> None:

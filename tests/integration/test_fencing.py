@@ -84,36 +84,41 @@ def _change_a_fresh_read(run_id: str) -> Callable[[Session], None]:
     return change
 
 
+def _step(run: RunRow) -> RunStepRow:
+    return RunStepRow(
+        id=new_id("step_"),
+        run_id=run.id,
+        thread_id=run.thread_id,
+        assistant_id=run.assistant_id,
+        created_at=0,
+        type="tool_calls",
+        status="in_progress",
+        step_details={"type": "tool_calls", "tool_calls": []},
+    )
+
+
 def _add_a_step(run: RunRow) -> Callable[[Session], None]:
     def add(db: Session) -> None:
-        db.add(
-            RunStepRow(
-                id=new_id("step_"),
-                run_id=run.id,
-                thread_id=run.thread_id,
-                assistant_id=run.assistant_id,
-                created_at=0,
-                type="tool_calls",
-                status="in_progress",
-                step_details={"type": "tool_calls", "tool_calls": []},
-                metadata_={},
-            )
-        )
+        db.add(_step(run))
 
     return add
 
 
-@pytest.mark.parametrize("write", ["copy", "fresh", "insert"])
+@pytest.mark.parametrize("write", ["copy", "fresh", "add", "insert"])
 async def test_a_taken_over_turn_writes_nothing(writer: Writer, write: str) -> None:
     run, lease = await _taken_over(writer)
     run_id = run.id
-    transactions: dict[str, Callable[[Session], Any]] = {
-        "copy": _change_the_copy(run),
-        "fresh": _change_a_fresh_read(run.id),
-        "insert": _add_a_step(run),
-    }
+    fenced = FencedWriter(writer, lease)
     with pytest.raises(Fenced):
-        await FencedWriter(writer, lease).run(transactions[write])
+        if write == "insert":  # the reply's rows: INSERT ... SELECT, fenced in the statement
+            await fenced.insert([_step(run), _step(run)])
+        else:
+            transactions: dict[str, Callable[[Session], Any]] = {
+                "copy": _change_the_copy(run),
+                "fresh": _change_a_fresh_read(run.id),
+                "add": _add_a_step(run),
+            }
+            await fenced.run(transactions[write])
 
     # (The old turn's copy of the run was expired by the rollback: read by id.)
     def read(db: Session) -> tuple[Any, ...]:
@@ -131,5 +136,25 @@ async def test_the_holder_s_writes_go_through(writer: Writer) -> None:
     await fenced.run(_change_the_copy(run))
     await fenced.run(_add_a_step(run))
     await fenced.run(_change_a_fresh_read(run.id))
-    row = await writer.run(lambda db: db.get(RunRow, run.id))
-    assert row is not None and row.usage is not None and row.last_error is not None
+    step = _step(run)
+    await fenced.insert([step, _step(run)])
+    # Inserted and detached as if loaded: a later change writes only what changed.
+    assert step.metadata_ == {} and step.completed_at is None
+
+    def complete(db: Session) -> None:
+        db.add(step)
+        step.status, step.completed_at = "completed", 1
+
+    await fenced.run(complete)
+
+    def read(db: Session) -> tuple[Any, ...]:
+        row = db.get(RunRow, run.id)
+        assert row is not None and row.usage is not None and row.last_error is not None
+        steps = db.scalars(select(RunStepRow).where(RunStepRow.run_id == run.id)).all()
+        return sorted((s.status, s.metadata_, s.last_error) for s in steps)
+
+    assert await writer.run(read) == [
+        ("completed", {}, None),
+        ("in_progress", {}, None),
+        ("in_progress", {}, None),
+    ]
