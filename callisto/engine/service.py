@@ -14,7 +14,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy import update as sa_update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, make_transient_to_detached
 from sqlalchemy.orm.exc import StaleDataError
 
 from callisto.config import RunSettings
@@ -39,7 +39,7 @@ from callisto.store.models import (
     RunStepRow,
     ThreadRow,
 )
-from callisto.store.writer import Writer
+from callisto.store.writer import Writer, insert_row
 
 log = logging.getLogger("callisto.engine")
 
@@ -167,14 +167,16 @@ class RunService:
             if thread is None:
                 db.add_all(extra_rows or [])
             run = self._new_run(thread_id, assistant, params)
-            db.add(run)
             queued = wire.run(run)
             if dispatch:
                 self.dispatcher.enqueue_in(db, run.id)
-            return run, queued, begin_turn(db, run, self.leases) if reserved else None
+            begun = begin_turn(db, run, self.leases) if reserved else None
+            insert_row(db, run)  # queued, or with its turn begun: one INSERT either way
+            return run, queued, begun
 
         try:
             run, queued, begun = await self.writer.run(create, retry=True)
+            make_transient_to_detached(run)  # as if loaded: the turn writes only its changes
         except IntegrityError:
             self._unreserve(reserved)
             active = await self.writer.run(
