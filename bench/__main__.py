@@ -27,7 +27,17 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from bench import concurrency, floor_check, launch, profiling, report, roundtrip, scaled, streaming
+from bench import (
+    concurrency,
+    floor_check,
+    launch,
+    profiling,
+    report,
+    roundtrip,
+    scaled,
+    sqlcount,
+    streaming,
+)
 
 RESULTS = Path(__file__).resolve().parent / "results"
 WORKLOADS = ("roundtrip", "concurrency", "streaming")
@@ -131,6 +141,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("the floor server's traffic differs from Callisto's:", *floor_differences, sep="\n  ")
     elif floor_differences is not None:
         print("floor self-check: the floor server speaks Callisto's traffic")
+    # Counts, not timings: the working tree's SQL per conversation, on each backend.
+    sql = sqlcount.measure(databases)
     per_db = [w for w in workloads if w not in OPTIONAL]
     for db in databases if per_db else []:
         if db == "postgres" and (reason := launch.postgres_unavailable()):
@@ -169,6 +181,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "databases": [d for d in databases if not any(s.startswith(d) for s in skipped)],
         "skipped": "; ".join(skipped),
         "floor_check": floor_differences,
+        "sql_per_conversation": sql,
         "code": {
             c.side: {"ref": c.ref, "commit": c.commit, "hidden": list(c.hidden)} for c in code
         },

@@ -399,9 +399,24 @@ def _header(info: dict[str, Any], settings: dict[str, Any]) -> list[str]:
         + ", ".join(settings["databases"])
         + (f"; skipped: {settings['skipped']}" if settings.get("skipped") else ""),
         "",
+        *_sql_lines(settings),
         "All figures in milliseconds unless marked. *Added* is Callisto's percentile minus the",
         "baseline's (the same conversation straight to the fake model with Chat Completions).",
         *_floor_lines(settings),
+    ]
+
+
+def _sql_lines(settings: dict[str, Any]) -> list[str]:
+    sql = settings.get("sql_per_conversation")
+    if not sql:
+        return []
+    return [
+        "SQL per conversation of the working tree (`python -m bench.sqlcount`: thread with a "
+        "message, streamed run, tool call, streamed tool output, text answer; counted by "
+        "SQLAlchemy's events, every engine of the server):",
+        "",
+        *(f"- {db}: {line}" for db, line in sql.items()),
+        "",
     ]
 
 

@@ -10,8 +10,9 @@ While it runs a turn, a process renews its leases with one statement for all of 
 an expiry written by any process reaches the turn within one heartbeat, and a run whose lease
 was taken over, or which was deleted, is stopped.
 
-Every write of a turn is fenced (:class:`FencedWriter`): the transaction checks the token and
-the lease's deadline first. Every event a turn publishes is fenced by time (:class:`FencedEvents`):
+Every write of a turn is fenced (:class:`FencedWriter`): the transaction checks the lease's
+deadline, and the token: in the versioned UPDATE of the run when it changes the run, in the
+INSERT itself for new rows (:meth:`FencedWriter.insert`), or else with a read. Every event a turn publishes is fenced by time (:class:`FencedEvents`):
 a process that was frozen past its lease (SIGSTOP, a long GC pause) finds its lease expired by
 its own monotonic clock before it appends anything, and stops. Another process can claim the
 run only once ``lease_until`` has passed, which is later than that local deadline.
@@ -26,16 +27,18 @@ import os
 import secrets
 import socket
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
 
-from sqlalchemy import select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import exists, select, update
+from sqlalchemy.orm import Session, make_transient_to_detached
+from sqlalchemy.orm.exc import StaleDataError
+from sqlalchemy.orm.util import identity_key
 
 from callisto.engine.events import EventLog, RunEvent
-from callisto.store.models import RunRow
-from callisto.store.writer import Transaction, Writer
+from callisto.store.models import Base, RunRow
+from callisto.store.writer import Transaction, Writer, insert_row
 
 T = TypeVar("T")
 log = logging.getLogger("callisto.engine")
@@ -107,6 +110,23 @@ def check_token(db: Session, lease: Lease) -> None:
         raise Fenced(f"run {lease.run_id} was taken over or deleted")
 
 
+def fenced_by_version(db: Session, lease: Lease) -> bool:
+    """Return whether the commit's UPDATE of the run checks ``lease`` (no read needed).
+
+    A transaction that changes the run writes it with its version check: the UPDATE matches
+    only the version the row had when this process last wrote or read it, with this lease's
+    token, and every claim changes the version. So the UPDATE fails (``StaleDataError``) when
+    the run was taken over meanwhile, as the token check would. A run the transaction did not
+    change, or changed and flushed already, is checked by :func:`check_token` instead.
+    """
+    run = db.identity_map.get(identity_key(RunRow, lease.run_id))
+    if not isinstance(run, RunRow) or not db.is_modified(run):
+        return False
+    if run.turn_token != lease.token:
+        raise Fenced(f"run {lease.run_id} was taken over")
+    return True
+
+
 class FencedWriter:
     """The store writer as one turn sees it: each transaction first checks the turn's token."""
 
@@ -125,10 +145,47 @@ class FencedWriter:
         lease = self.lease
 
         def fenced(db: Session) -> T:
-            check_token(db, lease)
-            return transaction(db)
+            lease.check()
+            value = transaction(db)
+            if not fenced_by_version(db, lease):
+                check_token(db, lease)
+            return value
 
-        return await self.writer.run(fenced, durable=durable)
+        try:
+            return await self.writer.run(fenced, durable=durable)
+        except StaleDataError:
+            # The run changed under the turn: taken over (fenced), or cancelled or expired.
+            token = await self.writer.run(
+                lambda db: db.scalar(select(RunRow.turn_token).where(RunRow.id == lease.run_id))
+            )
+            if token != lease.token:
+                raise Fenced(f"run {lease.run_id} was taken over or deleted") from None
+            raise
+
+    async def insert(self, rows: Sequence[Base], *, durable: bool = True) -> None:
+        """Insert new ``rows`` if, when the transaction runs, the lease still holds the run.
+
+        The first row's INSERT checks the token itself (``INSERT ... SELECT ... WHERE`` the run
+        has it): no read first. Once committed, the rows are detached as if loaded.
+
+        Raises:
+            Fenced: The lease is lost; nothing was written.
+        """
+        self.lease.check()
+        lease = self.lease
+        holds = exists().where(RunRow.id == lease.run_id, RunRow.turn_token == lease.token)
+
+        def add(db: Session) -> None:
+            lease.check()
+            first, *rest = rows
+            if not insert_row(db, first, only_if=holds):
+                raise Fenced(f"run {lease.run_id} was taken over or deleted")
+            for row in rest:
+                insert_row(db, row)
+
+        await self.writer.run(add, durable=durable)
+        for row in rows:
+            make_transient_to_detached(row)
 
 
 class FencedEvents:

@@ -119,7 +119,7 @@ class ReplyRecorder:
             {"type": "message_creation", "message_creation": {"message_id": message.id}},
             now,
         )
-        await self.writer.run(lambda db: db.add_all([message, step]), durable=False)
+        await self.writer.insert([message, step], durable=False)
         self.message, self.message_step = message, step
         await self.events.append(self.run.id, "thread.run.step.created", wire.run_step(step))
         await self.events.append(self.run.id, "thread.run.step.in_progress", wire.run_step(step))
@@ -132,7 +132,7 @@ class ReplyRecorder:
             await self._close_message()
             now = int(time.time())
             step = self._step("tool_calls", {"type": "tool_calls", "tool_calls": []}, now)
-            await self.writer.run(lambda db: db.add(step), durable=False)
+            await self.writer.insert([step], durable=False)
             self.tool_step = step
             await self.events.append(self.run.id, "thread.run.step.created", wire.run_step(step))
             await self.events.append(

@@ -153,7 +153,12 @@ class TurnRunner:
 
     async def _history(self, run: RunRow) -> list[ChatMessage]:
         limit = self.settings.history_max_messages
+        if self.writer.reads_inline:  # SQLite: on the loop, no hand-off to a driver's thread
+            return self.writer.read(lambda db: history(db, run, max_messages=limit))
         async with self.sessions() as db:
+            # In autocommit: its reads see each its own snapshot, as under PostgreSQL's READ
+            # COMMITTED (and pysqlite's reads) anyway, without a BEGIN and a ROLLBACK.
+            await db.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
             conversation: list[ChatMessage] = await db.run_sync(
                 lambda sync: history(sync, run, max_messages=limit)
             )
@@ -414,8 +419,9 @@ def begin_turn(db: Session, run: RunRow, leases: LeaseKeeper) -> Begin:
         # Left by a process that stopped mid-turn: the turn restarts from the history before it.
         remove_open_parts(db, run)
     elif run.status == "queued":
+        # No flush: the caller's commit writes the claim and the start in one statement (with
+        # a run just created, in its INSERT), and checks the version; events wait for it.
         transition(run, "in_progress")
-        db.flush()  # the version check, before the event is built
         events.append(("thread.run.in_progress", wire.run(run)))
     return Begin(run, events, lease=lease)
 

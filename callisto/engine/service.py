@@ -14,7 +14,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy import update as sa_update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, make_transient_to_detached
 from sqlalchemy.orm.exc import StaleDataError
 
 from callisto.config import RunSettings
@@ -39,8 +39,8 @@ from callisto.store.models import (
     RunStepRow,
     ThreadRow,
 )
-from callisto.store.projects import run_of_project
-from callisto.store.writer import Writer
+from callisto.store.projects import owned, run_of_project
+from callisto.store.writer import Writer, insert_row
 
 log = logging.getLogger("callisto.engine")
 
@@ -167,24 +167,26 @@ class RunService:
             if thread is not None:
                 thread.project_id = project
                 add_thread(db, thread, extra_rows or [])
-            else:
-                thread_or_404(db, thread_id, project=project)
+            assistant = _assistant_of_new_run(
+                db,
+                None if thread is not None else thread_id,
+                params.assistant_id,
+                project=project,
+                internal=internal_assistant,
+            )
+            if thread is None:
                 db.add_all(extra_rows or [])
-            assistant = db.get(AssistantRow, params.assistant_id)
-            if assistant is None or (assistant.project_id != project and not internal_assistant):
-                raise NotFound(
-                    f"No assistant found with id '{params.assistant_id}'.", param="assistant_id"
-                )
             run = self._new_run(thread_id, assistant, params)
-            db.add(run)
-            db.flush()
             queued = wire.run(run)
             if dispatch:
                 self.dispatcher.enqueue_in(db, run.id)
-            return run, queued, begin_turn(db, run, self.leases) if reserved else None
+            begun = begin_turn(db, run, self.leases) if reserved else None
+            insert_row(db, run)  # queued, or with its turn begun: one INSERT either way
+            return run, queued, begun
 
         try:
             run, queued, begun = await self.writer.run(create, retry=True)
+            make_transient_to_detached(run)  # as if loaded: the turn writes only its changes
         except IntegrityError:
             self._unreserve(reserved)
             active = await self.writer.run(
@@ -280,7 +282,24 @@ class RunService:
         def submit(
             db: Session,
         ) -> tuple[RunRow, RunStepRow | None, dict[str, Any] | None, Begin | None]:
-            run = _run_of_thread(db, thread_id, run_id, project)
+            # The run, its thread's project and its open tool-calls step in one statement.
+            found = db.execute(
+                select(RunRow, ThreadRow.project_id, RunStepRow)
+                .join(ThreadRow, ThreadRow.id == RunRow.thread_id)
+                .outerjoin(
+                    RunStepRow,
+                    (RunStepRow.run_id == RunRow.id)
+                    & (RunStepRow.type == "tool_calls")
+                    & (RunStepRow.status == "in_progress"),
+                )
+                .where(RunRow.id == run_id, RunRow.thread_id == thread_id)
+                .limit(1)
+                .execution_options(populate_existing=True)
+            ).first()
+            if found is None or found[1] != project:
+                # Another project's run answers as an unknown one: the same 404.
+                raise NotFound(f"No run found with id '{run_id}' in thread '{thread_id}'.")
+            run, _, step = found
             if run.status != "requires_action":
                 accepted = _accepted_step(db, run_id, outputs)
                 if accepted is None:
@@ -290,13 +309,6 @@ class RunService:
                 # A retry of a submission already taken (its answer was lost): the same answer.
                 return run, accepted, None, None
             _check_outputs(run, outputs)
-            step = db.scalars(
-                select(RunStepRow).where(
-                    RunStepRow.run_id == run_id,
-                    RunStepRow.type == "tool_calls",
-                    RunStepRow.status == "in_progress",
-                )
-            ).first()
             by_id = dict(outputs)
             pending = run.required_action["submit_tool_outputs"]["tool_calls"]  # type: ignore[index]
             names = {c["id"]: c["function"]["name"] for c in pending}
@@ -310,7 +322,6 @@ class RunService:
                 step.step_details = details
                 step.status, step.completed_at = "completed", int(time.time())
             transition(run, "queued")
-            db.flush()
             queued = wire.run(run)
             self.dispatcher.enqueue_in(db, run_id)
             return run, step, queued, begin_turn(db, run, self.leases) if reserved else None
@@ -601,6 +612,39 @@ class RunService:
         await self.dispatcher.aclose()
         await self.leases.aclose()
         await self.runner.credentials.aclose()
+
+
+def _assistant_of_new_run(
+    db: Session, thread_id: str | None, assistant_id: str, *, project: str, internal: bool
+) -> AssistantRow:
+    """Return the project's assistant of a run being created (Callisto's own one too when
+    ``internal``); with ``thread_id``, check in the same statement that the project has that
+    thread. Another project's objects answer as unknown ones.
+
+    Raises:
+        NotFound: The thread (checked first) or the assistant does not exist in the project.
+    """
+    if thread_id is None:
+        assistant = db.get(AssistantRow, assistant_id)
+    else:
+        thread_exists = (
+            select(ThreadRow.id)
+            .where(ThreadRow.id == thread_id, ThreadRow.project_id == project)
+            .exists()
+        )
+        found = db.execute(
+            select(AssistantRow, thread_exists).where(AssistantRow.id == assistant_id)
+        ).first()
+        if found is None:
+            assistant = None
+            has_thread = owned(db, ThreadRow, thread_id, project) is not None
+        else:
+            assistant, has_thread = found[0], bool(found[1])
+        if not has_thread:
+            raise NotFound(f"No thread found with id '{thread_id}'.")
+    if assistant is None or (assistant.project_id != project and not internal):
+        raise NotFound(f"No assistant found with id '{assistant_id}'.", param="assistant_id")
+    return assistant
 
 
 def _run_of_thread(db: Session, thread_id: str, run_id: str, project: str) -> RunRow:

@@ -11,6 +11,7 @@ from callisto.errors import ConflictingState, NotFound
 from callisto.ids import new_id, observe
 from callisto.store.models import ACTIVE_RUN_STATUSES, MessageRow, RunRow, ThreadRow
 from callisto.store.projects import owned
+from callisto.store.writer import insert_row
 
 
 def active_run_query(thread_id: str) -> Select[str]:
@@ -23,10 +24,13 @@ def active_run_query(thread_id: str) -> Select[str]:
 
 
 def add_thread(db: Session, thread: ThreadRow, messages: Sequence[MessageRow]) -> None:
-    """Add a new thread and its initial messages."""
-    db.add(thread)
-    db.flush()  # the thread before its messages (no ORM relationship orders them)
-    db.add_all(messages)
+    """Insert a new thread and its initial messages, in this order, one INSERT each.
+
+    Core INSERTs, not the ORM's unit of work: the rows stay transient, fully set (their
+    defaults applied), for the caller to answer with.
+    """
+    for row in (thread, *messages):
+        insert_row(db, row)
 
 
 def add_message(db: Session, message: MessageRow, *, project: str) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, event
+from sqlalchemy import Connection, Engine, event
 from sqlalchemy import create_engine as create_sync_engine_
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
@@ -57,12 +57,20 @@ def ensure_sqlite_folder(url: str) -> None:
         Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
 
 
+SQLITE_BUSY_TIMEOUT_MS = 10_000
+"""How long a SQLite connection waits for another's write lock before failing."""
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     # WAL lets readers go on while a writer commits; busy_timeout waits for the lock
     # instead of failing at once; foreign keys make ON DELETE CASCADE work.
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA busy_timeout=10000")
+    # Setting the journal mode fails at once, busy timeout or not, while another connection
+    # writes: set it only on a database not yet in WAL mode.
+    cursor.execute("PRAGMA journal_mode")
+    if cursor.fetchone()[0] != "wal":
+        cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
@@ -89,8 +97,8 @@ def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
 def create_sync_engine(url: str) -> Engine:
     """Create the synchronous engine of the engine's writer (:mod:`callisto.store.writer`).
 
-    One connection: the writer runs one transaction at a time. On SQLite each transaction
-    begins ``IMMEDIATE`` (it takes the write lock at once, so a transaction that reads before
+    One connection: the writer runs one transaction at a time (on SQLite a second one reads in
+    autocommit). On SQLite each transaction begins ``IMMEDIATE`` (it takes the write lock at once, so a transaction that reads before
     it writes never finds its snapshot stale) and savepoints work, which pysqlite's own
     transaction handling would break.
     """
@@ -98,14 +106,16 @@ def create_sync_engine(url: str) -> Engine:
     target = sync_url(url)
     if target.get_backend_name() != "sqlite":
         return create_sync_engine_(target, pool_size=1, max_overflow=0, pool_pre_ping=True)
-    engine = create_sync_engine_(target, pool_size=1, max_overflow=0)
+    # Two connections: the writer's, and one for reads on the event loop (Writer.read).
+    engine = create_sync_engine_(target, pool_size=2, max_overflow=0)
 
     def connect(dbapi_connection: Any, record: Any) -> None:
         _sqlite_pragmas(dbapi_connection, record)
         dbapi_connection.isolation_level = None  # SQLAlchemy emits BEGIN itself, below
 
-    def begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+    def begin(connection: Connection) -> None:
+        if connection.get_execution_options().get("isolation_level") != "AUTOCOMMIT":
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
 
     event.listen(engine, "connect", connect)
     event.listen(engine, "begin", begin)

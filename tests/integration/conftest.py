@@ -8,7 +8,7 @@ variant is skipped with the reason. ``CALLISTO_TEST_BACKENDS=sqlite`` limits the
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
@@ -17,6 +17,8 @@ import openai
 import pytest
 
 from callisto.config import ProviderSettings, Settings
+from callisto.store.database import create_sync_engine, run_migrations
+from callisto.store.writer import Writer
 from callisto.testing._server import ThreadedServer
 from callisto.testing.databases import fresh_postgres_schema, postgres_unavailable_reason
 from callisto.testing.fake_llm import FakeLLM
@@ -123,3 +125,13 @@ async def async_openai_client(server: ThreadedServer) -> Any:
     )
     yield client
     await client.close()
+
+
+@pytest.fixture
+async def writer(database_url: str) -> AsyncIterator[Writer]:
+    """A store writer of its own on the session's database (migrated)."""
+    run_migrations(database_url)
+    w = Writer(create_sync_engine(database_url))
+    w.start()
+    yield w
+    await w.aclose()

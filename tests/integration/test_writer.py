@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import threading
-from collections.abc import AsyncIterator
 
 import pytest
 from sqlalchemy import func, select, text
@@ -12,18 +12,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from callisto.errors import NotFound
-from callisto.store.database import create_sync_engine, run_migrations
+from callisto.store.database import create_sync_engine
 from callisto.store.models import ThreadRow
 from callisto.store.writer import Writer, WriterClosed
-
-
-@pytest.fixture
-async def writer(database_url: str) -> AsyncIterator[Writer]:
-    run_migrations(database_url)
-    w = Writer(create_sync_engine(database_url))
-    w.start()
-    yield w
-    await w.aclose()
 
 
 def _thread(thread_id: str) -> ThreadRow:
@@ -169,3 +160,29 @@ async def test_a_deadlock_victim_marked_retry_runs_again(
     # A victim ran again (its retry can meet the other's waiting update and deadlock once more,
     # so each may have run twice).
     assert sum(attempts.values()) >= 3 and max(attempts.values()) <= 3
+
+
+async def test_a_sqlite_writer_waits_off_the_loop_while_another_holds_the_lock(
+    writer: Writer, database_url: str, request: pytest.FixtureRequest
+) -> None:
+    if not database_url.startswith("sqlite"):
+        pytest.skip("SQLite's write lock")
+    prefix = f"thread_lock_{request.node.callspec.id}_"
+    path = database_url.removeprefix("sqlite:///")
+    await writer.run(lambda db: None)  # connected (and the database in WAL mode)
+    # Twice: after waiting once, the writer still never waits on the loop.
+    for attempt in ("a", "b"):
+        other = sqlite3.connect(path, isolation_level=None)
+        other.execute("BEGIN IMMEDIATE")
+        change = asyncio.ensure_future(
+            writer.run(lambda db, a=attempt: db.add(_thread(prefix + a)))
+        )
+        # The loop stays free while the writer waits for the lock: this sleep ends, and the
+        # other connection can commit (were the writer waiting on the loop, it would give up
+        # with "database is locked" first).
+        await asyncio.sleep(0.2)
+        assert not change.done()
+        other.execute("COMMIT")
+        other.close()
+        await change
+    assert await writer.run(_count(prefix)) == 2
