@@ -31,7 +31,7 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from functools import partial
+from functools import cache, partial
 from typing import Any, Protocol, TypeVar, cast
 
 from sqlalchemy import (
@@ -39,6 +39,7 @@ from sqlalchemy import (
     ColumnElement,
     Connection,
     Engine,
+    Insert,
     Table,
     insert,
     literal,
@@ -325,7 +326,9 @@ def insert_row(db: Session, row: Base, *, only_if: ColumnElement[bool] | None = 
             values[column.name] = value
     table = cast(Table, mapper.local_table)
     if only_if is None:
-        db.execute(insert(table).values(values))
+        # One INSERT construct per table, its values as parameters: SQLAlchemy's compiled
+        # cache then finds it without building a statement and its cache key for each row.
+        db.execute(_insert_into(table), values)
         return True
     chosen = select(*(literal(v, table.c[name].type) for name, v in values.items()))
     result = db.execute(
@@ -333,6 +336,12 @@ def insert_row(db: Session, row: Base, *, only_if: ColumnElement[bool] | None = 
         execution_options={"preserve_rowcount": True},  # else PostgreSQL's may read -1
     )
     return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+
+
+@cache
+def _insert_into(table: Table) -> Insert:
+    """Return the INSERT construct of ``table``, built once."""
+    return insert(table)
 
 
 def _raise_if_disconnected(outcome: _Outcome) -> None:
