@@ -31,7 +31,7 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
 
-from sqlalchemy import exists, select, update
+from sqlalchemy import bindparam, exists, select, update
 from sqlalchemy.orm import Session, make_transient_to_detached
 from sqlalchemy.orm.exc import StaleDataError
 from sqlalchemy.orm.util import identity_key
@@ -173,12 +173,12 @@ class FencedWriter:
         """
         self.lease.check()
         lease = self.lease
-        holds = exists().where(RunRow.id == lease.run_id, RunRow.turn_token == lease.token)
+        holds = {"lease_run": lease.run_id, "lease_token": lease.token}
 
         def add(db: Session) -> None:
             lease.check()
             first, *rest = rows
-            if not insert_row(db, first, only_if=holds):
+            if not insert_row(db, first, only_if=_HOLDS, params=holds):
                 raise Fenced(f"run {lease.run_id} was taken over or deleted")
             for row in rest:
                 insert_row(db, row)
@@ -186,6 +186,12 @@ class FencedWriter:
         await self.writer.run(add, durable=durable)
         for row in rows:
             make_transient_to_detached(row)
+
+
+# Whether the lease's run still has its token; built once (see insert_row's ``params``).
+_HOLDS = exists().where(
+    RunRow.id == bindparam("lease_run"), RunRow.turn_token == bindparam("lease_token")
+)
 
 
 class FencedEvents:

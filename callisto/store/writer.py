@@ -29,9 +29,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from functools import cache, partial
+from functools import cache, lru_cache, partial
 from typing import Any, Protocol, TypeVar, cast
 
 from sqlalchemy import (
@@ -41,8 +41,8 @@ from sqlalchemy import (
     Engine,
     Insert,
     Table,
+    bindparam,
     insert,
-    literal,
     select,
     text,
 )
@@ -305,11 +305,19 @@ _SAVEPOINT: dict[str, Any] = {
 }
 
 
-def insert_row(db: Session, row: Base, *, only_if: ColumnElement[bool] | None = None) -> bool:
+def insert_row(
+    db: Session,
+    row: Base,
+    *,
+    only_if: ColumnElement[bool] | None = None,
+    params: Mapping[str, Any] | None = None,
+) -> bool:
     """Insert a new ORM ``row`` with one Core INSERT; return whether it was inserted.
 
     With ``only_if``, the INSERT takes its values from a SELECT with that condition, so the row
-    goes in only when the condition holds, in the same statement. The row's Python-side
+    goes in only when the condition holds, in the same statement. Build the condition once,
+    with its values as bound parameters given in ``params``: the statement is then built
+    once per table and set of columns, not per row. The row's Python-side
     defaults are applied to it, and each of its columns is set (None included), so that
     :func:`~sqlalchemy.orm.make_transient_to_detached` leaves nothing to load. None is left
     out of the INSERT: the column is NULL, as the ORM writes it.
@@ -330,11 +338,7 @@ def insert_row(db: Session, row: Base, *, only_if: ColumnElement[bool] | None = 
         # cache then finds it without building a statement and its cache key for each row.
         db.execute(_insert_into(table), values)
         return True
-    chosen = select(*(literal(v, table.c[name].type) for name, v in values.items()))
-    result = db.execute(
-        insert(table).from_select(list(values), chosen.where(only_if)),
-        execution_options={"preserve_rowcount": True},  # else PostgreSQL's may read -1
-    )
+    result = db.execute(_insert_if(table, tuple(values), only_if), {**values, **(params or {})})
     return bool(result.rowcount == 1)  # type: ignore[attr-defined]
 
 
@@ -342,6 +346,14 @@ def insert_row(db: Session, row: Base, *, only_if: ColumnElement[bool] | None = 
 def _insert_into(table: Table) -> Insert:
     """Return the INSERT construct of ``table``, built once."""
     return insert(table)
+
+
+@lru_cache(maxsize=64)  # bounded: a caller may build its condition anew for each row
+def _insert_if(table: Table, columns: tuple[str, ...], only_if: ColumnElement[bool]) -> Insert:
+    """Return ``INSERT INTO table (columns) SELECT :column, ... WHERE only_if``, built once."""
+    chosen = select(*(bindparam(name, type_=table.c[name].type) for name in columns))
+    statement = insert(table).from_select(list(columns), chosen.where(only_if))
+    return statement.execution_options(preserve_rowcount=True)  # else PostgreSQL's may read -1
 
 
 def _raise_if_disconnected(outcome: _Outcome) -> None:
