@@ -67,9 +67,8 @@ def presented_key(scope: Scope) -> bytes | None:
     return _header(scope, b"x-api-key")
 
 
-def masked_key(scope: Scope) -> str | None:
-    """Return the request's API key as the audit trail names it: ``sk-...wxyz``, never whole."""
-    key = presented_key(scope)
+def masked_key(key: bytes | None) -> str | None:
+    """Return a presented API key as the audit trail names it: ``sk-...wxyz``, never whole."""
     if not key:
         return None
     text = key.decode("latin-1")
@@ -100,19 +99,20 @@ class AuthMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Refuse unauthenticated HTTP requests with a 401 in OpenAI's shape."""
-        if scope["type"] == "http":
-            SUBMITTER.set(masked_key(scope))
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        presented = presented_key(scope)
+        SUBMITTER.set(masked_key(presented))
         path = scope.get("path", "")
         if (
-            scope["type"] != "http"
-            or path in OPEN_PATHS
+            path in OPEN_PATHS
             or path.startswith(OPEN_PREFIXES)
             or path == "/ui"
             or path.startswith("/ui/")  # the inspector asks for a key itself
         ):
             await self.app(scope, receive, send)
             return
-        presented = presented_key(scope)
         try:
             project = await self.keys.project_of(presented)
         except Exception:

@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,7 +38,7 @@ from callisto.store.models import (
     RunStepRow,
     ThreadRow,
 )
-from callisto.store.projects import owned, run_of_project
+from callisto.store.projects import run_and_project, run_of_project
 from callisto.store.writer import Writer, insert_row
 
 log = logging.getLogger("callisto.engine")
@@ -284,22 +283,20 @@ class RunService:
         ) -> tuple[RunRow, RunStepRow | None, dict[str, Any] | None, Begin | None]:
             # The run, its thread's project and its open tool-calls step in one statement.
             found = db.execute(
-                select(RunRow, ThreadRow.project_id, RunStepRow)
-                .join(ThreadRow, ThreadRow.id == RunRow.thread_id)
+                run_and_project(run_id, thread_id=thread_id)
+                .add_columns(RunStepRow)
                 .outerjoin(
                     RunStepRow,
                     (RunStepRow.run_id == RunRow.id)
                     & (RunStepRow.type == "tool_calls")
                     & (RunStepRow.status == "in_progress"),
                 )
-                .where(RunRow.id == run_id, RunRow.thread_id == thread_id)
                 .limit(1)
-                .execution_options(populate_existing=True)
             ).first()
             if found is None or found[1] != project:
-                # Another project's run answers as an unknown one: the same 404.
-                raise NotFound(f"No run found with id '{run_id}' in thread '{thread_id}'.")
-            run, _, step = found
+                raise _no_run(thread_id, run_id)
+            run: RunRow = found[0]
+            step: RunStepRow | None = found[2]
             if run.status != "requires_action":
                 accepted = _accepted_step(db, run_id, outputs)
                 if accepted is None:
@@ -336,8 +333,9 @@ class RunService:
         except BaseException:
             self._unreserve(reserved)
             raise
-        if queued is None:
+        if queued is None:  # a repeated submission: ``step`` is the one that took it
             self._unreserve(reserved)
+            assert step is not None
             return await self._replayed(run, step)
         try:
             start = await self.events.last_seq(run_id)
@@ -348,20 +346,21 @@ class RunService:
         await self._announce_and_hand_over(run_id, events, begun, True)
         return Accepted(run, queued, start)
 
-    async def _replayed(self, run: RunRow, step: RunStepRow | None) -> Accepted:
+    async def _replayed(self, run: RunRow, step: RunStepRow) -> Accepted:
         """Answer a repeated submission: the run as it is, its stream from that step's end."""
         start = 0
         with contextlib.suppress(Exception):
             start = last = await self.events.last_seq(run.id)
-            marker = f'"id":"{step.id}"' if step is not None else None
-            async for event in self.events.read_from(run.id, 0) if last else _nothing():
-                if event is None or event.seq > last:
-                    break
-                if event.event == "thread.run.step.completed" and marker and marker in event.data:
-                    start = event.seq - 1
-                    break
-                if event.seq == last:
-                    break
+            marker = f'"id":"{step.id}"'
+            if last:  # read the log up to its last event, never waiting for more
+                async for event in self.events.read_from(run.id, 0):
+                    if event is None or event.seq > last:
+                        break
+                    if event.event == "thread.run.step.completed" and marker in event.data:
+                        start = event.seq - 1
+                        break
+                    if event.seq == last:
+                        break
         return Accepted(run, wire.run(run), start)
 
     async def start_with(self, run_id: str, *, model: str, api_key: str | None) -> RunRow:
@@ -635,29 +634,24 @@ def _assistant_of_new_run(
         found = db.execute(
             select(AssistantRow, thread_exists).where(AssistantRow.id == assistant_id)
         ).first()
-        if found is None:
-            assistant = None
-            has_thread = owned(db, ThreadRow, thread_id, project) is not None
-        else:
-            assistant, has_thread = found[0], bool(found[1])
-        if not has_thread:
-            raise NotFound(f"No thread found with id '{thread_id}'.")
+        if found is None or not found[1]:
+            thread_or_404(db, thread_id, project=project)  # the thread's 404 comes first
+        assistant = found[0] if found is not None else None
     if assistant is None or (assistant.project_id != project and not internal):
         raise NotFound(f"No assistant found with id '{assistant_id}'.", param="assistant_id")
     return assistant
 
 
 def _run_of_thread(db: Session, thread_id: str, run_id: str, project: str) -> RunRow:
-    # Another project's run answers as an unknown one: the same 404, and nothing changed.
     run = run_of_project(db, run_id, project, thread_id=thread_id)
     if run is None:
-        raise NotFound(f"No run found with id '{run_id}' in thread '{thread_id}'.")
+        raise _no_run(thread_id, run_id)
     return run
 
 
-async def _nothing() -> AsyncIterator[None]:
-    return
-    yield
+def _no_run(thread_id: str, run_id: str) -> NotFound:
+    """The 404 of an unknown run; another project's run answers with it too, changing nothing."""
+    return NotFound(f"No run found with id '{run_id}' in thread '{thread_id}'.")
 
 
 def _accepted_step(db: Session, run_id: str, outputs: list[tuple[str, str]]) -> RunStepRow | None:

@@ -68,20 +68,16 @@ def _redacted(text: str) -> str:
 def record_calls(db: Session, run: RunRow, calls: Iterable[dict[str, Any]]) -> None:
     """Record the tool calls a run hands out (``required_action``'s wire form), in the project
     of the run's thread (read by the INSERT itself: no round trip)."""
-    now = int(time.time())
     project = select(ThreadRow.project_id).where(ThreadRow.id == run.thread_id).scalar_subquery()
     for call in calls:
         function = call.get("function", {})
         db.add(
-            ToolAuditRow(
-                id=new_id(AUDIT_PREFIX),
-                project_id=project,
-                created_at=now,
-                event=CALL_HANDED_OUT,
-                thread_id=run.thread_id,
-                run_id=run.id,
-                tool_call_id=call["id"],
-                tool=function.get("name", ""),
+            _entry(
+                run,
+                project,
+                CALL_HANDED_OUT,
+                call["id"],
+                function.get("name", ""),
                 arguments=_redacted(function.get("arguments", "")),
             )
         )
@@ -106,22 +102,35 @@ def record_outputs(
             presented none.
         project: The project of the run's thread.
     """
-    now = int(time.time())
     for call_id, output in outputs:
         db.add(
-            ToolAuditRow(
-                id=new_id(AUDIT_PREFIX),
-                project_id=project,
-                created_at=now,
-                event=OUTPUT_RECEIVED,
-                thread_id=run.thread_id,
-                run_id=run.id,
-                tool_call_id=call_id,
-                tool=names.get(call_id, ""),
+            _entry(
+                run,
+                project,
+                OUTPUT_RECEIVED,
+                call_id,
+                names.get(call_id, ""),
                 output=_redacted(output),
                 submitted_by=submitted_by,
             )
         )
+
+
+def _entry(
+    run: RunRow, project: Any, event: str, call_id: str, tool: str, **fields: Any
+) -> ToolAuditRow:
+    """An entry about one call of ``run`` (``project``: its id, or a query that reads it)."""
+    return ToolAuditRow(
+        id=new_id(AUDIT_PREFIX),
+        project_id=project,
+        created_at=int(time.time()),
+        event=event,
+        thread_id=run.thread_id,
+        run_id=run.id,
+        tool_call_id=call_id,
+        tool=tool,
+        **fields,
+    )
 
 
 def to_wire(row: ToolAuditRow) -> dict[str, Any]:

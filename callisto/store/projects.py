@@ -142,11 +142,9 @@ def owned(db: Session, model: type[OwnedRow], object_id: str, project: str) -> O
     return row if row is not None and row.project_id == project else None
 
 
-def run_of_project(
-    db: Session, run_id: str, project: str, *, thread_id: str | None = None
-) -> RunRow | None:
-    """Return the run (as stored now) if its thread is the project's (and is ``thread_id``,
-    when given), else ``None``, as if unknown. One query: the run and its thread's project."""
+def run_and_project(run_id: str, *, thread_id: str | None = None) -> Select[RunRow, str]:
+    """Return the query of the run (as stored now, of ``thread_id`` when given) and its thread's
+    project, for a caller to check the project (and to join more to it)."""
     query = (
         select(RunRow, ThreadRow.project_id)
         .join(ThreadRow, ThreadRow.id == RunRow.thread_id)
@@ -155,7 +153,15 @@ def run_of_project(
     )
     if thread_id is not None:
         query = query.where(RunRow.thread_id == thread_id)
-    found = db.execute(query).first()
+    return query
+
+
+def run_of_project(
+    db: Session, run_id: str, project: str, *, thread_id: str | None = None
+) -> RunRow | None:
+    """Return the run (as stored now) if its thread is the project's (and is ``thread_id``,
+    when given), else ``None``, as if unknown. One query: the run and its thread's project."""
+    found = db.execute(run_and_project(run_id, thread_id=thread_id)).first()
     if found is None or found[1] != project:
         return None
     run: RunRow = found[0]
